@@ -1,0 +1,71 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+
+	"passerelle/enums"
+)
+
+// Dispatch (envoi) is one request sent to one receiving unit.
+type Dispatch struct{ ent.Schema }
+
+func (Dispatch) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{}, timeMixin{}} }
+
+func (Dispatch) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("request_id", uuid.UUID{}).Immutable().Annotations(hidden()),
+		field.UUID("unit_id", uuid.UUID{}).Immutable().Annotations(hidden()),
+		field.Enum("status").GoType(enums.DispatchStatus("")).Default(string(enums.DispatchStatusPending)).
+			Annotations(entgql.OrderField("STATUS")),
+		field.Enum("urgency").GoType(enums.Urgency("")).
+			Comment("Copy of the request's urgency, so that inboxes filter without a join").
+			Annotations(entgql.OrderField("URGENCY")),
+		field.Time("sent_at").Default(now).Immutable().Annotations(entgql.OrderField("SENT_AT")),
+		field.Time("read_at").Optional().Nillable(),
+		field.Time("answered_at").Optional().Nillable(),
+		field.Enum("refusal_reason").GoType(enums.RefusalReason("")).Optional().Nillable(),
+		field.Text("answer_comment").Optional().Nillable().MaxLen(4000).Annotations(skipFilter()),
+		field.Time("proposed_admission_date").Optional().Nillable().Annotations(entgql.Type("Date")),
+		field.Text("information_question").Optional().Nillable().MaxLen(4000).Annotations(skipFilter()),
+		field.Time("confirmed_at").Optional().Nillable(),
+		field.Time("withdrawn_at").Optional().Nillable(),
+		field.Time("closed_at").Optional().Nillable().Comment("Cancelled, admitted or not admitted"),
+		field.Time("admitted_at").Optional().Nillable(),
+		field.Enum("not_admitted_reason").GoType(enums.NotAdmittedReason("")).Optional().Nillable(),
+		field.Bool("updated_since_read").Default(false).
+			Comment("The request changed after this unit last opened it"),
+	}
+}
+
+func (Dispatch) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("request", AdmissionRequest.Type).Ref("dispatches").Field("request_id").
+			Unique().Required().Immutable(),
+		edge.From("unit", Unit.Type).Ref("dispatches").Field("unit_id").
+			Unique().Required().Immutable(),
+		edge.To("messages", Message.Type),
+	}
+}
+
+func (Dispatch) Indexes() []ent.Index {
+	return []ent.Index{
+		// Never twice to the same unit.
+		index.Fields("request_id", "unit_id").Unique(),
+		// At most one dispatch of a request is ever confirmed, whatever the
+		// application does: the database refuses a second one.
+		index.Fields("request_id").Unique().StorageKey("dispatch_one_confirmed_per_request").
+			Annotations(entsql.IndexWhere("status IN ('CONFIRMED', 'ADMITTED', 'NOT_ADMITTED')")),
+		index.Fields("unit_id", "sent_at"),
+	}
+}
+
+func (Dispatch) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection(), entgql.MultiOrder()}
+}

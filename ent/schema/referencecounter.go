@@ -1,0 +1,22 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+)
+
+// ReferenceCounter numbers requests per year (USP-2026-000123).
+type ReferenceCounter struct{ ent.Schema }
+
+func (ReferenceCounter) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("id").Immutable().Comment("The year"),
+		field.Int("last").Default(0),
+	}
+}
+
+func (ReferenceCounter) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
