@@ -282,7 +282,9 @@ func (_c *AdminSocialSectionCreate) Mutation() *AdminSocialSectionMutation {
 
 // Save creates the AdminSocialSection in the database.
 func (_c *AdminSocialSectionCreate) Save(ctx context.Context) (*AdminSocialSection, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -309,12 +311,18 @@ func (_c *AdminSocialSectionCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *AdminSocialSectionCreate) defaults() {
+func (_c *AdminSocialSectionCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if adminsocialsection.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized adminsocialsection.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := adminsocialsection.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if adminsocialsection.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized adminsocialsection.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := adminsocialsection.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -323,9 +331,13 @@ func (_c *AdminSocialSectionCreate) defaults() {
 		_c.mutation.SetState(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
+		if adminsocialsection.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized adminsocialsection.DefaultID (forgotten import ent/runtime?)")
+		}
 		v := adminsocialsection.DefaultID()
 		_c.mutation.SetID(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"passerelle/ent/adminsocialsection"
@@ -367,6 +368,12 @@ func (_q *AdminSocialSectionQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if adminsocialsection.Policy == nil {
+		return errors.New("ent: uninitialized adminsocialsection.Policy (forgotten import ent/runtime?)")
+	}
+	if err := adminsocialsection.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

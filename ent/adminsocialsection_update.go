@@ -318,7 +318,9 @@ func (_u *AdminSocialSectionUpdate) Mutation() *AdminSocialSectionMutation {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *AdminSocialSectionUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -345,11 +347,15 @@ func (_u *AdminSocialSectionUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *AdminSocialSectionUpdate) defaults() {
+func (_u *AdminSocialSectionUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if adminsocialsection.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized adminsocialsection.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := adminsocialsection.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -844,7 +850,9 @@ func (_u *AdminSocialSectionUpdateOne) Select(field string, fields ...string) *A
 
 // Save executes the query and returns the updated AdminSocialSection entity.
 func (_u *AdminSocialSectionUpdateOne) Save(ctx context.Context) (*AdminSocialSection, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -871,11 +879,15 @@ func (_u *AdminSocialSectionUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *AdminSocialSectionUpdateOne) defaults() {
+func (_u *AdminSocialSectionUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if adminsocialsection.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized adminsocialsection.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := adminsocialsection.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -388,7 +388,9 @@ func (_c *AdmissionRequestCreate) Mutation() *AdmissionRequestMutation {
 
 // Save creates the AdmissionRequest in the database.
 func (_c *AdmissionRequestCreate) Save(ctx context.Context) (*AdmissionRequest, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -415,12 +417,18 @@ func (_c *AdmissionRequestCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *AdmissionRequestCreate) defaults() {
+func (_c *AdmissionRequestCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if admissionrequest.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized admissionrequest.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := admissionrequest.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if admissionrequest.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized admissionrequest.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := admissionrequest.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -433,9 +441,13 @@ func (_c *AdmissionRequestCreate) defaults() {
 		_c.mutation.SetVersion(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
+		if admissionrequest.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized admissionrequest.DefaultID (forgotten import ent/runtime?)")
+		}
 		v := admissionrequest.DefaultID()
 		_c.mutation.SetID(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 	"passerelle/ent/adminsocialsection"
@@ -658,6 +659,12 @@ func (_q *AdmissionRequestQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if admissionrequest.Policy == nil {
+		return errors.New("ent: uninitialized admissionrequest.Policy (forgotten import ent/runtime?)")
+	}
+	if err := admissionrequest.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

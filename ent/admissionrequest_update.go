@@ -425,7 +425,9 @@ func (_u *AdmissionRequestUpdate) RemoveEvents(v ...*Event) *AdmissionRequestUpd
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *AdmissionRequestUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -452,11 +454,15 @@ func (_u *AdmissionRequestUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *AdmissionRequestUpdate) defaults() {
+func (_u *AdmissionRequestUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if admissionrequest.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized admissionrequest.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := admissionrequest.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -1181,7 +1187,9 @@ func (_u *AdmissionRequestUpdateOne) Select(field string, fields ...string) *Adm
 
 // Save executes the query and returns the updated AdmissionRequest entity.
 func (_u *AdmissionRequestUpdateOne) Save(ctx context.Context) (*AdmissionRequest, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -1208,11 +1216,15 @@ func (_u *AdmissionRequestUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *AdmissionRequestUpdateOne) defaults() {
+func (_u *AdmissionRequestUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if admissionrequest.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized admissionrequest.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := admissionrequest.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -366,7 +366,9 @@ func (_c *CareProjectSectionCreate) Mutation() *CareProjectSectionMutation {
 
 // Save creates the CareProjectSection in the database.
 func (_c *CareProjectSectionCreate) Save(ctx context.Context) (*CareProjectSection, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -393,12 +395,18 @@ func (_c *CareProjectSectionCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *CareProjectSectionCreate) defaults() {
+func (_c *CareProjectSectionCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if careprojectsection.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized careprojectsection.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := careprojectsection.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if careprojectsection.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized careprojectsection.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := careprojectsection.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -407,9 +415,13 @@ func (_c *CareProjectSectionCreate) defaults() {
 		_c.mutation.SetState(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
+		if careprojectsection.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized careprojectsection.DefaultID (forgotten import ent/runtime?)")
+		}
 		v := careprojectsection.DefaultID()
 		_c.mutation.SetID(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

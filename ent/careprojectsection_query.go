@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"passerelle/ent/admissionrequest"
@@ -367,6 +368,12 @@ func (_q *CareProjectSectionQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if careprojectsection.Policy == nil {
+		return errors.New("ent: uninitialized careprojectsection.Policy (forgotten import ent/runtime?)")
+	}
+	if err := careprojectsection.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

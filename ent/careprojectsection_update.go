@@ -438,7 +438,9 @@ func (_u *CareProjectSectionUpdate) Mutation() *CareProjectSectionMutation {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *CareProjectSectionUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -465,11 +467,15 @@ func (_u *CareProjectSectionUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *CareProjectSectionUpdate) defaults() {
+func (_u *CareProjectSectionUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if careprojectsection.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized careprojectsection.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := careprojectsection.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -1135,7 +1141,9 @@ func (_u *CareProjectSectionUpdateOne) Select(field string, fields ...string) *C
 
 // Save executes the query and returns the updated CareProjectSection entity.
 func (_u *CareProjectSectionUpdateOne) Save(ctx context.Context) (*CareProjectSection, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -1162,11 +1170,15 @@ func (_u *CareProjectSectionUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *CareProjectSectionUpdateOne) defaults() {
+func (_u *CareProjectSectionUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if careprojectsection.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized careprojectsection.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := careprojectsection.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

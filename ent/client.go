@@ -451,7 +451,8 @@ func (c *AdminSocialSectionClient) QueryRequest(_m *AdminSocialSection) *Admissi
 
 // Hooks returns the client hooks.
 func (c *AdminSocialSectionClient) Hooks() []Hook {
-	return c.hooks.AdminSocialSection
+	hooks := c.hooks.AdminSocialSection
+	return append(hooks[:len(hooks):len(hooks)], adminsocialsection.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -728,7 +729,8 @@ func (c *AdmissionRequestClient) QueryEvents(_m *AdmissionRequest) *EventQuery {
 
 // Hooks returns the client hooks.
 func (c *AdmissionRequestClient) Hooks() []Hook {
-	return c.hooks.AdmissionRequest
+	hooks := c.hooks.AdmissionRequest
+	return append(hooks[:len(hooks):len(hooks)], admissionrequest.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -877,7 +879,8 @@ func (c *CareProjectSectionClient) QueryRequest(_m *CareProjectSection) *Admissi
 
 // Hooks returns the client hooks.
 func (c *CareProjectSectionClient) Hooks() []Hook {
-	return c.hooks.CareProjectSection
+	hooks := c.hooks.CareProjectSection
+	return append(hooks[:len(hooks):len(hooks)], careprojectsection.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1058,7 +1061,8 @@ func (c *DispatchClient) QueryMessages(_m *Dispatch) *MessageQuery {
 
 // Hooks returns the client hooks.
 func (c *DispatchClient) Hooks() []Hook {
-	return c.hooks.Dispatch
+	hooks := c.hooks.Dispatch
+	return append(hooks[:len(hooks):len(hooks)], dispatch.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1239,7 +1243,8 @@ func (c *EventClient) QueryActor(_m *Event) *UserQuery {
 
 // Hooks returns the client hooks.
 func (c *EventClient) Hooks() []Hook {
-	return c.hooks.Event
+	hooks := c.hooks.Event
+	return append(hooks[:len(hooks):len(hooks)], event.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1420,7 +1425,8 @@ func (c *HabilitationClient) QueryUnit(_m *Habilitation) *UnitQuery {
 
 // Hooks returns the client hooks.
 func (c *HabilitationClient) Hooks() []Hook {
-	return c.hooks.Habilitation
+	hooks := c.hooks.Habilitation
+	return append(hooks[:len(hooks):len(hooks)], habilitation.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1553,7 +1559,8 @@ func (c *MedicalAccessClient) GetX(ctx context.Context, id int64) *MedicalAccess
 
 // Hooks returns the client hooks.
 func (c *MedicalAccessClient) Hooks() []Hook {
-	return c.hooks.MedicalAccess
+	hooks := c.hooks.MedicalAccess
+	return append(hooks[:len(hooks):len(hooks)], medicalaccess.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1734,7 +1741,8 @@ func (c *MedicalSectionClient) QueryValidationRemovedBy(_m *MedicalSection) *Use
 
 // Hooks returns the client hooks.
 func (c *MedicalSectionClient) Hooks() []Hook {
-	return c.hooks.MedicalSection
+	hooks := c.hooks.MedicalSection
+	return append(hooks[:len(hooks):len(hooks)], medicalsection.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1899,7 +1907,8 @@ func (c *MessageClient) QueryAuthor(_m *Message) *UserQuery {
 
 // Hooks returns the client hooks.
 func (c *MessageClient) Hooks() []Hook {
-	return c.hooks.Message
+	hooks := c.hooks.Message
+	return append(hooks[:len(hooks):len(hooks)], message.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2030,9 +2039,26 @@ func (c *PatientClient) GetX(ctx context.Context, id uuid.UUID) *Patient {
 	return obj
 }
 
+// QueryRequests queries the requests edge of a Patient.
+func (c *PatientClient) QueryRequests(_m *Patient) *AdmissionRequestQuery {
+	query := (&AdmissionRequestClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(patient.Table, patient.FieldID, id),
+			sqlgraph.To(admissionrequest.Table, admissionrequest.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, patient.RequestsTable, patient.RequestsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *PatientClient) Hooks() []Hook {
-	return c.hooks.Patient
+	hooks := c.hooks.Patient
+	return append(hooks[:len(hooks):len(hooks)], patient.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2165,7 +2191,8 @@ func (c *ReferenceCounterClient) GetX(ctx context.Context, id int) *ReferenceCou
 
 // Hooks returns the client hooks.
 func (c *ReferenceCounterClient) Hooks() []Hook {
-	return c.hooks.ReferenceCounter
+	hooks := c.hooks.ReferenceCounter
+	return append(hooks[:len(hooks):len(hooks)], referencecounter.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2314,7 +2341,8 @@ func (c *SessionClient) QueryUser(_m *Session) *UserQuery {
 
 // Hooks returns the client hooks.
 func (c *SessionClient) Hooks() []Hook {
-	return c.hooks.Session
+	hooks := c.hooks.Session
+	return append(hooks[:len(hooks):len(hooks)], session.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2495,7 +2523,8 @@ func (c *StructureClient) QueryRequests(_m *Structure) *AdmissionRequestQuery {
 
 // Hooks returns the client hooks.
 func (c *StructureClient) Hooks() []Hook {
-	return c.hooks.Structure
+	hooks := c.hooks.Structure
+	return append(hooks[:len(hooks):len(hooks)], structure.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2692,7 +2721,8 @@ func (c *UnitClient) QueryOriginRequests(_m *Unit) *AdmissionRequestQuery {
 
 // Hooks returns the client hooks.
 func (c *UnitClient) Hooks() []Hook {
-	return c.hooks.Unit
+	hooks := c.hooks.Unit
+	return append(hooks[:len(hooks):len(hooks)], unit.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2857,7 +2887,8 @@ func (c *UserClient) QuerySessions(_m *User) *SessionQuery {
 
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
-	return c.hooks.User
+	hooks := c.hooks.User
+	return append(hooks[:len(hooks):len(hooks)], user.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.

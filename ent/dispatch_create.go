@@ -316,7 +316,9 @@ func (_c *DispatchCreate) Mutation() *DispatchMutation {
 
 // Save creates the Dispatch in the database.
 func (_c *DispatchCreate) Save(ctx context.Context) (*Dispatch, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -343,12 +345,18 @@ func (_c *DispatchCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *DispatchCreate) defaults() {
+func (_c *DispatchCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if dispatch.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized dispatch.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := dispatch.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if dispatch.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized dispatch.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := dispatch.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -357,6 +365,9 @@ func (_c *DispatchCreate) defaults() {
 		_c.mutation.SetStatus(v)
 	}
 	if _, ok := _c.mutation.SentAt(); !ok {
+		if dispatch.DefaultSentAt == nil {
+			return fmt.Errorf("ent: uninitialized dispatch.DefaultSentAt (forgotten import ent/runtime?)")
+		}
 		v := dispatch.DefaultSentAt()
 		_c.mutation.SetSentAt(v)
 	}
@@ -365,9 +376,13 @@ func (_c *DispatchCreate) defaults() {
 		_c.mutation.SetUpdatedSinceRead(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
+		if dispatch.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized dispatch.DefaultID (forgotten import ent/runtime?)")
+		}
 		v := dispatch.DefaultID()
 		_c.mutation.SetID(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

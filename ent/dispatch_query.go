@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 	"passerelle/ent/admissionrequest"
@@ -441,6 +442,12 @@ func (_q *DispatchQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if dispatch.Policy == nil {
+		return errors.New("ent: uninitialized dispatch.Policy (forgotten import ent/runtime?)")
+	}
+	if err := dispatch.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

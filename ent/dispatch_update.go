@@ -343,7 +343,9 @@ func (_u *DispatchUpdate) RemoveMessages(v ...*Message) *DispatchUpdate {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *DispatchUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -370,11 +372,15 @@ func (_u *DispatchUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *DispatchUpdate) defaults() {
+func (_u *DispatchUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if dispatch.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized dispatch.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := dispatch.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -905,7 +911,9 @@ func (_u *DispatchUpdateOne) Select(field string, fields ...string) *DispatchUpd
 
 // Save executes the query and returns the updated Dispatch entity.
 func (_u *DispatchUpdateOne) Save(ctx context.Context) (*Dispatch, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -932,11 +940,15 @@ func (_u *DispatchUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *DispatchUpdateOne) defaults() {
+func (_u *DispatchUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if dispatch.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized dispatch.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := dispatch.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

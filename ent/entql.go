@@ -733,6 +733,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"User",
 	)
 	graph.MustAddE(
+		"requests",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   patient.RequestsTable,
+			Columns: []string{patient.RequestsColumn},
+			Bidi:    false,
+		},
+		"Patient",
+		"AdmissionRequest",
+	)
+	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -2409,6 +2421,20 @@ func (f *PatientFilter) WhereSex(p entql.StringP) {
 // WhereIns applies the entql string predicate on the ins field.
 func (f *PatientFilter) WhereIns(p entql.StringP) {
 	f.Where(p.Field(patient.FieldIns))
+}
+
+// WhereHasRequests applies a predicate to check if query has an edge requests.
+func (f *PatientFilter) WhereHasRequests() {
+	f.Where(entql.HasEdge("requests"))
+}
+
+// WhereHasRequestsWith applies a predicate to check if query has an edge requests with a given conditions (other predicates).
+func (f *PatientFilter) WhereHasRequestsWith(preds ...predicate.AdmissionRequest) {
+	f.Where(entql.HasEdgeWith("requests", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
 }
 
 // addPredicate implements the predicateAdder interface.

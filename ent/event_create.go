@@ -179,7 +179,9 @@ func (_c *EventCreate) Mutation() *EventMutation {
 
 // Save creates the Event in the database.
 func (_c *EventCreate) Save(ctx context.Context) (*Event, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -206,11 +208,15 @@ func (_c *EventCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *EventCreate) defaults() {
+func (_c *EventCreate) defaults() error {
 	if _, ok := _c.mutation.OccurredAt(); !ok {
+		if event.DefaultOccurredAt == nil {
+			return fmt.Errorf("ent: uninitialized event.DefaultOccurredAt (forgotten import ent/runtime?)")
+		}
 		v := event.DefaultOccurredAt()
 		_c.mutation.SetOccurredAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

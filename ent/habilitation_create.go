@@ -192,7 +192,9 @@ func (_c *HabilitationCreate) Mutation() *HabilitationMutation {
 
 // Save creates the Habilitation in the database.
 func (_c *HabilitationCreate) Save(ctx context.Context) (*Habilitation, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -219,12 +221,18 @@ func (_c *HabilitationCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *HabilitationCreate) defaults() {
+func (_c *HabilitationCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if habilitation.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized habilitation.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := habilitation.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if habilitation.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized habilitation.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := habilitation.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -233,9 +241,13 @@ func (_c *HabilitationCreate) defaults() {
 		_c.mutation.SetEmailNotifications(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
+		if habilitation.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized habilitation.DefaultID (forgotten import ent/runtime?)")
+		}
 		v := habilitation.DefaultID()
 		_c.mutation.SetID(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"passerelle/ent/habilitation"
@@ -439,6 +440,12 @@ func (_q *HabilitationQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if habilitation.Policy == nil {
+		return errors.New("ent: uninitialized habilitation.Policy (forgotten import ent/runtime?)")
+	}
+	if err := habilitation.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

@@ -125,7 +125,9 @@ func (_u *HabilitationUpdate) Mutation() *HabilitationMutation {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *HabilitationUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -152,11 +154,15 @@ func (_u *HabilitationUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *HabilitationUpdate) defaults() {
+func (_u *HabilitationUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if habilitation.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized habilitation.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := habilitation.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -345,7 +351,9 @@ func (_u *HabilitationUpdateOne) Select(field string, fields ...string) *Habilit
 
 // Save executes the query and returns the updated Habilitation entity.
 func (_u *HabilitationUpdateOne) Save(ctx context.Context) (*Habilitation, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -372,11 +380,15 @@ func (_u *HabilitationUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *HabilitationUpdateOne) defaults() {
+func (_u *HabilitationUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if habilitation.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized habilitation.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := habilitation.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -62,7 +62,9 @@ func (_c *MedicalAccessCreate) Mutation() *MedicalAccessMutation {
 
 // Save creates the MedicalAccess in the database.
 func (_c *MedicalAccessCreate) Save(ctx context.Context) (*MedicalAccess, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -89,11 +91,15 @@ func (_c *MedicalAccessCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *MedicalAccessCreate) defaults() {
+func (_c *MedicalAccessCreate) defaults() error {
 	if _, ok := _c.mutation.AccessedAt(); !ok {
+		if medicalaccess.DefaultAccessedAt == nil {
+			return fmt.Errorf("ent: uninitialized medicalaccess.DefaultAccessedAt (forgotten import ent/runtime?)")
+		}
 		v := medicalaccess.DefaultAccessedAt()
 		_c.mutation.SetAccessedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

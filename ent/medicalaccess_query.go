@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"passerelle/ent/medicalaccess"
@@ -330,6 +331,12 @@ func (_q *MedicalAccessQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if medicalaccess.Policy == nil {
+		return errors.New("ent: uninitialized medicalaccess.Policy (forgotten import ent/runtime?)")
+	}
+	if err := medicalaccess.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

@@ -649,7 +649,9 @@ func (_c *MedicalSectionCreate) Mutation() *MedicalSectionMutation {
 
 // Save creates the MedicalSection in the database.
 func (_c *MedicalSectionCreate) Save(ctx context.Context) (*MedicalSection, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -676,12 +678,18 @@ func (_c *MedicalSectionCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *MedicalSectionCreate) defaults() {
+func (_c *MedicalSectionCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if medicalsection.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized medicalsection.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := medicalsection.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if medicalsection.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized medicalsection.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := medicalsection.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -690,9 +698,13 @@ func (_c *MedicalSectionCreate) defaults() {
 		_c.mutation.SetState(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
+		if medicalsection.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized medicalsection.DefaultID (forgotten import ent/runtime?)")
+		}
 		v := medicalsection.DefaultID()
 		_c.mutation.SetID(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"passerelle/ent/admissionrequest"
@@ -438,6 +439,12 @@ func (_q *MedicalSectionQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if medicalsection.Policy == nil {
+		return errors.New("ent: uninitialized medicalsection.Policy (forgotten import ent/runtime?)")
+	}
+	if err := medicalsection.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

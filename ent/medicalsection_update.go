@@ -867,7 +867,9 @@ func (_u *MedicalSectionUpdate) ClearValidationRemovedBy() *MedicalSectionUpdate
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *MedicalSectionUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -894,11 +896,15 @@ func (_u *MedicalSectionUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *MedicalSectionUpdate) defaults() {
+func (_u *MedicalSectionUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if medicalsection.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized medicalsection.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := medicalsection.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -2200,7 +2206,9 @@ func (_u *MedicalSectionUpdateOne) Select(field string, fields ...string) *Medic
 
 // Save executes the query and returns the updated MedicalSection entity.
 func (_u *MedicalSectionUpdateOne) Save(ctx context.Context) (*MedicalSection, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -2227,11 +2235,15 @@ func (_u *MedicalSectionUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *MedicalSectionUpdateOne) defaults() {
+func (_u *MedicalSectionUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if medicalsection.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized medicalsection.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := medicalsection.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -14152,22 +14152,25 @@ func (m *MessageMutation) ResetEdge(name string) error {
 // PatientMutation represents an operation that mutates the Patient nodes in the graph.
 type PatientMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *uuid.UUID
-	created_at    *time.Time
-	updated_at    *time.Time
-	birth_name    *string
-	used_name     *string
-	first_name    *string
-	birth_date    *time.Time
-	birth_place   *string
-	sex           *enums.Sex
-	ins           *string
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*Patient, error)
-	predicates    []predicate.Patient
+	op              Op
+	typ             string
+	id              *uuid.UUID
+	created_at      *time.Time
+	updated_at      *time.Time
+	birth_name      *string
+	used_name       *string
+	first_name      *string
+	birth_date      *time.Time
+	birth_place     *string
+	sex             *enums.Sex
+	ins             *string
+	clearedFields   map[string]struct{}
+	requests        map[uuid.UUID]struct{}
+	removedrequests map[uuid.UUID]struct{}
+	clearedrequests bool
+	done            bool
+	oldValue        func(context.Context) (*Patient, error)
+	predicates      []predicate.Patient
 }
 
 var _ ent.Mutation = (*PatientMutation)(nil)
@@ -14637,6 +14640,60 @@ func (m *PatientMutation) ResetIns() {
 	delete(m.clearedFields, patient.FieldIns)
 }
 
+// AddRequestIDs adds the "requests" edge to the AdmissionRequest entity by ids.
+func (m *PatientMutation) AddRequestIDs(ids ...uuid.UUID) {
+	if m.requests == nil {
+		m.requests = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		m.requests[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRequests clears the "requests" edge to the AdmissionRequest entity.
+func (m *PatientMutation) ClearRequests() {
+	m.clearedrequests = true
+}
+
+// RequestsCleared reports if the "requests" edge to the AdmissionRequest entity was cleared.
+func (m *PatientMutation) RequestsCleared() bool {
+	return m.clearedrequests
+}
+
+// RemoveRequestIDs removes the "requests" edge to the AdmissionRequest entity by IDs.
+func (m *PatientMutation) RemoveRequestIDs(ids ...uuid.UUID) {
+	if m.removedrequests == nil {
+		m.removedrequests = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		delete(m.requests, ids[i])
+		m.removedrequests[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRequests returns the removed IDs of the "requests" edge to the AdmissionRequest entity.
+func (m *PatientMutation) RemovedRequestsIDs() (ids []uuid.UUID) {
+	for id := range m.removedrequests {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RequestsIDs returns the "requests" edge IDs in the mutation.
+func (m *PatientMutation) RequestsIDs() (ids []uuid.UUID) {
+	for id := range m.requests {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRequests resets all changes to the "requests" edge.
+func (m *PatientMutation) ResetRequests() {
+	m.requests = nil
+	m.clearedrequests = false
+	m.removedrequests = nil
+}
+
 // Where appends a list predicates to the PatientMutation builder.
 func (m *PatientMutation) Where(ps ...predicate.Patient) {
 	m.predicates = append(m.predicates, ps...)
@@ -14927,49 +14984,85 @@ func (m *PatientMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *PatientMutation) AddedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.requests != nil {
+		edges = append(edges, patient.EdgeRequests)
+	}
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
 func (m *PatientMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case patient.EdgeRequests:
+		ids := make([]ent.Value, 0, len(m.requests))
+		for id := range m.requests {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *PatientMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.removedrequests != nil {
+		edges = append(edges, patient.EdgeRequests)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *PatientMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case patient.EdgeRequests:
+		ids := make([]ent.Value, 0, len(m.removedrequests))
+		for id := range m.removedrequests {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *PatientMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.clearedrequests {
+		edges = append(edges, patient.EdgeRequests)
+	}
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
 func (m *PatientMutation) EdgeCleared(name string) bool {
+	switch name {
+	case patient.EdgeRequests:
+		return m.clearedrequests
+	}
 	return false
 }
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
 func (m *PatientMutation) ClearEdge(name string) error {
+	switch name {
+	}
 	return fmt.Errorf("unknown Patient unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
 func (m *PatientMutation) ResetEdge(name string) error {
+	switch name {
+	case patient.EdgeRequests:
+		m.ResetRequests()
+		return nil
+	}
 	return fmt.Errorf("unknown Patient edge %s", name)
 }
 

@@ -36,8 +36,31 @@ type Patient struct {
 	// Sex holds the value of the "sex" field.
 	Sex enums.Sex `json:"sex,omitempty"`
 	// INS/NIR: 13 characters + 2-digit key
-	Ins          *string `json:"ins,omitempty"`
+	Ins *string `json:"ins,omitempty"`
+	// Edges holds the relations/edges for other nodes in the graph.
+	// The values are being populated by the PatientQuery when eager-loading is set.
+	Edges        PatientEdges `json:"edges"`
 	selectValues sql.SelectValues
+}
+
+// PatientEdges holds the relations/edges for other nodes in the graph.
+type PatientEdges struct {
+	// Requests holds the value of the requests edge.
+	Requests []*AdmissionRequest `json:"requests,omitempty"`
+	// loadedTypes holds the information for reporting if a
+	// type was loaded (or requested) in eager-loading or not.
+	loadedTypes [1]bool
+
+	namedRequests map[string][]*AdmissionRequest
+}
+
+// RequestsOrErr returns the Requests value or an error if the edge
+// was not loaded in eager-loading.
+func (e PatientEdges) RequestsOrErr() ([]*AdmissionRequest, error) {
+	if e.loadedTypes[0] {
+		return e.Requests, nil
+	}
+	return nil, &NotLoadedError{edge: "requests"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -142,6 +165,11 @@ func (_m *Patient) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
 }
 
+// QueryRequests queries the "requests" edge of the Patient entity.
+func (_m *Patient) QueryRequests() *AdmissionRequestQuery {
+	return NewPatientClient(_m.config).QueryRequests(_m)
+}
+
 // Update returns a builder for updating this Patient.
 // Note that you need to call Patient.Unwrap() before calling this method if this Patient
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -199,6 +227,30 @@ func (_m *Patient) String() string {
 	}
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedRequests returns the Requests named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Patient) NamedRequests(name string) ([]*AdmissionRequest, error) {
+	if _m.Edges.namedRequests == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedRequests[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Patient) appendNamedRequests(name string, edges ...*AdmissionRequest) {
+	if _m.Edges.namedRequests == nil {
+		_m.Edges.namedRequests = make(map[string][]*AdmissionRequest)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedRequests[name] = []*AdmissionRequest{}
+	} else {
+		_m.Edges.namedRequests[name] = append(_m.Edges.namedRequests[name], edges...)
+	}
 }
 
 // Patients is a parsable slice of Patient.

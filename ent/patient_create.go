@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"passerelle/ent/admissionrequest"
 	"passerelle/ent/patient"
 	"passerelle/enums"
 	"time"
@@ -133,6 +134,21 @@ func (_c *PatientCreate) SetNillableID(v *uuid.UUID) *PatientCreate {
 	return _c
 }
 
+// AddRequestIDs adds the "requests" edge to the AdmissionRequest entity by IDs.
+func (_c *PatientCreate) AddRequestIDs(ids ...uuid.UUID) *PatientCreate {
+	_c.mutation.AddRequestIDs(ids...)
+	return _c
+}
+
+// AddRequests adds the "requests" edges to the AdmissionRequest entity.
+func (_c *PatientCreate) AddRequests(v ...*AdmissionRequest) *PatientCreate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddRequestIDs(ids...)
+}
+
 // Mutation returns the PatientMutation object of the builder.
 func (_c *PatientCreate) Mutation() *PatientMutation {
 	return _c.mutation
@@ -140,7 +156,9 @@ func (_c *PatientCreate) Mutation() *PatientMutation {
 
 // Save creates the Patient in the database.
 func (_c *PatientCreate) Save(ctx context.Context) (*Patient, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -167,19 +185,29 @@ func (_c *PatientCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *PatientCreate) defaults() {
+func (_c *PatientCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if patient.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized patient.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := patient.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if patient.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized patient.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := patient.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
+		if patient.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized patient.DefaultID (forgotten import ent/runtime?)")
+		}
 		v := patient.DefaultID()
 		_c.mutation.SetID(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -303,6 +331,22 @@ func (_c *PatientCreate) createSpec() (*Patient, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Ins(); ok {
 		_spec.SetField(patient.FieldIns, field.TypeString, value)
 		_node.Ins = &value
+	}
+	if nodes := _c.mutation.RequestsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   patient.RequestsTable,
+			Columns: []string{patient.RequestsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(admissionrequest.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
 }

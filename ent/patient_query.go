@@ -4,8 +4,11 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
+	"passerelle/ent/admissionrequest"
 	"passerelle/ent/patient"
 	"passerelle/ent/predicate"
 
@@ -20,12 +23,14 @@ import (
 // PatientQuery is the builder for querying Patient entities.
 type PatientQuery struct {
 	config
-	ctx        *QueryContext
-	order      []patient.OrderOption
-	inters     []Interceptor
-	predicates []predicate.Patient
-	loadTotal  []func(context.Context, []*Patient) error
-	modifiers  []func(*sql.Selector)
+	ctx               *QueryContext
+	order             []patient.OrderOption
+	inters            []Interceptor
+	predicates        []predicate.Patient
+	withRequests      *AdmissionRequestQuery
+	loadTotal         []func(context.Context, []*Patient) error
+	modifiers         []func(*sql.Selector)
+	withNamedRequests map[string]*AdmissionRequestQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -60,6 +65,28 @@ func (_q *PatientQuery) Unique(unique bool) *PatientQuery {
 func (_q *PatientQuery) Order(o ...patient.OrderOption) *PatientQuery {
 	_q.order = append(_q.order, o...)
 	return _q
+}
+
+// QueryRequests chains the current query on the "requests" edge.
+func (_q *PatientQuery) QueryRequests() *AdmissionRequestQuery {
+	query := (&AdmissionRequestClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(patient.Table, patient.FieldID, selector),
+			sqlgraph.To(admissionrequest.Table, admissionrequest.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, patient.RequestsTable, patient.RequestsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
 }
 
 // First returns the first Patient entity from the query.
@@ -249,16 +276,28 @@ func (_q *PatientQuery) Clone() *PatientQuery {
 		return nil
 	}
 	return &PatientQuery{
-		config:     _q.config,
-		ctx:        _q.ctx.Clone(),
-		order:      append([]patient.OrderOption{}, _q.order...),
-		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.Patient{}, _q.predicates...),
+		config:       _q.config,
+		ctx:          _q.ctx.Clone(),
+		order:        append([]patient.OrderOption{}, _q.order...),
+		inters:       append([]Interceptor{}, _q.inters...),
+		predicates:   append([]predicate.Patient{}, _q.predicates...),
+		withRequests: _q.withRequests.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
 		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
+}
+
+// WithRequests tells the query-builder to eager-load the nodes that are connected to
+// the "requests" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PatientQuery) WithRequests(opts ...func(*AdmissionRequestQuery)) *PatientQuery {
+	query := (&AdmissionRequestClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRequests = query
+	return _q
 }
 
 // GroupBy is used to group vertices by one or more fields/columns.
@@ -332,13 +371,22 @@ func (_q *PatientQuery) prepareQuery(ctx context.Context) error {
 		}
 		_q.sql = prev
 	}
+	if patient.Policy == nil {
+		return errors.New("ent: uninitialized patient.Policy (forgotten import ent/runtime?)")
+	}
+	if err := patient.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
+	}
 	return nil
 }
 
 func (_q *PatientQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Patient, error) {
 	var (
-		nodes = []*Patient{}
-		_spec = _q.querySpec()
+		nodes       = []*Patient{}
+		_spec       = _q.querySpec()
+		loadedTypes = [1]bool{
+			_q.withRequests != nil,
+		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
 		return (*Patient).scanValues(nil, columns)
@@ -346,6 +394,7 @@ func (_q *PatientQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Pati
 	_spec.Assign = func(columns []string, values []any) error {
 		node := &Patient{config: _q.config}
 		nodes = append(nodes, node)
+		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
 	if len(_q.modifiers) > 0 {
@@ -360,12 +409,57 @@ func (_q *PatientQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Pati
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
+	if query := _q.withRequests; query != nil {
+		if err := _q.loadRequests(ctx, query, nodes,
+			func(n *Patient) { n.Edges.Requests = []*AdmissionRequest{} },
+			func(n *Patient, e *AdmissionRequest) { n.Edges.Requests = append(n.Edges.Requests, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedRequests {
+		if err := _q.loadRequests(ctx, query, nodes,
+			func(n *Patient) { n.appendNamedRequests(name) },
+			func(n *Patient, e *AdmissionRequest) { n.appendNamedRequests(name, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for i := range _q.loadTotal {
 		if err := _q.loadTotal[i](ctx, nodes); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
+}
+
+func (_q *PatientQuery) loadRequests(ctx context.Context, query *AdmissionRequestQuery, nodes []*Patient, init func(*Patient), assign func(*Patient, *AdmissionRequest)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[uuid.UUID]*Patient)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(admissionrequest.FieldPatientID)
+	}
+	query.Where(predicate.AdmissionRequest(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(patient.RequestsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.PatientID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "patient_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
 }
 
 func (_q *PatientQuery) sqlCount(ctx context.Context) (int, error) {
@@ -485,6 +579,20 @@ func (_q *PatientQuery) ForShare(opts ...sql.LockOption) *PatientQuery {
 func (_q *PatientQuery) Modify(modifiers ...func(s *sql.Selector)) *PatientSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedRequests tells the query-builder to eager-load the nodes that are connected to the "requests"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *PatientQuery) WithNamedRequests(name string, opts ...func(*AdmissionRequestQuery)) *PatientQuery {
+	query := (&AdmissionRequestClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedRequests == nil {
+		_q.withNamedRequests = make(map[string]*AdmissionRequestQuery)
+	}
+	_q.withNamedRequests[name] = query
+	return _q
 }
 
 // PatientGroupBy is the group-by builder for Patient entities.

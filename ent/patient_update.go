@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"passerelle/ent/admissionrequest"
 	"passerelle/ent/patient"
 	"passerelle/ent/predicate"
 	"passerelle/enums"
@@ -14,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/google/uuid"
 )
 
 // PatientUpdate is the builder for updating Patient entities.
@@ -152,14 +154,52 @@ func (_u *PatientUpdate) ClearIns() *PatientUpdate {
 	return _u
 }
 
+// AddRequestIDs adds the "requests" edge to the AdmissionRequest entity by IDs.
+func (_u *PatientUpdate) AddRequestIDs(ids ...uuid.UUID) *PatientUpdate {
+	_u.mutation.AddRequestIDs(ids...)
+	return _u
+}
+
+// AddRequests adds the "requests" edges to the AdmissionRequest entity.
+func (_u *PatientUpdate) AddRequests(v ...*AdmissionRequest) *PatientUpdate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRequestIDs(ids...)
+}
+
 // Mutation returns the PatientMutation object of the builder.
 func (_u *PatientUpdate) Mutation() *PatientMutation {
 	return _u.mutation
 }
 
+// ClearRequests clears all "requests" edges to the AdmissionRequest entity.
+func (_u *PatientUpdate) ClearRequests() *PatientUpdate {
+	_u.mutation.ClearRequests()
+	return _u
+}
+
+// RemoveRequestIDs removes the "requests" edge to AdmissionRequest entities by IDs.
+func (_u *PatientUpdate) RemoveRequestIDs(ids ...uuid.UUID) *PatientUpdate {
+	_u.mutation.RemoveRequestIDs(ids...)
+	return _u
+}
+
+// RemoveRequests removes "requests" edges to AdmissionRequest entities.
+func (_u *PatientUpdate) RemoveRequests(v ...*AdmissionRequest) *PatientUpdate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRequestIDs(ids...)
+}
+
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *PatientUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -186,11 +226,15 @@ func (_u *PatientUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *PatientUpdate) defaults() {
+func (_u *PatientUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if patient.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized patient.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := patient.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -278,6 +322,51 @@ func (_u *PatientUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.InsCleared() {
 		_spec.ClearField(patient.FieldIns, field.TypeString)
+	}
+	if _u.mutation.RequestsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   patient.RequestsTable,
+			Columns: []string{patient.RequestsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(admissionrequest.FieldID, field.TypeUUID),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRequestsIDs(); len(nodes) > 0 && !_u.mutation.RequestsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   patient.RequestsTable,
+			Columns: []string{patient.RequestsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(admissionrequest.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RequestsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   patient.RequestsTable,
+			Columns: []string{patient.RequestsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(admissionrequest.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -423,9 +512,45 @@ func (_u *PatientUpdateOne) ClearIns() *PatientUpdateOne {
 	return _u
 }
 
+// AddRequestIDs adds the "requests" edge to the AdmissionRequest entity by IDs.
+func (_u *PatientUpdateOne) AddRequestIDs(ids ...uuid.UUID) *PatientUpdateOne {
+	_u.mutation.AddRequestIDs(ids...)
+	return _u
+}
+
+// AddRequests adds the "requests" edges to the AdmissionRequest entity.
+func (_u *PatientUpdateOne) AddRequests(v ...*AdmissionRequest) *PatientUpdateOne {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRequestIDs(ids...)
+}
+
 // Mutation returns the PatientMutation object of the builder.
 func (_u *PatientUpdateOne) Mutation() *PatientMutation {
 	return _u.mutation
+}
+
+// ClearRequests clears all "requests" edges to the AdmissionRequest entity.
+func (_u *PatientUpdateOne) ClearRequests() *PatientUpdateOne {
+	_u.mutation.ClearRequests()
+	return _u
+}
+
+// RemoveRequestIDs removes the "requests" edge to AdmissionRequest entities by IDs.
+func (_u *PatientUpdateOne) RemoveRequestIDs(ids ...uuid.UUID) *PatientUpdateOne {
+	_u.mutation.RemoveRequestIDs(ids...)
+	return _u
+}
+
+// RemoveRequests removes "requests" edges to AdmissionRequest entities.
+func (_u *PatientUpdateOne) RemoveRequests(v ...*AdmissionRequest) *PatientUpdateOne {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRequestIDs(ids...)
 }
 
 // Where appends a list predicates to the PatientUpdate builder.
@@ -443,7 +568,9 @@ func (_u *PatientUpdateOne) Select(field string, fields ...string) *PatientUpdat
 
 // Save executes the query and returns the updated Patient entity.
 func (_u *PatientUpdateOne) Save(ctx context.Context) (*Patient, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -470,11 +597,15 @@ func (_u *PatientUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *PatientUpdateOne) defaults() {
+func (_u *PatientUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if patient.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized patient.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := patient.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -579,6 +710,51 @@ func (_u *PatientUpdateOne) sqlSave(ctx context.Context) (_node *Patient, err er
 	}
 	if _u.mutation.InsCleared() {
 		_spec.ClearField(patient.FieldIns, field.TypeString)
+	}
+	if _u.mutation.RequestsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   patient.RequestsTable,
+			Columns: []string{patient.RequestsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(admissionrequest.FieldID, field.TypeUUID),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRequestsIDs(); len(nodes) > 0 && !_u.mutation.RequestsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   patient.RequestsTable,
+			Columns: []string{patient.RequestsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(admissionrequest.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RequestsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   patient.RequestsTable,
+			Columns: []string{patient.RequestsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(admissionrequest.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Patient{config: _u.config}

@@ -48,7 +48,9 @@ func (_c *ReferenceCounterCreate) Mutation() *ReferenceCounterMutation {
 
 // Save creates the ReferenceCounter in the database.
 func (_c *ReferenceCounterCreate) Save(ctx context.Context) (*ReferenceCounter, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -75,11 +77,12 @@ func (_c *ReferenceCounterCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *ReferenceCounterCreate) defaults() {
+func (_c *ReferenceCounterCreate) defaults() error {
 	if _, ok := _c.mutation.Last(); !ok {
 		v := referencecounter.DefaultLast
 		_c.mutation.SetLast(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"passerelle/ent/predicate"
@@ -330,6 +331,12 @@ func (_q *ReferenceCounterQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if referencecounter.Policy == nil {
+		return errors.New("ent: uninitialized referencecounter.Policy (forgotten import ent/runtime?)")
+	}
+	if err := referencecounter.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

@@ -230,7 +230,9 @@ func (_c *StructureCreate) Mutation() *StructureMutation {
 
 // Save creates the Structure in the database.
 func (_c *StructureCreate) Save(ctx context.Context) (*Structure, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -257,19 +259,29 @@ func (_c *StructureCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *StructureCreate) defaults() {
+func (_c *StructureCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if structure.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized structure.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := structure.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if structure.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized structure.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := structure.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
+		if structure.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized structure.DefaultID (forgotten import ent/runtime?)")
+		}
 		v := structure.DefaultID()
 		_c.mutation.SetID(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 	"passerelle/ent/admissionrequest"
@@ -443,6 +444,12 @@ func (_q *StructureQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if structure.Policy == nil {
+		return errors.New("ent: uninitialized structure.Policy (forgotten import ent/runtime?)")
+	}
+	if err := structure.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

@@ -331,7 +331,9 @@ func (_u *StructureUpdate) RemoveRequests(v ...*AdmissionRequest) *StructureUpda
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *StructureUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -358,11 +360,15 @@ func (_u *StructureUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *StructureUpdate) defaults() {
+func (_u *StructureUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if structure.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized structure.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := structure.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -956,7 +962,9 @@ func (_u *StructureUpdateOne) Select(field string, fields ...string) *StructureU
 
 // Save executes the query and returns the updated Structure entity.
 func (_u *StructureUpdateOne) Save(ctx context.Context) (*Structure, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -983,11 +991,15 @@ func (_u *StructureUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *StructureUpdateOne) defaults() {
+func (_u *StructureUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if structure.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized structure.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := structure.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -7,7 +7,9 @@ import (
 	"passerelle/enums"
 	"time"
 
+	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 )
@@ -35,8 +37,17 @@ const (
 	FieldSex = "sex"
 	// FieldIns holds the string denoting the ins field in the database.
 	FieldIns = "ins"
+	// EdgeRequests holds the string denoting the requests edge name in mutations.
+	EdgeRequests = "requests"
 	// Table holds the table name of the patient in the database.
 	Table = "patients"
+	// RequestsTable is the table that holds the requests relation/edge.
+	RequestsTable = "admission_requests"
+	// RequestsInverseTable is the table name for the AdmissionRequest entity.
+	// It exists in this package in order to avoid circular dependency with the "admissionrequest" package.
+	RequestsInverseTable = "admission_requests"
+	// RequestsColumn is the table column denoting the requests relation/edge.
+	RequestsColumn = "patient_id"
 )
 
 // Columns holds all SQL columns for patient fields.
@@ -63,7 +74,14 @@ func ValidColumn(column string) bool {
 	return false
 }
 
+// Note that the variables below are initialized by the runtime
+// package on the initialization of the application. Therefore,
+// it should be imported in the main as follows:
+//
+//	import _ "passerelle/ent/runtime"
 var (
+	Hooks  [1]ent.Hook
+	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -145,6 +163,27 @@ func BySex(opts ...sql.OrderTermOption) OrderOption {
 // ByIns orders the results by the ins field.
 func ByIns(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIns, opts...).ToFunc()
+}
+
+// ByRequestsCount orders the results by requests count.
+func ByRequestsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newRequestsStep(), opts...)
+	}
+}
+
+// ByRequests orders the results by requests terms.
+func ByRequests(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRequestsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+func newRequestsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RequestsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, true, RequestsTable, RequestsColumn),
+	)
 }
 
 var (

@@ -2,7 +2,814 @@
 
 package runtime
 
-// The schema-stitching logic is generated in passerelle/ent/runtime.go
+import (
+	"context"
+	"passerelle/ent/adminsocialsection"
+	"passerelle/ent/admissionrequest"
+	"passerelle/ent/careprojectsection"
+	"passerelle/ent/dispatch"
+	"passerelle/ent/event"
+	"passerelle/ent/habilitation"
+	"passerelle/ent/medicalaccess"
+	"passerelle/ent/medicalsection"
+	"passerelle/ent/message"
+	"passerelle/ent/patient"
+	"passerelle/ent/referencecounter"
+	"passerelle/ent/schema"
+	"passerelle/ent/session"
+	"passerelle/ent/structure"
+	"passerelle/ent/unit"
+	"passerelle/ent/user"
+	"time"
+
+	"github.com/google/uuid"
+
+	"entgo.io/ent"
+	"entgo.io/ent/privacy"
+)
+
+// The init function reads all schema descriptors with runtime code
+// (default values, validators, hooks and policies) and stitches it
+// to their package variables.
+func init() {
+	adminsocialsectionMixin := schema.AdminSocialSection{}.Mixin()
+	adminsocialsection.Policy = privacy.NewPolicies(schema.AdminSocialSection{})
+	adminsocialsection.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := adminsocialsection.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	adminsocialsectionMixinFields0 := adminsocialsectionMixin[0].Fields()
+	_ = adminsocialsectionMixinFields0
+	adminsocialsectionMixinFields1 := adminsocialsectionMixin[1].Fields()
+	_ = adminsocialsectionMixinFields1
+	adminsocialsectionMixinFields2 := adminsocialsectionMixin[2].Fields()
+	_ = adminsocialsectionMixinFields2
+	adminsocialsectionFields := schema.AdminSocialSection{}.Fields()
+	_ = adminsocialsectionFields
+	// adminsocialsectionDescCreatedAt is the schema descriptor for created_at field.
+	adminsocialsectionDescCreatedAt := adminsocialsectionMixinFields1[0].Descriptor()
+	// adminsocialsection.DefaultCreatedAt holds the default value on creation for the created_at field.
+	adminsocialsection.DefaultCreatedAt = adminsocialsectionDescCreatedAt.Default.(func() time.Time)
+	// adminsocialsectionDescUpdatedAt is the schema descriptor for updated_at field.
+	adminsocialsectionDescUpdatedAt := adminsocialsectionMixinFields1[1].Descriptor()
+	// adminsocialsection.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	adminsocialsection.DefaultUpdatedAt = adminsocialsectionDescUpdatedAt.Default.(func() time.Time)
+	// adminsocialsection.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	adminsocialsection.UpdateDefaultUpdatedAt = adminsocialsectionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// adminsocialsectionDescAddress is the schema descriptor for address field.
+	adminsocialsectionDescAddress := adminsocialsectionFields[0].Descriptor()
+	// adminsocialsection.AddressValidator is a validator for the "address" field. It is called by the builders before save.
+	adminsocialsection.AddressValidator = adminsocialsectionDescAddress.Validators[0].(func(string) error)
+	// adminsocialsectionDescPostalCode is the schema descriptor for postal_code field.
+	adminsocialsectionDescPostalCode := adminsocialsectionFields[1].Descriptor()
+	// adminsocialsection.PostalCodeValidator is a validator for the "postal_code" field. It is called by the builders before save.
+	adminsocialsection.PostalCodeValidator = adminsocialsectionDescPostalCode.Validators[0].(func(string) error)
+	// adminsocialsectionDescCity is the schema descriptor for city field.
+	adminsocialsectionDescCity := adminsocialsectionFields[2].Descriptor()
+	// adminsocialsection.CityValidator is a validator for the "city" field. It is called by the builders before save.
+	adminsocialsection.CityValidator = adminsocialsectionDescCity.Validators[0].(func(string) error)
+	// adminsocialsectionDescHealthCover is the schema descriptor for health_cover field.
+	adminsocialsectionDescHealthCover := adminsocialsectionFields[3].Descriptor()
+	// adminsocialsection.HealthCoverValidator is a validator for the "health_cover" field. It is called by the builders before save.
+	adminsocialsection.HealthCoverValidator = adminsocialsectionDescHealthCover.Validators[0].(func(string) error)
+	// adminsocialsectionDescLegalProtection is the schema descriptor for legal_protection field.
+	adminsocialsectionDescLegalProtection := adminsocialsectionFields[4].Descriptor()
+	// adminsocialsection.LegalProtectionValidator is a validator for the "legal_protection" field. It is called by the builders before save.
+	adminsocialsection.LegalProtectionValidator = adminsocialsectionDescLegalProtection.Validators[0].(func(string) error)
+	// adminsocialsectionDescLivingSituation is the schema descriptor for living_situation field.
+	adminsocialsectionDescLivingSituation := adminsocialsectionFields[5].Descriptor()
+	// adminsocialsection.LivingSituationValidator is a validator for the "living_situation" field. It is called by the builders before save.
+	adminsocialsection.LivingSituationValidator = adminsocialsectionDescLivingSituation.Validators[0].(func(string) error)
+	// adminsocialsectionDescCaregivers is the schema descriptor for caregivers field.
+	adminsocialsectionDescCaregivers := adminsocialsectionFields[6].Descriptor()
+	// adminsocialsection.CaregiversValidator is a validator for the "caregivers" field. It is called by the builders before save.
+	adminsocialsection.CaregiversValidator = adminsocialsectionDescCaregivers.Validators[0].(func(string) error)
+	// adminsocialsectionDescPersonToNotify is the schema descriptor for person_to_notify field.
+	adminsocialsectionDescPersonToNotify := adminsocialsectionFields[7].Descriptor()
+	// adminsocialsection.PersonToNotifyValidator is a validator for the "person_to_notify" field. It is called by the builders before save.
+	adminsocialsection.PersonToNotifyValidator = adminsocialsectionDescPersonToNotify.Validators[0].(func(string) error)
+	// adminsocialsectionDescTrustedPerson is the schema descriptor for trusted_person field.
+	adminsocialsectionDescTrustedPerson := adminsocialsectionFields[8].Descriptor()
+	// adminsocialsection.TrustedPersonValidator is a validator for the "trusted_person" field. It is called by the builders before save.
+	adminsocialsection.TrustedPersonValidator = adminsocialsectionDescTrustedPerson.Validators[0].(func(string) error)
+	// adminsocialsectionDescSocialWorker is the schema descriptor for social_worker field.
+	adminsocialsectionDescSocialWorker := adminsocialsectionFields[9].Descriptor()
+	// adminsocialsection.SocialWorkerValidator is a validator for the "social_worker" field. It is called by the builders before save.
+	adminsocialsection.SocialWorkerValidator = adminsocialsectionDescSocialWorker.Validators[0].(func(string) error)
+	// adminsocialsectionDescGeographicPreference is the schema descriptor for geographic_preference field.
+	adminsocialsectionDescGeographicPreference := adminsocialsectionFields[10].Descriptor()
+	// adminsocialsection.GeographicPreferenceValidator is a validator for the "geographic_preference" field. It is called by the builders before save.
+	adminsocialsection.GeographicPreferenceValidator = adminsocialsectionDescGeographicPreference.Validators[0].(func(string) error)
+	// adminsocialsectionDescID is the schema descriptor for id field.
+	adminsocialsectionDescID := adminsocialsectionMixinFields0[0].Descriptor()
+	// adminsocialsection.DefaultID holds the default value on creation for the id field.
+	adminsocialsection.DefaultID = adminsocialsectionDescID.Default.(func() uuid.UUID)
+	admissionrequestMixin := schema.AdmissionRequest{}.Mixin()
+	admissionrequest.Policy = privacy.NewPolicies(schema.AdmissionRequest{})
+	admissionrequest.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := admissionrequest.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	admissionrequestMixinFields0 := admissionrequestMixin[0].Fields()
+	_ = admissionrequestMixinFields0
+	admissionrequestMixinFields1 := admissionrequestMixin[1].Fields()
+	_ = admissionrequestMixinFields1
+	admissionrequestFields := schema.AdmissionRequest{}.Fields()
+	_ = admissionrequestFields
+	// admissionrequestDescCreatedAt is the schema descriptor for created_at field.
+	admissionrequestDescCreatedAt := admissionrequestMixinFields1[0].Descriptor()
+	// admissionrequest.DefaultCreatedAt holds the default value on creation for the created_at field.
+	admissionrequest.DefaultCreatedAt = admissionrequestDescCreatedAt.Default.(func() time.Time)
+	// admissionrequestDescUpdatedAt is the schema descriptor for updated_at field.
+	admissionrequestDescUpdatedAt := admissionrequestMixinFields1[1].Descriptor()
+	// admissionrequest.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	admissionrequest.DefaultUpdatedAt = admissionrequestDescUpdatedAt.Default.(func() time.Time)
+	// admissionrequest.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	admissionrequest.UpdateDefaultUpdatedAt = admissionrequestDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// admissionrequestDescReference is the schema descriptor for reference field.
+	admissionrequestDescReference := admissionrequestFields[0].Descriptor()
+	// admissionrequest.ReferenceValidator is a validator for the "reference" field. It is called by the builders before save.
+	admissionrequest.ReferenceValidator = admissionrequestDescReference.Validators[0].(func(string) error)
+	// admissionrequestDescVersion is the schema descriptor for version field.
+	admissionrequestDescVersion := admissionrequestFields[8].Descriptor()
+	// admissionrequest.DefaultVersion holds the default value on creation for the version field.
+	admissionrequest.DefaultVersion = admissionrequestDescVersion.Default.(int)
+	// admissionrequestDescCancellationComment is the schema descriptor for cancellation_comment field.
+	admissionrequestDescCancellationComment := admissionrequestFields[14].Descriptor()
+	// admissionrequest.CancellationCommentValidator is a validator for the "cancellation_comment" field. It is called by the builders before save.
+	admissionrequest.CancellationCommentValidator = admissionrequestDescCancellationComment.Validators[0].(func(string) error)
+	// admissionrequestDescID is the schema descriptor for id field.
+	admissionrequestDescID := admissionrequestMixinFields0[0].Descriptor()
+	// admissionrequest.DefaultID holds the default value on creation for the id field.
+	admissionrequest.DefaultID = admissionrequestDescID.Default.(func() uuid.UUID)
+	careprojectsectionMixin := schema.CareProjectSection{}.Mixin()
+	careprojectsection.Policy = privacy.NewPolicies(schema.CareProjectSection{})
+	careprojectsection.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := careprojectsection.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	careprojectsectionMixinFields0 := careprojectsectionMixin[0].Fields()
+	_ = careprojectsectionMixinFields0
+	careprojectsectionMixinFields1 := careprojectsectionMixin[1].Fields()
+	_ = careprojectsectionMixinFields1
+	careprojectsectionMixinFields2 := careprojectsectionMixin[2].Fields()
+	_ = careprojectsectionMixinFields2
+	careprojectsectionFields := schema.CareProjectSection{}.Fields()
+	_ = careprojectsectionFields
+	// careprojectsectionDescCreatedAt is the schema descriptor for created_at field.
+	careprojectsectionDescCreatedAt := careprojectsectionMixinFields1[0].Descriptor()
+	// careprojectsection.DefaultCreatedAt holds the default value on creation for the created_at field.
+	careprojectsection.DefaultCreatedAt = careprojectsectionDescCreatedAt.Default.(func() time.Time)
+	// careprojectsectionDescUpdatedAt is the schema descriptor for updated_at field.
+	careprojectsectionDescUpdatedAt := careprojectsectionMixinFields1[1].Descriptor()
+	// careprojectsection.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	careprojectsection.DefaultUpdatedAt = careprojectsectionDescUpdatedAt.Default.(func() time.Time)
+	// careprojectsection.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	careprojectsection.UpdateDefaultUpdatedAt = careprojectsectionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// careprojectsectionDescDependence is the schema descriptor for dependence field.
+	careprojectsectionDescDependence := careprojectsectionFields[0].Descriptor()
+	// careprojectsection.DependenceValidator is a validator for the "dependence" field. It is called by the builders before save.
+	careprojectsection.DependenceValidator = careprojectsectionDescDependence.Validators[0].(func(string) error)
+	// careprojectsectionDescWounds is the schema descriptor for wounds field.
+	careprojectsectionDescWounds := careprojectsectionFields[5].Descriptor()
+	// careprojectsection.WoundsValidator is a validator for the "wounds" field. It is called by the builders before save.
+	careprojectsection.WoundsValidator = careprojectsectionDescWounds.Validators[0].(func(string) error)
+	// careprojectsectionDescNutritionRoute is the schema descriptor for nutrition_route field.
+	careprojectsectionDescNutritionRoute := careprojectsectionFields[6].Descriptor()
+	// careprojectsection.NutritionRouteValidator is a validator for the "nutrition_route" field. It is called by the builders before save.
+	careprojectsection.NutritionRouteValidator = careprojectsectionDescNutritionRoute.Validators[0].(func(string) error)
+	// careprojectsectionDescTechnicalCare is the schema descriptor for technical_care field.
+	careprojectsectionDescTechnicalCare := careprojectsectionFields[7].Descriptor()
+	// careprojectsection.TechnicalCareValidator is a validator for the "technical_care" field. It is called by the builders before save.
+	careprojectsection.TechnicalCareValidator = careprojectsectionDescTechnicalCare.Validators[0].(func(string) error)
+	// careprojectsectionDescPsychologicalNeeds is the schema descriptor for psychological_needs field.
+	careprojectsectionDescPsychologicalNeeds := careprojectsectionFields[8].Descriptor()
+	// careprojectsection.PsychologicalNeedsValidator is a validator for the "psychological_needs" field. It is called by the builders before save.
+	careprojectsection.PsychologicalNeedsValidator = careprojectsectionDescPsychologicalNeeds.Validators[0].(func(string) error)
+	// careprojectsectionDescSocialNeeds is the schema descriptor for social_needs field.
+	careprojectsectionDescSocialNeeds := careprojectsectionFields[9].Descriptor()
+	// careprojectsection.SocialNeedsValidator is a validator for the "social_needs" field. It is called by the builders before save.
+	careprojectsection.SocialNeedsValidator = careprojectsectionDescSocialNeeds.Validators[0].(func(string) error)
+	// careprojectsectionDescSpiritualNeeds is the schema descriptor for spiritual_needs field.
+	careprojectsectionDescSpiritualNeeds := careprojectsectionFields[10].Descriptor()
+	// careprojectsection.SpiritualNeedsValidator is a validator for the "spiritual_needs" field. It is called by the builders before save.
+	careprojectsection.SpiritualNeedsValidator = careprojectsectionDescSpiritualNeeds.Validators[0].(func(string) error)
+	// careprojectsectionDescTeamsInvolved is the schema descriptor for teams_involved field.
+	careprojectsectionDescTeamsInvolved := careprojectsectionFields[13].Descriptor()
+	// careprojectsection.TeamsInvolvedValidator is a validator for the "teams_involved" field. It is called by the builders before save.
+	careprojectsection.TeamsInvolvedValidator = careprojectsectionDescTeamsInvolved.Validators[0].(func(string) error)
+	// careprojectsectionDescLifeProject is the schema descriptor for life_project field.
+	careprojectsectionDescLifeProject := careprojectsectionFields[15].Descriptor()
+	// careprojectsection.LifeProjectValidator is a validator for the "life_project" field. It is called by the builders before save.
+	careprojectsection.LifeProjectValidator = careprojectsectionDescLifeProject.Validators[0].(func(string) error)
+	// careprojectsectionDescID is the schema descriptor for id field.
+	careprojectsectionDescID := careprojectsectionMixinFields0[0].Descriptor()
+	// careprojectsection.DefaultID holds the default value on creation for the id field.
+	careprojectsection.DefaultID = careprojectsectionDescID.Default.(func() uuid.UUID)
+	dispatchMixin := schema.Dispatch{}.Mixin()
+	dispatch.Policy = privacy.NewPolicies(schema.Dispatch{})
+	dispatch.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := dispatch.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	dispatchMixinFields0 := dispatchMixin[0].Fields()
+	_ = dispatchMixinFields0
+	dispatchMixinFields1 := dispatchMixin[1].Fields()
+	_ = dispatchMixinFields1
+	dispatchFields := schema.Dispatch{}.Fields()
+	_ = dispatchFields
+	// dispatchDescCreatedAt is the schema descriptor for created_at field.
+	dispatchDescCreatedAt := dispatchMixinFields1[0].Descriptor()
+	// dispatch.DefaultCreatedAt holds the default value on creation for the created_at field.
+	dispatch.DefaultCreatedAt = dispatchDescCreatedAt.Default.(func() time.Time)
+	// dispatchDescUpdatedAt is the schema descriptor for updated_at field.
+	dispatchDescUpdatedAt := dispatchMixinFields1[1].Descriptor()
+	// dispatch.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	dispatch.DefaultUpdatedAt = dispatchDescUpdatedAt.Default.(func() time.Time)
+	// dispatch.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	dispatch.UpdateDefaultUpdatedAt = dispatchDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// dispatchDescSentAt is the schema descriptor for sent_at field.
+	dispatchDescSentAt := dispatchFields[4].Descriptor()
+	// dispatch.DefaultSentAt holds the default value on creation for the sent_at field.
+	dispatch.DefaultSentAt = dispatchDescSentAt.Default.(func() time.Time)
+	// dispatchDescAnswerComment is the schema descriptor for answer_comment field.
+	dispatchDescAnswerComment := dispatchFields[8].Descriptor()
+	// dispatch.AnswerCommentValidator is a validator for the "answer_comment" field. It is called by the builders before save.
+	dispatch.AnswerCommentValidator = dispatchDescAnswerComment.Validators[0].(func(string) error)
+	// dispatchDescInformationQuestion is the schema descriptor for information_question field.
+	dispatchDescInformationQuestion := dispatchFields[10].Descriptor()
+	// dispatch.InformationQuestionValidator is a validator for the "information_question" field. It is called by the builders before save.
+	dispatch.InformationQuestionValidator = dispatchDescInformationQuestion.Validators[0].(func(string) error)
+	// dispatchDescUpdatedSinceRead is the schema descriptor for updated_since_read field.
+	dispatchDescUpdatedSinceRead := dispatchFields[16].Descriptor()
+	// dispatch.DefaultUpdatedSinceRead holds the default value on creation for the updated_since_read field.
+	dispatch.DefaultUpdatedSinceRead = dispatchDescUpdatedSinceRead.Default.(bool)
+	// dispatchDescID is the schema descriptor for id field.
+	dispatchDescID := dispatchMixinFields0[0].Descriptor()
+	// dispatch.DefaultID holds the default value on creation for the id field.
+	dispatch.DefaultID = dispatchDescID.Default.(func() uuid.UUID)
+	event.Policy = privacy.NewPolicies(schema.Event{})
+	event.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := event.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	eventFields := schema.Event{}.Fields()
+	_ = eventFields
+	// eventDescOccurredAt is the schema descriptor for occurred_at field.
+	eventDescOccurredAt := eventFields[2].Descriptor()
+	// event.DefaultOccurredAt holds the default value on creation for the occurred_at field.
+	event.DefaultOccurredAt = eventDescOccurredAt.Default.(func() time.Time)
+	habilitationMixin := schema.Habilitation{}.Mixin()
+	habilitation.Policy = privacy.NewPolicies(schema.Habilitation{})
+	habilitation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := habilitation.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	habilitationMixinFields0 := habilitationMixin[0].Fields()
+	_ = habilitationMixinFields0
+	habilitationMixinFields1 := habilitationMixin[1].Fields()
+	_ = habilitationMixinFields1
+	habilitationFields := schema.Habilitation{}.Fields()
+	_ = habilitationFields
+	// habilitationDescCreatedAt is the schema descriptor for created_at field.
+	habilitationDescCreatedAt := habilitationMixinFields1[0].Descriptor()
+	// habilitation.DefaultCreatedAt holds the default value on creation for the created_at field.
+	habilitation.DefaultCreatedAt = habilitationDescCreatedAt.Default.(func() time.Time)
+	// habilitationDescUpdatedAt is the schema descriptor for updated_at field.
+	habilitationDescUpdatedAt := habilitationMixinFields1[1].Descriptor()
+	// habilitation.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	habilitation.DefaultUpdatedAt = habilitationDescUpdatedAt.Default.(func() time.Time)
+	// habilitation.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	habilitation.UpdateDefaultUpdatedAt = habilitationDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// habilitationDescEmailNotifications is the schema descriptor for email_notifications field.
+	habilitationDescEmailNotifications := habilitationFields[9].Descriptor()
+	// habilitation.DefaultEmailNotifications holds the default value on creation for the email_notifications field.
+	habilitation.DefaultEmailNotifications = habilitationDescEmailNotifications.Default.(bool)
+	// habilitationDescID is the schema descriptor for id field.
+	habilitationDescID := habilitationMixinFields0[0].Descriptor()
+	// habilitation.DefaultID holds the default value on creation for the id field.
+	habilitation.DefaultID = habilitationDescID.Default.(func() uuid.UUID)
+	medicalaccess.Policy = privacy.NewPolicies(schema.MedicalAccess{})
+	medicalaccess.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := medicalaccess.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	medicalaccessFields := schema.MedicalAccess{}.Fields()
+	_ = medicalaccessFields
+	// medicalaccessDescAccessedAt is the schema descriptor for accessed_at field.
+	medicalaccessDescAccessedAt := medicalaccessFields[3].Descriptor()
+	// medicalaccess.DefaultAccessedAt holds the default value on creation for the accessed_at field.
+	medicalaccess.DefaultAccessedAt = medicalaccessDescAccessedAt.Default.(func() time.Time)
+	medicalsectionMixin := schema.MedicalSection{}.Mixin()
+	medicalsection.Policy = privacy.NewPolicies(schema.MedicalSection{})
+	medicalsection.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := medicalsection.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	medicalsectionMixinFields0 := medicalsectionMixin[0].Fields()
+	_ = medicalsectionMixinFields0
+	medicalsectionMixinFields1 := medicalsectionMixin[1].Fields()
+	_ = medicalsectionMixinFields1
+	medicalsectionMixinFields2 := medicalsectionMixin[2].Fields()
+	_ = medicalsectionMixinFields2
+	medicalsectionFields := schema.MedicalSection{}.Fields()
+	_ = medicalsectionFields
+	// medicalsectionDescCreatedAt is the schema descriptor for created_at field.
+	medicalsectionDescCreatedAt := medicalsectionMixinFields1[0].Descriptor()
+	// medicalsection.DefaultCreatedAt holds the default value on creation for the created_at field.
+	medicalsection.DefaultCreatedAt = medicalsectionDescCreatedAt.Default.(func() time.Time)
+	// medicalsectionDescUpdatedAt is the schema descriptor for updated_at field.
+	medicalsectionDescUpdatedAt := medicalsectionMixinFields1[1].Descriptor()
+	// medicalsection.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	medicalsection.DefaultUpdatedAt = medicalsectionDescUpdatedAt.Default.(func() time.Time)
+	// medicalsection.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	medicalsection.UpdateDefaultUpdatedAt = medicalsectionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// medicalsectionDescDiagnosis is the schema descriptor for diagnosis field.
+	medicalsectionDescDiagnosis := medicalsectionFields[0].Descriptor()
+	// medicalsection.DiagnosisValidator is a validator for the "diagnosis" field. It is called by the builders before save.
+	medicalsection.DiagnosisValidator = medicalsectionDescDiagnosis.Validators[0].(func(string) error)
+	// medicalsectionDescHistory is the schema descriptor for history field.
+	medicalsectionDescHistory := medicalsectionFields[1].Descriptor()
+	// medicalsection.HistoryValidator is a validator for the "history" field. It is called by the builders before save.
+	medicalsection.HistoryValidator = medicalsectionDescHistory.Validators[0].(func(string) error)
+	// medicalsectionDescCurrentTreatments is the schema descriptor for current_treatments field.
+	medicalsectionDescCurrentTreatments := medicalsectionFields[2].Descriptor()
+	// medicalsection.CurrentTreatmentsValidator is a validator for the "current_treatments" field. It is called by the builders before save.
+	medicalsection.CurrentTreatmentsValidator = medicalsectionDescCurrentTreatments.Validators[0].(func(string) error)
+	// medicalsectionDescAllergies is the schema descriptor for allergies field.
+	medicalsectionDescAllergies := medicalsectionFields[3].Descriptor()
+	// medicalsection.AllergiesValidator is a validator for the "allergies" field. It is called by the builders before save.
+	medicalsection.AllergiesValidator = medicalsectionDescAllergies.Validators[0].(func(string) error)
+	// medicalsectionDescPpsScore is the schema descriptor for pps_score field.
+	medicalsectionDescPpsScore := medicalsectionFields[4].Descriptor()
+	// medicalsection.PpsScoreValidator is a validator for the "pps_score" field. It is called by the builders before save.
+	medicalsection.PpsScoreValidator = medicalsectionDescPpsScore.Validators[0].(func(int) error)
+	// medicalsectionDescPatientWishes is the schema descriptor for patient_wishes field.
+	medicalsectionDescPatientWishes := medicalsectionFields[19].Descriptor()
+	// medicalsection.PatientWishesValidator is a validator for the "patient_wishes" field. It is called by the builders before save.
+	medicalsection.PatientWishesValidator = medicalsectionDescPatientWishes.Validators[0].(func(string) error)
+	// medicalsectionDescFamilyWishes is the schema descriptor for family_wishes field.
+	medicalsectionDescFamilyWishes := medicalsectionFields[20].Descriptor()
+	// medicalsection.FamilyWishesValidator is a validator for the "family_wishes" field. It is called by the builders before save.
+	medicalsection.FamilyWishesValidator = medicalsectionDescFamilyWishes.Validators[0].(func(string) error)
+	// medicalsectionDescAdvanceDirectivesLocation is the schema descriptor for advance_directives_location field.
+	medicalsectionDescAdvanceDirectivesLocation := medicalsectionFields[22].Descriptor()
+	// medicalsection.AdvanceDirectivesLocationValidator is a validator for the "advance_directives_location" field. It is called by the builders before save.
+	medicalsection.AdvanceDirectivesLocationValidator = medicalsectionDescAdvanceDirectivesLocation.Validators[0].(func(string) error)
+	// medicalsectionDescTreatmentLimitation is the schema descriptor for treatment_limitation field.
+	medicalsectionDescTreatmentLimitation := medicalsectionFields[24].Descriptor()
+	// medicalsection.TreatmentLimitationValidator is a validator for the "treatment_limitation" field. It is called by the builders before save.
+	medicalsection.TreatmentLimitationValidator = medicalsectionDescTreatmentLimitation.Validators[0].(func(string) error)
+	// medicalsectionDescIsolationDetails is the schema descriptor for isolation_details field.
+	medicalsectionDescIsolationDetails := medicalsectionFields[26].Descriptor()
+	// medicalsection.IsolationDetailsValidator is a validator for the "isolation_details" field. It is called by the builders before save.
+	medicalsection.IsolationDetailsValidator = medicalsectionDescIsolationDetails.Validators[0].(func(string) error)
+	// medicalsectionDescOtherDevices is the schema descriptor for other_devices field.
+	medicalsectionDescOtherDevices := medicalsectionFields[32].Descriptor()
+	// medicalsection.OtherDevicesValidator is a validator for the "other_devices" field. It is called by the builders before save.
+	medicalsection.OtherDevicesValidator = medicalsectionDescOtherDevices.Validators[0].(func(string) error)
+	// medicalsectionDescID is the schema descriptor for id field.
+	medicalsectionDescID := medicalsectionMixinFields0[0].Descriptor()
+	// medicalsection.DefaultID holds the default value on creation for the id field.
+	medicalsection.DefaultID = medicalsectionDescID.Default.(func() uuid.UUID)
+	messageMixin := schema.Message{}.Mixin()
+	message.Policy = privacy.NewPolicies(schema.Message{})
+	message.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := message.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	messageMixinFields0 := messageMixin[0].Fields()
+	_ = messageMixinFields0
+	messageFields := schema.Message{}.Fields()
+	_ = messageFields
+	// messageDescBody is the schema descriptor for body field.
+	messageDescBody := messageFields[3].Descriptor()
+	// message.BodyValidator is a validator for the "body" field. It is called by the builders before save.
+	message.BodyValidator = func() func(string) error {
+		validators := messageDescBody.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(body string) error {
+			for _, fn := range fns {
+				if err := fn(body); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// messageDescCreatedAt is the schema descriptor for created_at field.
+	messageDescCreatedAt := messageFields[4].Descriptor()
+	// message.DefaultCreatedAt holds the default value on creation for the created_at field.
+	message.DefaultCreatedAt = messageDescCreatedAt.Default.(func() time.Time)
+	// messageDescID is the schema descriptor for id field.
+	messageDescID := messageMixinFields0[0].Descriptor()
+	// message.DefaultID holds the default value on creation for the id field.
+	message.DefaultID = messageDescID.Default.(func() uuid.UUID)
+	patientMixin := schema.Patient{}.Mixin()
+	patient.Policy = privacy.NewPolicies(schema.Patient{})
+	patient.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := patient.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	patientMixinFields0 := patientMixin[0].Fields()
+	_ = patientMixinFields0
+	patientMixinFields1 := patientMixin[1].Fields()
+	_ = patientMixinFields1
+	patientFields := schema.Patient{}.Fields()
+	_ = patientFields
+	// patientDescCreatedAt is the schema descriptor for created_at field.
+	patientDescCreatedAt := patientMixinFields1[0].Descriptor()
+	// patient.DefaultCreatedAt holds the default value on creation for the created_at field.
+	patient.DefaultCreatedAt = patientDescCreatedAt.Default.(func() time.Time)
+	// patientDescUpdatedAt is the schema descriptor for updated_at field.
+	patientDescUpdatedAt := patientMixinFields1[1].Descriptor()
+	// patient.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	patient.DefaultUpdatedAt = patientDescUpdatedAt.Default.(func() time.Time)
+	// patient.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	patient.UpdateDefaultUpdatedAt = patientDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// patientDescBirthName is the schema descriptor for birth_name field.
+	patientDescBirthName := patientFields[0].Descriptor()
+	// patient.BirthNameValidator is a validator for the "birth_name" field. It is called by the builders before save.
+	patient.BirthNameValidator = func() func(string) error {
+		validators := patientDescBirthName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(birth_name string) error {
+			for _, fn := range fns {
+				if err := fn(birth_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// patientDescUsedName is the schema descriptor for used_name field.
+	patientDescUsedName := patientFields[1].Descriptor()
+	// patient.UsedNameValidator is a validator for the "used_name" field. It is called by the builders before save.
+	patient.UsedNameValidator = patientDescUsedName.Validators[0].(func(string) error)
+	// patientDescFirstName is the schema descriptor for first_name field.
+	patientDescFirstName := patientFields[2].Descriptor()
+	// patient.FirstNameValidator is a validator for the "first_name" field. It is called by the builders before save.
+	patient.FirstNameValidator = func() func(string) error {
+		validators := patientDescFirstName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(first_name string) error {
+			for _, fn := range fns {
+				if err := fn(first_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// patientDescBirthPlace is the schema descriptor for birth_place field.
+	patientDescBirthPlace := patientFields[4].Descriptor()
+	// patient.BirthPlaceValidator is a validator for the "birth_place" field. It is called by the builders before save.
+	patient.BirthPlaceValidator = patientDescBirthPlace.Validators[0].(func(string) error)
+	// patientDescIns is the schema descriptor for ins field.
+	patientDescIns := patientFields[6].Descriptor()
+	// patient.InsValidator is a validator for the "ins" field. It is called by the builders before save.
+	patient.InsValidator = patientDescIns.Validators[0].(func(string) error)
+	// patientDescID is the schema descriptor for id field.
+	patientDescID := patientMixinFields0[0].Descriptor()
+	// patient.DefaultID holds the default value on creation for the id field.
+	patient.DefaultID = patientDescID.Default.(func() uuid.UUID)
+	referencecounter.Policy = privacy.NewPolicies(schema.ReferenceCounter{})
+	referencecounter.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := referencecounter.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	referencecounterFields := schema.ReferenceCounter{}.Fields()
+	_ = referencecounterFields
+	// referencecounterDescLast is the schema descriptor for last field.
+	referencecounterDescLast := referencecounterFields[1].Descriptor()
+	// referencecounter.DefaultLast holds the default value on creation for the last field.
+	referencecounter.DefaultLast = referencecounterDescLast.Default.(int)
+	sessionMixin := schema.Session{}.Mixin()
+	session.Policy = privacy.NewPolicies(schema.Session{})
+	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := session.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sessionMixinFields0 := sessionMixin[0].Fields()
+	_ = sessionMixinFields0
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescCreatedAt is the schema descriptor for created_at field.
+	sessionDescCreatedAt := sessionFields[2].Descriptor()
+	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
+	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	// sessionDescLastSeenAt is the schema descriptor for last_seen_at field.
+	sessionDescLastSeenAt := sessionFields[4].Descriptor()
+	// session.DefaultLastSeenAt holds the default value on creation for the last_seen_at field.
+	session.DefaultLastSeenAt = sessionDescLastSeenAt.Default.(func() time.Time)
+	// sessionDescClientAddress is the schema descriptor for client_address field.
+	sessionDescClientAddress := sessionFields[6].Descriptor()
+	// session.ClientAddressValidator is a validator for the "client_address" field. It is called by the builders before save.
+	session.ClientAddressValidator = sessionDescClientAddress.Validators[0].(func(string) error)
+	// sessionDescID is the schema descriptor for id field.
+	sessionDescID := sessionMixinFields0[0].Descriptor()
+	// session.DefaultID holds the default value on creation for the id field.
+	session.DefaultID = sessionDescID.Default.(func() uuid.UUID)
+	structureMixin := schema.Structure{}.Mixin()
+	structure.Policy = privacy.NewPolicies(schema.Structure{})
+	structure.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := structure.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	structureMixinFields0 := structureMixin[0].Fields()
+	_ = structureMixinFields0
+	structureMixinFields1 := structureMixin[1].Fields()
+	_ = structureMixinFields1
+	structureFields := schema.Structure{}.Fields()
+	_ = structureFields
+	// structureDescCreatedAt is the schema descriptor for created_at field.
+	structureDescCreatedAt := structureMixinFields1[0].Descriptor()
+	// structure.DefaultCreatedAt holds the default value on creation for the created_at field.
+	structure.DefaultCreatedAt = structureDescCreatedAt.Default.(func() time.Time)
+	// structureDescUpdatedAt is the schema descriptor for updated_at field.
+	structureDescUpdatedAt := structureMixinFields1[1].Descriptor()
+	// structure.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	structure.DefaultUpdatedAt = structureDescUpdatedAt.Default.(func() time.Time)
+	// structure.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	structure.UpdateDefaultUpdatedAt = structureDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// structureDescFiness is the schema descriptor for finess field.
+	structureDescFiness := structureFields[0].Descriptor()
+	// structure.FinessValidator is a validator for the "finess" field. It is called by the builders before save.
+	structure.FinessValidator = structureDescFiness.Validators[0].(func(string) error)
+	// structureDescName is the schema descriptor for name field.
+	structureDescName := structureFields[1].Descriptor()
+	// structure.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	structure.NameValidator = func() func(string) error {
+		validators := structureDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// structureDescDepartment is the schema descriptor for department field.
+	structureDescDepartment := structureFields[3].Descriptor()
+	// structure.DepartmentValidator is a validator for the "department" field. It is called by the builders before save.
+	structure.DepartmentValidator = structureDescDepartment.Validators[0].(func(string) error)
+	// structureDescAddress is the schema descriptor for address field.
+	structureDescAddress := structureFields[4].Descriptor()
+	// structure.AddressValidator is a validator for the "address" field. It is called by the builders before save.
+	structure.AddressValidator = structureDescAddress.Validators[0].(func(string) error)
+	// structureDescPostalCode is the schema descriptor for postal_code field.
+	structureDescPostalCode := structureFields[5].Descriptor()
+	// structure.PostalCodeValidator is a validator for the "postal_code" field. It is called by the builders before save.
+	structure.PostalCodeValidator = structureDescPostalCode.Validators[0].(func(string) error)
+	// structureDescCity is the schema descriptor for city field.
+	structureDescCity := structureFields[6].Descriptor()
+	// structure.CityValidator is a validator for the "city" field. It is called by the builders before save.
+	structure.CityValidator = structureDescCity.Validators[0].(func(string) error)
+	// structureDescPhone is the schema descriptor for phone field.
+	structureDescPhone := structureFields[7].Descriptor()
+	// structure.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	structure.PhoneValidator = structureDescPhone.Validators[0].(func(string) error)
+	// structureDescEmail is the schema descriptor for email field.
+	structureDescEmail := structureFields[8].Descriptor()
+	// structure.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	structure.EmailValidator = structureDescEmail.Validators[0].(func(string) error)
+	// structureDescContacts is the schema descriptor for contacts field.
+	structureDescContacts := structureFields[9].Descriptor()
+	// structure.ContactsValidator is a validator for the "contacts" field. It is called by the builders before save.
+	structure.ContactsValidator = structureDescContacts.Validators[0].(func(string) error)
+	// structureDescID is the schema descriptor for id field.
+	structureDescID := structureMixinFields0[0].Descriptor()
+	// structure.DefaultID holds the default value on creation for the id field.
+	structure.DefaultID = structureDescID.Default.(func() uuid.UUID)
+	unitMixin := schema.Unit{}.Mixin()
+	unit.Policy = privacy.NewPolicies(schema.Unit{})
+	unit.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := unit.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	unitMixinFields0 := unitMixin[0].Fields()
+	_ = unitMixinFields0
+	unitMixinFields1 := unitMixin[1].Fields()
+	_ = unitMixinFields1
+	unitFields := schema.Unit{}.Fields()
+	_ = unitFields
+	// unitDescCreatedAt is the schema descriptor for created_at field.
+	unitDescCreatedAt := unitMixinFields1[0].Descriptor()
+	// unit.DefaultCreatedAt holds the default value on creation for the created_at field.
+	unit.DefaultCreatedAt = unitDescCreatedAt.Default.(func() time.Time)
+	// unitDescUpdatedAt is the schema descriptor for updated_at field.
+	unitDescUpdatedAt := unitMixinFields1[1].Descriptor()
+	// unit.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	unit.DefaultUpdatedAt = unitDescUpdatedAt.Default.(func() time.Time)
+	// unit.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	unit.UpdateDefaultUpdatedAt = unitDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// unitDescName is the schema descriptor for name field.
+	unitDescName := unitFields[1].Descriptor()
+	// unit.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	unit.NameValidator = func() func(string) error {
+		validators := unitDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// unitDescCapacity is the schema descriptor for capacity field.
+	unitDescCapacity := unitFields[3].Descriptor()
+	// unit.CapacityValidator is a validator for the "capacity" field. It is called by the builders before save.
+	unit.CapacityValidator = unitDescCapacity.Validators[0].(func(int) error)
+	// unitDescAvailableBeds is the schema descriptor for available_beds field.
+	unitDescAvailableBeds := unitFields[4].Descriptor()
+	// unit.AvailableBedsValidator is a validator for the "available_beds" field. It is called by the builders before save.
+	unit.AvailableBedsValidator = unitDescAvailableBeds.Validators[0].(func(int) error)
+	// unitDescAcceptingRequests is the schema descriptor for accepting_requests field.
+	unitDescAcceptingRequests := unitFields[7].Descriptor()
+	// unit.DefaultAcceptingRequests holds the default value on creation for the accepting_requests field.
+	unit.DefaultAcceptingRequests = unitDescAcceptingRequests.Default.(bool)
+	// unitDescAdmissionCriteria is the schema descriptor for admission_criteria field.
+	unitDescAdmissionCriteria := unitFields[8].Descriptor()
+	// unit.AdmissionCriteriaValidator is a validator for the "admission_criteria" field. It is called by the builders before save.
+	unit.AdmissionCriteriaValidator = unitDescAdmissionCriteria.Validators[0].(func(string) error)
+	// unitDescAdmissionHours is the schema descriptor for admission_hours field.
+	unitDescAdmissionHours := unitFields[9].Descriptor()
+	// unit.AdmissionHoursValidator is a validator for the "admission_hours" field. It is called by the builders before save.
+	unit.AdmissionHoursValidator = unitDescAdmissionHours.Validators[0].(func(string) error)
+	// unitDescContacts is the schema descriptor for contacts field.
+	unitDescContacts := unitFields[10].Descriptor()
+	// unit.ContactsValidator is a validator for the "contacts" field. It is called by the builders before save.
+	unit.ContactsValidator = unitDescContacts.Validators[0].(func(string) error)
+	// unitDescID is the schema descriptor for id field.
+	unitDescID := unitMixinFields0[0].Descriptor()
+	// unit.DefaultID holds the default value on creation for the id field.
+	unit.DefaultID = unitDescID.Default.(func() uuid.UUID)
+	userMixin := schema.User{}.Mixin()
+	user.Policy = privacy.NewPolicies(schema.User{})
+	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := user.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	userMixinFields0 := userMixin[0].Fields()
+	_ = userMixinFields0
+	userMixinFields1 := userMixin[1].Fields()
+	_ = userMixinFields1
+	userFields := schema.User{}.Fields()
+	_ = userFields
+	// userDescCreatedAt is the schema descriptor for created_at field.
+	userDescCreatedAt := userMixinFields1[0].Descriptor()
+	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
+	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
+	// userDescUpdatedAt is the schema descriptor for updated_at field.
+	userDescUpdatedAt := userMixinFields1[1].Descriptor()
+	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
+	// user.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	user.UpdateDefaultUpdatedAt = userDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// userDescEmail is the schema descriptor for email field.
+	userDescEmail := userFields[0].Descriptor()
+	// user.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	user.EmailValidator = userDescEmail.Validators[0].(func(string) error)
+	// userDescFirstName is the schema descriptor for first_name field.
+	userDescFirstName := userFields[1].Descriptor()
+	// user.FirstNameValidator is a validator for the "first_name" field. It is called by the builders before save.
+	user.FirstNameValidator = func() func(string) error {
+		validators := userDescFirstName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(first_name string) error {
+			for _, fn := range fns {
+				if err := fn(first_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// userDescLastName is the schema descriptor for last_name field.
+	userDescLastName := userFields[2].Descriptor()
+	// user.LastNameValidator is a validator for the "last_name" field. It is called by the builders before save.
+	user.LastNameValidator = func() func(string) error {
+		validators := userDescLastName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(last_name string) error {
+			for _, fn := range fns {
+				if err := fn(last_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// userDescProfession is the schema descriptor for profession field.
+	userDescProfession := userFields[3].Descriptor()
+	// user.ProfessionValidator is a validator for the "profession" field. It is called by the builders before save.
+	user.ProfessionValidator = userDescProfession.Validators[0].(func(string) error)
+	// userDescPhone is the schema descriptor for phone field.
+	userDescPhone := userFields[4].Descriptor()
+	// user.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	user.PhoneValidator = userDescPhone.Validators[0].(func(string) error)
+	// userDescRpps is the schema descriptor for rpps field.
+	userDescRpps := userFields[5].Descriptor()
+	// user.RppsValidator is a validator for the "rpps" field. It is called by the builders before save.
+	user.RppsValidator = userDescRpps.Validators[0].(func(string) error)
+	// userDescDisabled is the schema descriptor for disabled field.
+	userDescDisabled := userFields[10].Descriptor()
+	// user.DefaultDisabled holds the default value on creation for the disabled field.
+	user.DefaultDisabled = userDescDisabled.Default.(bool)
+	// userDescDemo is the schema descriptor for demo field.
+	userDescDemo := userFields[12].Descriptor()
+	// user.DefaultDemo holds the default value on creation for the demo field.
+	user.DefaultDemo = userDescDemo.Default.(bool)
+	// userDescID is the schema descriptor for id field.
+	userDescID := userMixinFields0[0].Descriptor()
+	// user.DefaultID holds the default value on creation for the id field.
+	user.DefaultID = userDescID.Default.(func() uuid.UUID)
+}
 
 const (
 	Version = "v0.14.5"                                         // Version of ent codegen.

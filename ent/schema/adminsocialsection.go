@@ -4,6 +4,8 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 )
 
 // AdminSocialSection (volet administratif et social). The patient's identity
@@ -38,3 +40,13 @@ func (AdminSocialSection) Edges() []ent.Edge {
 }
 
 func (AdminSocialSection) Annotations() []schema.Annotation { return sectionAnnotations() }
+
+func (AdminSocialSection) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.AdminSocialSections(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 
 	"passerelle/enums"
 )
@@ -50,3 +52,13 @@ func (CareProjectSection) Edges() []ent.Edge {
 }
 
 func (CareProjectSection) Annotations() []schema.Annotation { return sectionAnnotations() }
+
+func (CareProjectSection) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.CareProjectSections(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
+}

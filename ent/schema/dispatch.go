@@ -9,6 +9,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 
 	"passerelle/enums"
 )
@@ -68,4 +70,14 @@ func (Dispatch) Indexes() []ent.Index {
 
 func (Dispatch) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.RelayConnection(), entgql.MultiOrder()}
+}
+
+func (Dispatch) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.Dispatches(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 
 	"passerelle/enums"
 )
@@ -53,4 +55,14 @@ func (Event) Indexes() []ent.Index {
 
 func (Event) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+func (Event) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.Events(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
 }

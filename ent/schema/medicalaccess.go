@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 )
 
 // MedicalAccess logs every reading of a request's medical section.
@@ -27,4 +29,14 @@ func (MedicalAccess) Indexes() []ent.Index {
 
 func (MedicalAccess) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+func (MedicalAccess) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.DenyAll(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
 }

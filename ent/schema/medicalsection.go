@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 
 	"passerelle/enums"
 )
@@ -77,3 +79,13 @@ func (MedicalSection) Edges() []ent.Edge {
 }
 
 func (MedicalSection) Annotations() []schema.Annotation { return sectionAnnotations() }
+
+func (MedicalSection) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.MedicalSections(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 )
 
 // Message is one post in a dispatch's thread between the requesting side and the unit.
@@ -34,4 +36,14 @@ func (Message) Edges() []ent.Edge {
 
 func (Message) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)}
+}
+
+func (Message) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.Messages(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
 }

@@ -4,7 +4,10 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 
 	"passerelle/enums"
 )
@@ -28,6 +31,22 @@ func (Patient) Fields() []ent.Field {
 	}
 }
 
+func (Patient) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("requests", AdmissionRequest.Type).Ref("patient").Annotations(hidden()),
+	}
+}
+
 func (Patient) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)}
+}
+
+func (Patient) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.Patients(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
 }

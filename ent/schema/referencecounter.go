@@ -5,6 +5,8 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 )
 
 // ReferenceCounter numbers requests per year (USP-2026-000123).
@@ -19,4 +21,14 @@ func (ReferenceCounter) Fields() []ent.Field {
 
 func (ReferenceCounter) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+func (ReferenceCounter) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.DenyAll(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
 }

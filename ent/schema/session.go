@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 )
 
 // Session is a signed-in bearer token; only its SHA-256 hash is stored.
@@ -34,4 +36,14 @@ func (Session) Edges() []ent.Edge {
 
 func (Session) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+func (Session) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.DenyAll(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 
 	"passerelle/enums"
 )
@@ -48,5 +50,15 @@ func (Structure) Annotations() []schema.Annotation {
 		entgql.RelayConnection(),
 		entgql.QueryField(),
 		entgql.MultiOrder(),
+	}
+}
+
+func (Structure) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.DenyAnonymous(), rule.AllowSignedIn(),
+		},
+		Mutation: rule.WritePolicy(),
 	}
 }

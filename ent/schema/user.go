@@ -6,6 +6,8 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"passerelle/ent/privacy"
+	"passerelle/ent/schema/rule"
 )
 
 // User is a nominative account (one e-mail per account).
@@ -44,4 +46,14 @@ func (User) Edges() []ent.Edge {
 
 func (User) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField(), entgql.MultiOrder()}
+}
+
+func (User) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowSystem(),
+			rule.Users(),
+		},
+		Mutation: rule.WritePolicy(),
+	}
 }

@@ -1,0 +1,260 @@
+// Package rule holds the ent privacy rules: row visibility as query filters
+// (so lists, counts, node(id:), where-filters, edges and subscriptions obey
+// one rule) and the write gate. What a profile may do comes from authz.
+package rule
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"passerelle/authz"
+	"passerelle/ent"
+	"passerelle/ent/adminsocialsection"
+	"passerelle/ent/admissionrequest"
+	"passerelle/ent/careprojectsection"
+	"passerelle/ent/medicalsection"
+	"passerelle/ent/message"
+	"passerelle/ent/patient"
+	"passerelle/ent/dispatch"
+	"passerelle/ent/event"
+	"passerelle/ent/habilitation"
+	"passerelle/ent/predicate"
+	"passerelle/ent/privacy"
+	"passerelle/ent/user"
+	"passerelle/viewer"
+)
+
+// AllowSystem lets the system (start-up, jobs, sign-in) through.
+func AllowSystem() privacy.QueryMutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if viewer.IsSystem(ctx) {
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// DenyAnonymous refuses every read without a signed-in viewer.
+func DenyAnonymous() privacy.QueryRule {
+	return privacy.QueryRuleFunc(func(ctx context.Context, _ ent.Query) error {
+		if viewer.FromContext(ctx) == nil {
+			return privacy.Denyf("no viewer")
+		}
+		return privacy.Skip
+	})
+}
+
+// WritePolicy lets through only the writes a domain service vouched for
+// (viewer.AllowWrites) or the system's: no generic path changes data.
+func WritePolicy() privacy.MutationPolicy {
+	return privacy.MutationPolicy{
+		AllowSystem(),
+		privacy.MutationRuleFunc(func(ctx context.Context, _ ent.Mutation) error {
+			if viewer.WritesAllowed(ctx) {
+				return privacy.Allow
+			}
+			return privacy.Denyf("writes go through a domain operation")
+		}),
+	}
+}
+
+// AllowSignedIn lets any signed-in viewer read (directory data).
+func AllowSignedIn() privacy.QueryRule {
+	return privacy.QueryRuleFunc(func(ctx context.Context, _ ent.Query) error {
+		if viewer.FromContext(ctx) != nil {
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// DenyAll closes a policy.
+func DenyAll() privacy.QueryRule {
+	return privacy.QueryRuleFunc(func(context.Context, ent.Query) error { return privacy.Denyf("denied") })
+}
+
+// RequestVisible is the row rule of the domain brief for requests: the
+// requesting side of the origin structure (narrowed to the unit when the
+// habilitation is), and the receivers of a unit it was dispatched to.
+func RequestVisible(v *viewer.Viewer) predicate.AdmissionRequest {
+	var ors []predicate.AdmissionRequest
+	var structures []uuid.UUID
+	for _, h := range v.Habilitations {
+		if authz.SideOf(h.Profile) != authz.Requesting {
+			continue
+		}
+		if h.UnitID == nil {
+			structures = append(structures, h.StructureID)
+		} else {
+			ors = append(ors, admissionrequest.And(
+				admissionrequest.OriginStructureID(h.StructureID),
+				admissionrequest.OriginUnitID(*h.UnitID)))
+		}
+	}
+	if len(structures) > 0 {
+		ors = append(ors, admissionrequest.OriginStructureIDIn(structures...))
+	}
+	if len(v.ReceivingUnits) > 0 {
+		ors = append(ors, admissionrequest.HasDispatchesWith(dispatch.UnitIDIn(v.ReceivingUnits...)))
+	}
+	if len(ors) == 0 {
+		return admissionrequest.IDIn() // matches nothing
+	}
+	return admissionrequest.Or(ors...)
+}
+
+// DispatchVisible: the requesting side sees every dispatch of its requests;
+// a receiving unit sees only its own (never the other units' answers).
+func DispatchVisible(v *viewer.Viewer) predicate.Dispatch {
+	ors := []predicate.Dispatch{dispatch.HasRequestWith(requestingSide(v))}
+	if len(v.ReceivingUnits) > 0 {
+		ors = append(ors, dispatch.UnitIDIn(v.ReceivingUnits...))
+	}
+	return dispatch.Or(ors...)
+}
+
+// requestingSide is RequestVisible without the receiving part.
+func requestingSide(v *viewer.Viewer) predicate.AdmissionRequest {
+	return RequestVisible(&viewer.Viewer{Habilitations: v.Habilitations})
+}
+
+// EventVisible: the requesting side sees every event of its requests; a
+// receiver sees its own dispatch's events and the request-wide ones of the
+// requests dispatched to it.
+func EventVisible(v *viewer.Viewer) predicate.Event {
+	ors := []predicate.Event{event.HasRequestWith(requestingSide(v))}
+	if len(v.ReceivingUnits) > 0 {
+		ors = append(ors,
+			event.UnitIDIn(v.ReceivingUnits...),
+			event.And(event.UnitIDIsNil(),
+				event.HasRequestWith(admissionrequest.HasDispatchesWith(dispatch.UnitIDIn(v.ReceivingUnits...)))))
+	}
+	return event.Or(ors...)
+}
+
+// HabilitationVisible: one's own, those of the structures one administers,
+// and all of them for regional support.
+func HabilitationVisible(v *viewer.Viewer) (predicate.Habilitation, bool) {
+	if authz.CanAdministerAnywhere(v, authz.ManageAccounts) {
+		return nil, true
+	}
+	ors := []predicate.Habilitation{habilitation.UserID(v.UserID)}
+	if s := authz.AdministeredStructures(v, authz.ManageAccounts); len(s) > 0 {
+		ors = append(ors, habilitation.StructureIDIn(s...))
+	}
+	return habilitation.Or(ors...), false
+}
+
+// UserVisible: professional directory data of anyone who holds a valid
+// habilitation is visible to signed-in viewers with one (authors of messages,
+// validators); disabled or unhabilitated accounts only to themselves and to
+// those who administer them.
+func UserVisible(v *viewer.Viewer) (predicate.User, bool) {
+	if authz.CanAdministerAnywhere(v, authz.ManageAccounts) {
+		return nil, true
+	}
+	ors := []predicate.User{user.ID(v.UserID)}
+	if v.HasAny() {
+		ors = append(ors, user.HasHabilitations())
+	}
+	return user.Or(ors...), false
+}
+
+// viewerOf returns the viewer or denies.
+func viewerOf(ctx context.Context) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil {
+		return nil, privacy.Denyf("no viewer")
+	}
+	return v, nil
+}
+
+// FilterBy turns a row predicate on the viewer into a query rule that adds
+// it to every query of Q (lists, counts, node lookups, edge loads).
+func FilterBy[Q interface{ Where(...P) Q }, P any](pred func(*viewer.Viewer) P) privacy.QueryRule {
+	return privacy.QueryRuleFunc(func(ctx context.Context, q ent.Query) error {
+		v, err := viewerOf(ctx)
+		if err != nil {
+			return err
+		}
+		typed, ok := q.(Q)
+		if !ok {
+			return privacy.Denyf("unexpected query %T", q)
+		}
+		typed.Where(pred(v))
+		return privacy.Allow
+	})
+}
+
+// FilterUnlessAll is FilterBy for rules that may grant every row.
+func FilterUnlessAll[Q interface{ Where(...P) Q }, P any](pred func(*viewer.Viewer) (P, bool)) privacy.QueryRule {
+	return privacy.QueryRuleFunc(func(ctx context.Context, q ent.Query) error {
+		v, err := viewerOf(ctx)
+		if err != nil {
+			return err
+		}
+		typed, ok := q.(Q)
+		if !ok {
+			return privacy.Denyf("unexpected query %T", q)
+		}
+		if p, all := pred(v); !all {
+			typed.Where(p)
+		}
+		return privacy.Allow
+	})
+}
+
+// Requests filters admission requests.
+func Requests() privacy.QueryRule {
+	return FilterBy[*ent.AdmissionRequestQuery](RequestVisible)
+}
+
+// Dispatches filters dispatches.
+func Dispatches() privacy.QueryRule { return FilterBy[*ent.DispatchQuery](DispatchVisible) }
+
+// Events filters events.
+func Events() privacy.QueryRule { return FilterBy[*ent.EventQuery](EventVisible) }
+
+// Habilitations filters habilitations.
+func Habilitations() privacy.QueryRule {
+	return FilterUnlessAll[*ent.HabilitationQuery](HabilitationVisible)
+}
+
+// Users filters users.
+func Users() privacy.QueryRule { return FilterUnlessAll[*ent.UserQuery](UserVisible) }
+
+// Patients: a patient is visible with a visible request.
+func Patients() privacy.QueryRule {
+	return FilterBy[*ent.PatientQuery](func(v *viewer.Viewer) predicate.Patient {
+		return patient.HasRequestsWith(RequestVisible(v))
+	})
+}
+
+// MedicalSections follow their request (the field rule is the @section directive).
+func MedicalSections() privacy.QueryRule {
+	return FilterBy[*ent.MedicalSectionQuery](func(v *viewer.Viewer) predicate.MedicalSection {
+		return medicalsection.HasRequestWith(RequestVisible(v))
+	})
+}
+
+// CareProjectSections follow their request.
+func CareProjectSections() privacy.QueryRule {
+	return FilterBy[*ent.CareProjectSectionQuery](func(v *viewer.Viewer) predicate.CareProjectSection {
+		return careprojectsection.HasRequestWith(RequestVisible(v))
+	})
+}
+
+// AdminSocialSections follow their request.
+func AdminSocialSections() privacy.QueryRule {
+	return FilterBy[*ent.AdminSocialSectionQuery](func(v *viewer.Viewer) predicate.AdminSocialSection {
+		return adminsocialsection.HasRequestWith(RequestVisible(v))
+	})
+}
+
+// Messages follow their dispatch.
+func Messages() privacy.QueryRule {
+	return FilterBy[*ent.MessageQuery](func(v *viewer.Viewer) predicate.Message {
+		return message.HasDispatchWith(DispatchVisible(v))
+	})
+}
