@@ -1,0 +1,83 @@
+package auth
+
+import (
+	"sync"
+	"time"
+)
+
+// Limiter slows then locks repeated failed sign-ins, per key (an account's
+// e-mail, a client address). In memory: each instance counts its own
+// attempts (see README, "several instances").
+type Limiter struct {
+	mu      sync.Mutex
+	entries map[string]*attempts
+	// SlowAfter failures, each further attempt must wait 2^(n-SlowAfter) s.
+	SlowAfter int
+	// LockAfter failures, the key is locked for LockFor.
+	LockAfter int
+	LockFor   time.Duration
+	// Window after which failures are forgotten.
+	Window time.Duration
+}
+
+type attempts struct {
+	failures    int
+	first       time.Time
+	nextAllowed time.Time
+}
+
+// NewLimiter returns a limiter with the given thresholds.
+func NewLimiter(slowAfter, lockAfter int, lockFor time.Duration) *Limiter {
+	return &Limiter{entries: map[string]*attempts{}, SlowAfter: slowAfter, LockAfter: lockAfter,
+		LockFor: lockFor, Window: lockFor}
+}
+
+// Check returns how long the key must still wait (0: go ahead).
+func (l *Limiter) Check(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.entries[key]
+	if a == nil {
+		return 0
+	}
+	if now.Sub(a.first) > l.Window && now.After(a.nextAllowed) {
+		delete(l.entries, key)
+		return 0
+	}
+	if now.Before(a.nextAllowed) {
+		return a.nextAllowed.Sub(now)
+	}
+	return 0
+}
+
+// Fail records a failure.
+func (l *Limiter) Fail(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.entries[key]
+	if a == nil || (now.Sub(a.first) > l.Window && now.After(a.nextAllowed)) {
+		a = &attempts{first: now}
+		l.entries[key] = a
+	}
+	a.failures++
+	switch {
+	case a.failures >= l.LockAfter:
+		a.nextAllowed = now.Add(l.LockFor)
+	case a.failures >= l.SlowAfter:
+		a.nextAllowed = now.Add(time.Second << min(a.failures-l.SlowAfter, 8))
+	}
+	if len(l.entries) > 100_000 { // bound memory under a spray
+		for k, e := range l.entries {
+			if now.Sub(e.first) > l.Window && now.After(e.nextAllowed) {
+				delete(l.entries, k)
+			}
+		}
+	}
+}
+
+// Reset forgets a key (after a successful sign-in).
+func (l *Limiter) Reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.entries, key)
+}

@@ -1,0 +1,111 @@
+// Package store opens the database: the embedded SQLite file by default, or
+// PostgreSQL when given a postgres:// URL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "github.com/mattn/go-sqlite3"    // SQLite driver "sqlite3"
+
+	"passerelle/ent"
+	_ "passerelle/ent/runtime" // registers privacy policies and defaults
+)
+
+// Config says which database to open.
+type Config struct {
+	// DatabaseURL, when it starts with postgres:// or postgresql://, selects PostgreSQL.
+	DatabaseURL string
+	// DataDir holds the SQLite file passerelle.db (created if missing).
+	DataDir string
+	// MaxOpenConns for PostgreSQL (default 20).
+	MaxOpenConns int
+}
+
+// DB is an open database with its ent client.
+type DB struct {
+	Client  *ent.Client
+	SQL     *sql.DB
+	Dialect string
+	// Where describes the database for logs (no password).
+	Where string
+}
+
+// SQLiteDSN is the DSN of a SQLite file: WAL, foreign keys, busy timeout and
+// immediate write transactions avoid most "database is locked" surprises.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_fk=1&_journal_mode=WAL&_busy_timeout=10000&_synchronous=NORMAL&_txlock=immediate"
+}
+
+// MemoryDSN is a private in-memory SQLite database (tests).
+func MemoryDSN(name string) string {
+	return "file:" + name + "?mode=memory&cache=shared&_fk=1&_busy_timeout=10000&_txlock=immediate"
+}
+
+// IsPostgres reports whether the URL selects PostgreSQL.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// Open opens the database named by cfg.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	var driver, dsn, dial, where string
+	switch {
+	case IsPostgres(cfg.DatabaseURL):
+		driver, dsn, dial = "pgx", cfg.DatabaseURL, dialect.Postgres
+		where = "PostgreSQL"
+	case cfg.DatabaseURL != "":
+		// A SQLite DSN given directly (tests, special setups).
+		driver, dsn, dial, where = "sqlite3", cfg.DatabaseURL, dialect.SQLite, cfg.DatabaseURL
+	default:
+		dir := cfg.DataDir
+		if dir == "" {
+			dir = "data"
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating data directory %s: %w", dir, err)
+		}
+		path := filepath.Join(dir, "passerelle.db")
+		driver, dsn, dial, where = "sqlite3", SQLiteDSN(path), dialect.SQLite, path
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if dial == dialect.Postgres {
+		n := cfg.MaxOpenConns
+		if n == 0 {
+			n = 20
+		}
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to %s: %w", where, err)
+	}
+	drv := entsql.OpenDB(dial, db)
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where}, nil
+}
+
+// Migrate brings the schema up to date.
+func (d *DB) Migrate(ctx context.Context) error {
+	return d.Client.Schema.Create(ctx)
+}
+
+// Ping checks the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
+
+// Close closes the database.
+func (d *DB) Close() error { return d.Client.Close() }
