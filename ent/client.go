@@ -11,13 +11,13 @@ import (
 
 	"passerelle/ent/migrate"
 
+	"passerelle/ent/accesslog"
 	"passerelle/ent/adminsocialsection"
 	"passerelle/ent/admissionrequest"
 	"passerelle/ent/careprojectsection"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
-	"passerelle/ent/medicalaccess"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
 	"passerelle/ent/patient"
@@ -41,6 +41,8 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// AccessLog is the client for interacting with the AccessLog builders.
+	AccessLog *AccessLogClient
 	// AdminSocialSection is the client for interacting with the AdminSocialSection builders.
 	AdminSocialSection *AdminSocialSectionClient
 	// AdmissionRequest is the client for interacting with the AdmissionRequest builders.
@@ -53,8 +55,6 @@ type Client struct {
 	Event *EventClient
 	// Habilitation is the client for interacting with the Habilitation builders.
 	Habilitation *HabilitationClient
-	// MedicalAccess is the client for interacting with the MedicalAccess builders.
-	MedicalAccess *MedicalAccessClient
 	// MedicalSection is the client for interacting with the MedicalSection builders.
 	MedicalSection *MedicalSectionClient
 	// Message is the client for interacting with the Message builders.
@@ -82,13 +82,13 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.AccessLog = NewAccessLogClient(c.config)
 	c.AdminSocialSection = NewAdminSocialSectionClient(c.config)
 	c.AdmissionRequest = NewAdmissionRequestClient(c.config)
 	c.CareProjectSection = NewCareProjectSectionClient(c.config)
 	c.Dispatch = NewDispatchClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.Habilitation = NewHabilitationClient(c.config)
-	c.MedicalAccess = NewMedicalAccessClient(c.config)
 	c.MedicalSection = NewMedicalSectionClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.Patient = NewPatientClient(c.config)
@@ -189,13 +189,13 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	return &Tx{
 		ctx:                ctx,
 		config:             cfg,
+		AccessLog:          NewAccessLogClient(cfg),
 		AdminSocialSection: NewAdminSocialSectionClient(cfg),
 		AdmissionRequest:   NewAdmissionRequestClient(cfg),
 		CareProjectSection: NewCareProjectSectionClient(cfg),
 		Dispatch:           NewDispatchClient(cfg),
 		Event:              NewEventClient(cfg),
 		Habilitation:       NewHabilitationClient(cfg),
-		MedicalAccess:      NewMedicalAccessClient(cfg),
 		MedicalSection:     NewMedicalSectionClient(cfg),
 		Message:            NewMessageClient(cfg),
 		Patient:            NewPatientClient(cfg),
@@ -223,13 +223,13 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	return &Tx{
 		ctx:                ctx,
 		config:             cfg,
+		AccessLog:          NewAccessLogClient(cfg),
 		AdminSocialSection: NewAdminSocialSectionClient(cfg),
 		AdmissionRequest:   NewAdmissionRequestClient(cfg),
 		CareProjectSection: NewCareProjectSectionClient(cfg),
 		Dispatch:           NewDispatchClient(cfg),
 		Event:              NewEventClient(cfg),
 		Habilitation:       NewHabilitationClient(cfg),
-		MedicalAccess:      NewMedicalAccessClient(cfg),
 		MedicalSection:     NewMedicalSectionClient(cfg),
 		Message:            NewMessageClient(cfg),
 		Patient:            NewPatientClient(cfg),
@@ -244,7 +244,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		AdminSocialSection.
+//		AccessLog.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -267,9 +267,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection, c.Dispatch,
-		c.Event, c.Habilitation, c.MedicalAccess, c.MedicalSection, c.Message,
-		c.Patient, c.ReferenceCounter, c.Session, c.Structure, c.Unit, c.User,
+		c.AccessLog, c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection,
+		c.Dispatch, c.Event, c.Habilitation, c.MedicalSection, c.Message, c.Patient,
+		c.ReferenceCounter, c.Session, c.Structure, c.Unit, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -279,9 +279,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection, c.Dispatch,
-		c.Event, c.Habilitation, c.MedicalAccess, c.MedicalSection, c.Message,
-		c.Patient, c.ReferenceCounter, c.Session, c.Structure, c.Unit, c.User,
+		c.AccessLog, c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection,
+		c.Dispatch, c.Event, c.Habilitation, c.MedicalSection, c.Message, c.Patient,
+		c.ReferenceCounter, c.Session, c.Structure, c.Unit, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -290,6 +290,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *AccessLogMutation:
+		return c.AccessLog.mutate(ctx, m)
 	case *AdminSocialSectionMutation:
 		return c.AdminSocialSection.mutate(ctx, m)
 	case *AdmissionRequestMutation:
@@ -302,8 +304,6 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Event.mutate(ctx, m)
 	case *HabilitationMutation:
 		return c.Habilitation.mutate(ctx, m)
-	case *MedicalAccessMutation:
-		return c.MedicalAccess.mutate(ctx, m)
 	case *MedicalSectionMutation:
 		return c.MedicalSection.mutate(ctx, m)
 	case *MessageMutation:
@@ -322,6 +322,140 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
+	}
+}
+
+// AccessLogClient is a client for the AccessLog schema.
+type AccessLogClient struct {
+	config
+}
+
+// NewAccessLogClient returns a client for the AccessLog from the given config.
+func NewAccessLogClient(c config) *AccessLogClient {
+	return &AccessLogClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `accesslog.Hooks(f(g(h())))`.
+func (c *AccessLogClient) Use(hooks ...Hook) {
+	c.hooks.AccessLog = append(c.hooks.AccessLog, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `accesslog.Intercept(f(g(h())))`.
+func (c *AccessLogClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AccessLog = append(c.inters.AccessLog, interceptors...)
+}
+
+// Create returns a builder for creating a AccessLog entity.
+func (c *AccessLogClient) Create() *AccessLogCreate {
+	mutation := newAccessLogMutation(c.config, OpCreate)
+	return &AccessLogCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AccessLog entities.
+func (c *AccessLogClient) CreateBulk(builders ...*AccessLogCreate) *AccessLogCreateBulk {
+	return &AccessLogCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AccessLogClient) MapCreateBulk(slice any, setFunc func(*AccessLogCreate, int)) *AccessLogCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AccessLogCreateBulk{err: fmt.Errorf("calling to AccessLogClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AccessLogCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AccessLogCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AccessLog.
+func (c *AccessLogClient) Update() *AccessLogUpdate {
+	mutation := newAccessLogMutation(c.config, OpUpdate)
+	return &AccessLogUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AccessLogClient) UpdateOne(_m *AccessLog) *AccessLogUpdateOne {
+	mutation := newAccessLogMutation(c.config, OpUpdateOne, withAccessLog(_m))
+	return &AccessLogUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AccessLogClient) UpdateOneID(id int64) *AccessLogUpdateOne {
+	mutation := newAccessLogMutation(c.config, OpUpdateOne, withAccessLogID(id))
+	return &AccessLogUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AccessLog.
+func (c *AccessLogClient) Delete() *AccessLogDelete {
+	mutation := newAccessLogMutation(c.config, OpDelete)
+	return &AccessLogDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AccessLogClient) DeleteOne(_m *AccessLog) *AccessLogDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AccessLogClient) DeleteOneID(id int64) *AccessLogDeleteOne {
+	builder := c.Delete().Where(accesslog.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AccessLogDeleteOne{builder}
+}
+
+// Query returns a query builder for AccessLog.
+func (c *AccessLogClient) Query() *AccessLogQuery {
+	return &AccessLogQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAccessLog},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AccessLog entity by its id.
+func (c *AccessLogClient) Get(ctx context.Context, id int64) (*AccessLog, error) {
+	return c.Query().Where(accesslog.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AccessLogClient) GetX(ctx context.Context, id int64) *AccessLog {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AccessLogClient) Hooks() []Hook {
+	hooks := c.hooks.AccessLog
+	return append(hooks[:len(hooks):len(hooks)], accesslog.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AccessLogClient) Interceptors() []Interceptor {
+	return c.inters.AccessLog
+}
+
+func (c *AccessLogClient) mutate(ctx context.Context, m *AccessLogMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AccessLogCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AccessLogUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AccessLogUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AccessLogDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AccessLog mutation op: %q", m.Op())
 	}
 }
 
@@ -1446,140 +1580,6 @@ func (c *HabilitationClient) mutate(ctx context.Context, m *HabilitationMutation
 		return (&HabilitationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Habilitation mutation op: %q", m.Op())
-	}
-}
-
-// MedicalAccessClient is a client for the MedicalAccess schema.
-type MedicalAccessClient struct {
-	config
-}
-
-// NewMedicalAccessClient returns a client for the MedicalAccess from the given config.
-func NewMedicalAccessClient(c config) *MedicalAccessClient {
-	return &MedicalAccessClient{config: c}
-}
-
-// Use adds a list of mutation hooks to the hooks stack.
-// A call to `Use(f, g, h)` equals to `medicalaccess.Hooks(f(g(h())))`.
-func (c *MedicalAccessClient) Use(hooks ...Hook) {
-	c.hooks.MedicalAccess = append(c.hooks.MedicalAccess, hooks...)
-}
-
-// Intercept adds a list of query interceptors to the interceptors stack.
-// A call to `Intercept(f, g, h)` equals to `medicalaccess.Intercept(f(g(h())))`.
-func (c *MedicalAccessClient) Intercept(interceptors ...Interceptor) {
-	c.inters.MedicalAccess = append(c.inters.MedicalAccess, interceptors...)
-}
-
-// Create returns a builder for creating a MedicalAccess entity.
-func (c *MedicalAccessClient) Create() *MedicalAccessCreate {
-	mutation := newMedicalAccessMutation(c.config, OpCreate)
-	return &MedicalAccessCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// CreateBulk returns a builder for creating a bulk of MedicalAccess entities.
-func (c *MedicalAccessClient) CreateBulk(builders ...*MedicalAccessCreate) *MedicalAccessCreateBulk {
-	return &MedicalAccessCreateBulk{config: c.config, builders: builders}
-}
-
-// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
-// a builder and applies setFunc on it.
-func (c *MedicalAccessClient) MapCreateBulk(slice any, setFunc func(*MedicalAccessCreate, int)) *MedicalAccessCreateBulk {
-	rv := reflect.ValueOf(slice)
-	if rv.Kind() != reflect.Slice {
-		return &MedicalAccessCreateBulk{err: fmt.Errorf("calling to MedicalAccessClient.MapCreateBulk with wrong type %T, need slice", slice)}
-	}
-	builders := make([]*MedicalAccessCreate, rv.Len())
-	for i := 0; i < rv.Len(); i++ {
-		builders[i] = c.Create()
-		setFunc(builders[i], i)
-	}
-	return &MedicalAccessCreateBulk{config: c.config, builders: builders}
-}
-
-// Update returns an update builder for MedicalAccess.
-func (c *MedicalAccessClient) Update() *MedicalAccessUpdate {
-	mutation := newMedicalAccessMutation(c.config, OpUpdate)
-	return &MedicalAccessUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// UpdateOne returns an update builder for the given entity.
-func (c *MedicalAccessClient) UpdateOne(_m *MedicalAccess) *MedicalAccessUpdateOne {
-	mutation := newMedicalAccessMutation(c.config, OpUpdateOne, withMedicalAccess(_m))
-	return &MedicalAccessUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// UpdateOneID returns an update builder for the given id.
-func (c *MedicalAccessClient) UpdateOneID(id int64) *MedicalAccessUpdateOne {
-	mutation := newMedicalAccessMutation(c.config, OpUpdateOne, withMedicalAccessID(id))
-	return &MedicalAccessUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// Delete returns a delete builder for MedicalAccess.
-func (c *MedicalAccessClient) Delete() *MedicalAccessDelete {
-	mutation := newMedicalAccessMutation(c.config, OpDelete)
-	return &MedicalAccessDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// DeleteOne returns a builder for deleting the given entity.
-func (c *MedicalAccessClient) DeleteOne(_m *MedicalAccess) *MedicalAccessDeleteOne {
-	return c.DeleteOneID(_m.ID)
-}
-
-// DeleteOneID returns a builder for deleting the given entity by its id.
-func (c *MedicalAccessClient) DeleteOneID(id int64) *MedicalAccessDeleteOne {
-	builder := c.Delete().Where(medicalaccess.ID(id))
-	builder.mutation.id = &id
-	builder.mutation.op = OpDeleteOne
-	return &MedicalAccessDeleteOne{builder}
-}
-
-// Query returns a query builder for MedicalAccess.
-func (c *MedicalAccessClient) Query() *MedicalAccessQuery {
-	return &MedicalAccessQuery{
-		config: c.config,
-		ctx:    &QueryContext{Type: TypeMedicalAccess},
-		inters: c.Interceptors(),
-	}
-}
-
-// Get returns a MedicalAccess entity by its id.
-func (c *MedicalAccessClient) Get(ctx context.Context, id int64) (*MedicalAccess, error) {
-	return c.Query().Where(medicalaccess.ID(id)).Only(ctx)
-}
-
-// GetX is like Get, but panics if an error occurs.
-func (c *MedicalAccessClient) GetX(ctx context.Context, id int64) *MedicalAccess {
-	obj, err := c.Get(ctx, id)
-	if err != nil {
-		panic(err)
-	}
-	return obj
-}
-
-// Hooks returns the client hooks.
-func (c *MedicalAccessClient) Hooks() []Hook {
-	hooks := c.hooks.MedicalAccess
-	return append(hooks[:len(hooks):len(hooks)], medicalaccess.Hooks[:]...)
-}
-
-// Interceptors returns the client interceptors.
-func (c *MedicalAccessClient) Interceptors() []Interceptor {
-	return c.inters.MedicalAccess
-}
-
-func (c *MedicalAccessClient) mutate(ctx context.Context, m *MedicalAccessMutation) (Value, error) {
-	switch m.Op() {
-	case OpCreate:
-		return (&MedicalAccessCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
-	case OpUpdate:
-		return (&MedicalAccessUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
-	case OpUpdateOne:
-		return (&MedicalAccessUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
-	case OpDelete, OpDeleteOne:
-		return (&MedicalAccessDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
-	default:
-		return nil, fmt.Errorf("ent: unknown MedicalAccess mutation op: %q", m.Op())
 	}
 }
 
@@ -2914,14 +2914,14 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch, Event,
-		Habilitation, MedicalAccess, MedicalSection, Message, Patient,
-		ReferenceCounter, Session, Structure, Unit, User []ent.Hook
+		AccessLog, AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch,
+		Event, Habilitation, MedicalSection, Message, Patient, ReferenceCounter,
+		Session, Structure, Unit, User []ent.Hook
 	}
 	inters struct {
-		AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch, Event,
-		Habilitation, MedicalAccess, MedicalSection, Message, Patient,
-		ReferenceCounter, Session, Structure, Unit, User []ent.Interceptor
+		AccessLog, AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch,
+		Event, Habilitation, MedicalSection, Message, Patient, ReferenceCounter,
+		Session, Structure, Unit, User []ent.Interceptor
 	}
 )
 

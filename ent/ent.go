@@ -6,13 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"passerelle/ent/accesslog"
 	"passerelle/ent/adminsocialsection"
 	"passerelle/ent/admissionrequest"
 	"passerelle/ent/careprojectsection"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
-	"passerelle/ent/medicalaccess"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
 	"passerelle/ent/patient"
@@ -87,13 +87,13 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			accesslog.Table:          accesslog.ValidColumn,
 			adminsocialsection.Table: adminsocialsection.ValidColumn,
 			admissionrequest.Table:   admissionrequest.ValidColumn,
 			careprojectsection.Table: careprojectsection.ValidColumn,
 			dispatch.Table:           dispatch.ValidColumn,
 			event.Table:              event.ValidColumn,
 			habilitation.Table:       habilitation.ValidColumn,
-			medicalaccess.Table:      medicalaccess.ValidColumn,
 			medicalsection.Table:     medicalsection.ValidColumn,
 			message.Table:            message.ValidColumn,
 			patient.Table:            patient.ValidColumn,

@@ -3,13 +3,13 @@
 package ent
 
 import (
+	"passerelle/ent/accesslog"
 	"passerelle/ent/adminsocialsection"
 	"passerelle/ent/admissionrequest"
 	"passerelle/ent/careprojectsection"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
-	"passerelle/ent/medicalaccess"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
 	"passerelle/ent/patient"
@@ -30,6 +30,24 @@ import (
 var schemaGraph = func() *sqlgraph.Schema {
 	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 15)}
 	graph.Nodes[0] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   accesslog.Table,
+			Columns: accesslog.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt64,
+				Column: accesslog.FieldID,
+			},
+		},
+		Type: "AccessLog",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			accesslog.FieldUserID:     {Type: field.TypeUUID, Column: accesslog.FieldUserID},
+			accesslog.FieldRequestID:  {Type: field.TypeUUID, Column: accesslog.FieldRequestID},
+			accesslog.FieldDispatchID: {Type: field.TypeUUID, Column: accesslog.FieldDispatchID},
+			accesslog.FieldKind:       {Type: field.TypeString, Column: accesslog.FieldKind},
+			accesslog.FieldAccessedAt: {Type: field.TypeTime, Column: accesslog.FieldAccessedAt},
+		},
+	}
+	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   adminsocialsection.Table,
 			Columns: adminsocialsection.Columns,
@@ -59,7 +77,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			adminsocialsection.FieldGeographicPreference: {Type: field.TypeString, Column: adminsocialsection.FieldGeographicPreference},
 		},
 	}
-	graph.Nodes[1] = &sqlgraph.Node{
+	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   admissionrequest.Table,
 			Columns: admissionrequest.Columns,
@@ -91,7 +109,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			admissionrequest.FieldDuplicateKey:         {Type: field.TypeString, Column: admissionrequest.FieldDuplicateKey},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   careprojectsection.Table,
 			Columns: careprojectsection.Columns,
@@ -127,7 +145,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			careprojectsection.FieldReturnHomePossible:   {Type: field.TypeBool, Column: careprojectsection.FieldReturnHomePossible},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   dispatch.Table,
 			Columns: dispatch.Columns,
@@ -159,7 +177,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			dispatch.FieldUpdatedSinceRead:      {Type: field.TypeBool, Column: dispatch.FieldUpdatedSinceRead},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -182,7 +200,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldSection:    {Type: field.TypeEnum, Column: event.FieldSection},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   habilitation.Table,
 			Columns: habilitation.Columns,
@@ -205,22 +223,6 @@ var schemaGraph = func() *sqlgraph.Schema {
 			habilitation.FieldRevokedBy:          {Type: field.TypeUUID, Column: habilitation.FieldRevokedBy},
 			habilitation.FieldGrantedBy:          {Type: field.TypeUUID, Column: habilitation.FieldGrantedBy},
 			habilitation.FieldEmailNotifications: {Type: field.TypeBool, Column: habilitation.FieldEmailNotifications},
-		},
-	}
-	graph.Nodes[6] = &sqlgraph.Node{
-		NodeSpec: sqlgraph.NodeSpec{
-			Table:   medicalaccess.Table,
-			Columns: medicalaccess.Columns,
-			ID: &sqlgraph.FieldSpec{
-				Type:   field.TypeInt64,
-				Column: medicalaccess.FieldID,
-			},
-		},
-		Type: "MedicalAccess",
-		Fields: map[string]*sqlgraph.FieldSpec{
-			medicalaccess.FieldUserID:     {Type: field.TypeUUID, Column: medicalaccess.FieldUserID},
-			medicalaccess.FieldRequestID:  {Type: field.TypeUUID, Column: medicalaccess.FieldRequestID},
-			medicalaccess.FieldAccessedAt: {Type: field.TypeTime, Column: medicalaccess.FieldAccessedAt},
 		},
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
@@ -874,6 +876,71 @@ type predicateAdder interface {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AccessLogQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AccessLogQuery builder.
+func (_q *AccessLogQuery) Filter() *AccessLogFilter {
+	return &AccessLogFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AccessLogMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AccessLogMutation builder.
+func (m *AccessLogMutation) Filter() *AccessLogFilter {
+	return &AccessLogFilter{config: m.config, predicateAdder: m}
+}
+
+// AccessLogFilter provides a generic filtering capability at runtime for AccessLogQuery.
+type AccessLogFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AccessLogFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[0].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int64 predicate on the id field.
+func (f *AccessLogFilter) WhereID(p entql.Int64P) {
+	f.Where(p.Field(accesslog.FieldID))
+}
+
+// WhereUserID applies the entql [16]byte predicate on the user_id field.
+func (f *AccessLogFilter) WhereUserID(p entql.ValueP) {
+	f.Where(p.Field(accesslog.FieldUserID))
+}
+
+// WhereRequestID applies the entql [16]byte predicate on the request_id field.
+func (f *AccessLogFilter) WhereRequestID(p entql.ValueP) {
+	f.Where(p.Field(accesslog.FieldRequestID))
+}
+
+// WhereDispatchID applies the entql [16]byte predicate on the dispatch_id field.
+func (f *AccessLogFilter) WhereDispatchID(p entql.ValueP) {
+	f.Where(p.Field(accesslog.FieldDispatchID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *AccessLogFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(accesslog.FieldKind))
+}
+
+// WhereAccessedAt applies the entql time.Time predicate on the accessed_at field.
+func (f *AccessLogFilter) WhereAccessedAt(p entql.TimeP) {
+	f.Where(p.Field(accesslog.FieldAccessedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *AdminSocialSectionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -902,7 +969,7 @@ type AdminSocialSectionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AdminSocialSectionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[0].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1041,7 +1108,7 @@ type AdmissionRequestFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AdmissionRequestFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1302,7 +1369,7 @@ type CareProjectSectionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CareProjectSectionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1471,7 +1538,7 @@ type DispatchFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DispatchFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1648,7 +1715,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1780,7 +1847,7 @@ type HabilitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HabilitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1891,61 +1958,6 @@ func (f *HabilitationFilter) WhereHasUnitWith(preds ...predicate.Unit) {
 			p(s)
 		}
 	})))
-}
-
-// addPredicate implements the predicateAdder interface.
-func (_q *MedicalAccessQuery) addPredicate(pred func(s *sql.Selector)) {
-	_q.predicates = append(_q.predicates, pred)
-}
-
-// Filter returns a Filter implementation to apply filters on the MedicalAccessQuery builder.
-func (_q *MedicalAccessQuery) Filter() *MedicalAccessFilter {
-	return &MedicalAccessFilter{config: _q.config, predicateAdder: _q}
-}
-
-// addPredicate implements the predicateAdder interface.
-func (m *MedicalAccessMutation) addPredicate(pred func(s *sql.Selector)) {
-	m.predicates = append(m.predicates, pred)
-}
-
-// Filter returns an entql.Where implementation to apply filters on the MedicalAccessMutation builder.
-func (m *MedicalAccessMutation) Filter() *MedicalAccessFilter {
-	return &MedicalAccessFilter{config: m.config, predicateAdder: m}
-}
-
-// MedicalAccessFilter provides a generic filtering capability at runtime for MedicalAccessQuery.
-type MedicalAccessFilter struct {
-	predicateAdder
-	config
-}
-
-// Where applies the entql predicate on the query filter.
-func (f *MedicalAccessFilter) Where(p entql.P) {
-	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
-			s.AddError(err)
-		}
-	})
-}
-
-// WhereID applies the entql int64 predicate on the id field.
-func (f *MedicalAccessFilter) WhereID(p entql.Int64P) {
-	f.Where(p.Field(medicalaccess.FieldID))
-}
-
-// WhereUserID applies the entql [16]byte predicate on the user_id field.
-func (f *MedicalAccessFilter) WhereUserID(p entql.ValueP) {
-	f.Where(p.Field(medicalaccess.FieldUserID))
-}
-
-// WhereRequestID applies the entql [16]byte predicate on the request_id field.
-func (f *MedicalAccessFilter) WhereRequestID(p entql.ValueP) {
-	f.Where(p.Field(medicalaccess.FieldRequestID))
-}
-
-// WhereAccessedAt applies the entql time.Time predicate on the accessed_at field.
-func (f *MedicalAccessFilter) WhereAccessedAt(p entql.TimeP) {
-	f.Where(p.Field(medicalaccess.FieldAccessedAt))
 }
 
 // addPredicate implements the predicateAdder interface.

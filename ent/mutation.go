@@ -6,13 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"passerelle/ent/accesslog"
 	"passerelle/ent/adminsocialsection"
 	"passerelle/ent/admissionrequest"
 	"passerelle/ent/careprojectsection"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
-	"passerelle/ent/medicalaccess"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
 	"passerelle/ent/patient"
@@ -40,13 +40,13 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
+	TypeAccessLog          = "AccessLog"
 	TypeAdminSocialSection = "AdminSocialSection"
 	TypeAdmissionRequest   = "AdmissionRequest"
 	TypeCareProjectSection = "CareProjectSection"
 	TypeDispatch           = "Dispatch"
 	TypeEvent              = "Event"
 	TypeHabilitation       = "Habilitation"
-	TypeMedicalAccess      = "MedicalAccess"
 	TypeMedicalSection     = "MedicalSection"
 	TypeMessage            = "Message"
 	TypePatient            = "Patient"
@@ -56,6 +56,576 @@ const (
 	TypeUnit               = "Unit"
 	TypeUser               = "User"
 )
+
+// AccessLogMutation represents an operation that mutates the AccessLog nodes in the graph.
+type AccessLogMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int64
+	user_id       *uuid.UUID
+	request_id    *uuid.UUID
+	dispatch_id   *uuid.UUID
+	kind          *string
+	accessed_at   *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*AccessLog, error)
+	predicates    []predicate.AccessLog
+}
+
+var _ ent.Mutation = (*AccessLogMutation)(nil)
+
+// accesslogOption allows management of the mutation configuration using functional options.
+type accesslogOption func(*AccessLogMutation)
+
+// newAccessLogMutation creates new mutation for the AccessLog entity.
+func newAccessLogMutation(c config, op Op, opts ...accesslogOption) *AccessLogMutation {
+	m := &AccessLogMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAccessLog,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAccessLogID sets the ID field of the mutation.
+func withAccessLogID(id int64) accesslogOption {
+	return func(m *AccessLogMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AccessLog
+		)
+		m.oldValue = func(ctx context.Context) (*AccessLog, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AccessLog.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAccessLog sets the old AccessLog of the mutation.
+func withAccessLog(node *AccessLog) accesslogOption {
+	return func(m *AccessLogMutation) {
+		m.oldValue = func(context.Context) (*AccessLog, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AccessLogMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AccessLogMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AccessLog entities.
+func (m *AccessLogMutation) SetID(id int64) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AccessLogMutation) ID() (id int64, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AccessLogMutation) IDs(ctx context.Context) ([]int64, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int64{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AccessLog.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *AccessLogMutation) SetUserID(u uuid.UUID) {
+	m.user_id = &u
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *AccessLogMutation) UserID() (r uuid.UUID, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the AccessLog entity.
+// If the AccessLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogMutation) OldUserID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *AccessLogMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetRequestID sets the "request_id" field.
+func (m *AccessLogMutation) SetRequestID(u uuid.UUID) {
+	m.request_id = &u
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *AccessLogMutation) RequestID() (r uuid.UUID, exists bool) {
+	v := m.request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the AccessLog entity.
+// If the AccessLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogMutation) OldRequestID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *AccessLogMutation) ResetRequestID() {
+	m.request_id = nil
+}
+
+// SetDispatchID sets the "dispatch_id" field.
+func (m *AccessLogMutation) SetDispatchID(u uuid.UUID) {
+	m.dispatch_id = &u
+}
+
+// DispatchID returns the value of the "dispatch_id" field in the mutation.
+func (m *AccessLogMutation) DispatchID() (r uuid.UUID, exists bool) {
+	v := m.dispatch_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDispatchID returns the old "dispatch_id" field's value of the AccessLog entity.
+// If the AccessLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogMutation) OldDispatchID(ctx context.Context) (v *uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDispatchID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDispatchID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDispatchID: %w", err)
+	}
+	return oldValue.DispatchID, nil
+}
+
+// ClearDispatchID clears the value of the "dispatch_id" field.
+func (m *AccessLogMutation) ClearDispatchID() {
+	m.dispatch_id = nil
+	m.clearedFields[accesslog.FieldDispatchID] = struct{}{}
+}
+
+// DispatchIDCleared returns if the "dispatch_id" field was cleared in this mutation.
+func (m *AccessLogMutation) DispatchIDCleared() bool {
+	_, ok := m.clearedFields[accesslog.FieldDispatchID]
+	return ok
+}
+
+// ResetDispatchID resets all changes to the "dispatch_id" field.
+func (m *AccessLogMutation) ResetDispatchID() {
+	m.dispatch_id = nil
+	delete(m.clearedFields, accesslog.FieldDispatchID)
+}
+
+// SetKind sets the "kind" field.
+func (m *AccessLogMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *AccessLogMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the AccessLog entity.
+// If the AccessLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *AccessLogMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetAccessedAt sets the "accessed_at" field.
+func (m *AccessLogMutation) SetAccessedAt(t time.Time) {
+	m.accessed_at = &t
+}
+
+// AccessedAt returns the value of the "accessed_at" field in the mutation.
+func (m *AccessLogMutation) AccessedAt() (r time.Time, exists bool) {
+	v := m.accessed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccessedAt returns the old "accessed_at" field's value of the AccessLog entity.
+// If the AccessLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogMutation) OldAccessedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccessedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccessedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccessedAt: %w", err)
+	}
+	return oldValue.AccessedAt, nil
+}
+
+// ResetAccessedAt resets all changes to the "accessed_at" field.
+func (m *AccessLogMutation) ResetAccessedAt() {
+	m.accessed_at = nil
+}
+
+// Where appends a list predicates to the AccessLogMutation builder.
+func (m *AccessLogMutation) Where(ps ...predicate.AccessLog) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AccessLogMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AccessLogMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AccessLog, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AccessLogMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AccessLogMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AccessLog).
+func (m *AccessLogMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AccessLogMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.user_id != nil {
+		fields = append(fields, accesslog.FieldUserID)
+	}
+	if m.request_id != nil {
+		fields = append(fields, accesslog.FieldRequestID)
+	}
+	if m.dispatch_id != nil {
+		fields = append(fields, accesslog.FieldDispatchID)
+	}
+	if m.kind != nil {
+		fields = append(fields, accesslog.FieldKind)
+	}
+	if m.accessed_at != nil {
+		fields = append(fields, accesslog.FieldAccessedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AccessLogMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case accesslog.FieldUserID:
+		return m.UserID()
+	case accesslog.FieldRequestID:
+		return m.RequestID()
+	case accesslog.FieldDispatchID:
+		return m.DispatchID()
+	case accesslog.FieldKind:
+		return m.Kind()
+	case accesslog.FieldAccessedAt:
+		return m.AccessedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AccessLogMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case accesslog.FieldUserID:
+		return m.OldUserID(ctx)
+	case accesslog.FieldRequestID:
+		return m.OldRequestID(ctx)
+	case accesslog.FieldDispatchID:
+		return m.OldDispatchID(ctx)
+	case accesslog.FieldKind:
+		return m.OldKind(ctx)
+	case accesslog.FieldAccessedAt:
+		return m.OldAccessedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AccessLog field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AccessLogMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case accesslog.FieldUserID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case accesslog.FieldRequestID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
+		return nil
+	case accesslog.FieldDispatchID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDispatchID(v)
+		return nil
+	case accesslog.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case accesslog.FieldAccessedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccessedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AccessLog field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AccessLogMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AccessLogMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AccessLogMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AccessLog numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AccessLogMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(accesslog.FieldDispatchID) {
+		fields = append(fields, accesslog.FieldDispatchID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AccessLogMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AccessLogMutation) ClearField(name string) error {
+	switch name {
+	case accesslog.FieldDispatchID:
+		m.ClearDispatchID()
+		return nil
+	}
+	return fmt.Errorf("unknown AccessLog nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AccessLogMutation) ResetField(name string) error {
+	switch name {
+	case accesslog.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case accesslog.FieldRequestID:
+		m.ResetRequestID()
+		return nil
+	case accesslog.FieldDispatchID:
+		m.ResetDispatchID()
+		return nil
+	case accesslog.FieldKind:
+		m.ResetKind()
+		return nil
+	case accesslog.FieldAccessedAt:
+		m.ResetAccessedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AccessLog field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AccessLogMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AccessLogMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AccessLogMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AccessLogMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AccessLogMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AccessLogMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AccessLogMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AccessLog unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AccessLogMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AccessLog edge %s", name)
+}
 
 // AdminSocialSectionMutation represents an operation that mutates the AdminSocialSection nodes in the graph.
 type AdminSocialSectionMutation struct {
@@ -9515,446 +10085,6 @@ func (m *HabilitationMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Habilitation edge %s", name)
-}
-
-// MedicalAccessMutation represents an operation that mutates the MedicalAccess nodes in the graph.
-type MedicalAccessMutation struct {
-	config
-	op            Op
-	typ           string
-	id            *int64
-	user_id       *uuid.UUID
-	request_id    *uuid.UUID
-	accessed_at   *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*MedicalAccess, error)
-	predicates    []predicate.MedicalAccess
-}
-
-var _ ent.Mutation = (*MedicalAccessMutation)(nil)
-
-// medicalaccessOption allows management of the mutation configuration using functional options.
-type medicalaccessOption func(*MedicalAccessMutation)
-
-// newMedicalAccessMutation creates new mutation for the MedicalAccess entity.
-func newMedicalAccessMutation(c config, op Op, opts ...medicalaccessOption) *MedicalAccessMutation {
-	m := &MedicalAccessMutation{
-		config:        c,
-		op:            op,
-		typ:           TypeMedicalAccess,
-		clearedFields: make(map[string]struct{}),
-	}
-	for _, opt := range opts {
-		opt(m)
-	}
-	return m
-}
-
-// withMedicalAccessID sets the ID field of the mutation.
-func withMedicalAccessID(id int64) medicalaccessOption {
-	return func(m *MedicalAccessMutation) {
-		var (
-			err   error
-			once  sync.Once
-			value *MedicalAccess
-		)
-		m.oldValue = func(ctx context.Context) (*MedicalAccess, error) {
-			once.Do(func() {
-				if m.done {
-					err = errors.New("querying old values post mutation is not allowed")
-				} else {
-					value, err = m.Client().MedicalAccess.Get(ctx, id)
-				}
-			})
-			return value, err
-		}
-		m.id = &id
-	}
-}
-
-// withMedicalAccess sets the old MedicalAccess of the mutation.
-func withMedicalAccess(node *MedicalAccess) medicalaccessOption {
-	return func(m *MedicalAccessMutation) {
-		m.oldValue = func(context.Context) (*MedicalAccess, error) {
-			return node, nil
-		}
-		m.id = &node.ID
-	}
-}
-
-// Client returns a new `ent.Client` from the mutation. If the mutation was
-// executed in a transaction (ent.Tx), a transactional client is returned.
-func (m MedicalAccessMutation) Client() *Client {
-	client := &Client{config: m.config}
-	client.init()
-	return client
-}
-
-// Tx returns an `ent.Tx` for mutations that were executed in transactions;
-// it returns an error otherwise.
-func (m MedicalAccessMutation) Tx() (*Tx, error) {
-	if _, ok := m.driver.(*txDriver); !ok {
-		return nil, errors.New("ent: mutation is not running in a transaction")
-	}
-	tx := &Tx{config: m.config}
-	tx.init()
-	return tx, nil
-}
-
-// SetID sets the value of the id field. Note that this
-// operation is only accepted on creation of MedicalAccess entities.
-func (m *MedicalAccessMutation) SetID(id int64) {
-	m.id = &id
-}
-
-// ID returns the ID value in the mutation. Note that the ID is only available
-// if it was provided to the builder or after it was returned from the database.
-func (m *MedicalAccessMutation) ID() (id int64, exists bool) {
-	if m.id == nil {
-		return
-	}
-	return *m.id, true
-}
-
-// IDs queries the database and returns the entity ids that match the mutation's predicate.
-// That means, if the mutation is applied within a transaction with an isolation level such
-// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
-// or updated by the mutation.
-func (m *MedicalAccessMutation) IDs(ctx context.Context) ([]int64, error) {
-	switch {
-	case m.op.Is(OpUpdateOne | OpDeleteOne):
-		id, exists := m.ID()
-		if exists {
-			return []int64{id}, nil
-		}
-		fallthrough
-	case m.op.Is(OpUpdate | OpDelete):
-		return m.Client().MedicalAccess.Query().Where(m.predicates...).IDs(ctx)
-	default:
-		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
-	}
-}
-
-// SetUserID sets the "user_id" field.
-func (m *MedicalAccessMutation) SetUserID(u uuid.UUID) {
-	m.user_id = &u
-}
-
-// UserID returns the value of the "user_id" field in the mutation.
-func (m *MedicalAccessMutation) UserID() (r uuid.UUID, exists bool) {
-	v := m.user_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldUserID returns the old "user_id" field's value of the MedicalAccess entity.
-// If the MedicalAccess object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *MedicalAccessMutation) OldUserID(ctx context.Context) (v uuid.UUID, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldUserID requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
-	}
-	return oldValue.UserID, nil
-}
-
-// ResetUserID resets all changes to the "user_id" field.
-func (m *MedicalAccessMutation) ResetUserID() {
-	m.user_id = nil
-}
-
-// SetRequestID sets the "request_id" field.
-func (m *MedicalAccessMutation) SetRequestID(u uuid.UUID) {
-	m.request_id = &u
-}
-
-// RequestID returns the value of the "request_id" field in the mutation.
-func (m *MedicalAccessMutation) RequestID() (r uuid.UUID, exists bool) {
-	v := m.request_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldRequestID returns the old "request_id" field's value of the MedicalAccess entity.
-// If the MedicalAccess object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *MedicalAccessMutation) OldRequestID(ctx context.Context) (v uuid.UUID, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldRequestID requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
-	}
-	return oldValue.RequestID, nil
-}
-
-// ResetRequestID resets all changes to the "request_id" field.
-func (m *MedicalAccessMutation) ResetRequestID() {
-	m.request_id = nil
-}
-
-// SetAccessedAt sets the "accessed_at" field.
-func (m *MedicalAccessMutation) SetAccessedAt(t time.Time) {
-	m.accessed_at = &t
-}
-
-// AccessedAt returns the value of the "accessed_at" field in the mutation.
-func (m *MedicalAccessMutation) AccessedAt() (r time.Time, exists bool) {
-	v := m.accessed_at
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldAccessedAt returns the old "accessed_at" field's value of the MedicalAccess entity.
-// If the MedicalAccess object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *MedicalAccessMutation) OldAccessedAt(ctx context.Context) (v time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldAccessedAt is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldAccessedAt requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldAccessedAt: %w", err)
-	}
-	return oldValue.AccessedAt, nil
-}
-
-// ResetAccessedAt resets all changes to the "accessed_at" field.
-func (m *MedicalAccessMutation) ResetAccessedAt() {
-	m.accessed_at = nil
-}
-
-// Where appends a list predicates to the MedicalAccessMutation builder.
-func (m *MedicalAccessMutation) Where(ps ...predicate.MedicalAccess) {
-	m.predicates = append(m.predicates, ps...)
-}
-
-// WhereP appends storage-level predicates to the MedicalAccessMutation builder. Using this method,
-// users can use type-assertion to append predicates that do not depend on any generated package.
-func (m *MedicalAccessMutation) WhereP(ps ...func(*sql.Selector)) {
-	p := make([]predicate.MedicalAccess, len(ps))
-	for i := range ps {
-		p[i] = ps[i]
-	}
-	m.Where(p...)
-}
-
-// Op returns the operation name.
-func (m *MedicalAccessMutation) Op() Op {
-	return m.op
-}
-
-// SetOp allows setting the mutation operation.
-func (m *MedicalAccessMutation) SetOp(op Op) {
-	m.op = op
-}
-
-// Type returns the node type of this mutation (MedicalAccess).
-func (m *MedicalAccessMutation) Type() string {
-	return m.typ
-}
-
-// Fields returns all fields that were changed during this mutation. Note that in
-// order to get all numeric fields that were incremented/decremented, call
-// AddedFields().
-func (m *MedicalAccessMutation) Fields() []string {
-	fields := make([]string, 0, 3)
-	if m.user_id != nil {
-		fields = append(fields, medicalaccess.FieldUserID)
-	}
-	if m.request_id != nil {
-		fields = append(fields, medicalaccess.FieldRequestID)
-	}
-	if m.accessed_at != nil {
-		fields = append(fields, medicalaccess.FieldAccessedAt)
-	}
-	return fields
-}
-
-// Field returns the value of a field with the given name. The second boolean
-// return value indicates that this field was not set, or was not defined in the
-// schema.
-func (m *MedicalAccessMutation) Field(name string) (ent.Value, bool) {
-	switch name {
-	case medicalaccess.FieldUserID:
-		return m.UserID()
-	case medicalaccess.FieldRequestID:
-		return m.RequestID()
-	case medicalaccess.FieldAccessedAt:
-		return m.AccessedAt()
-	}
-	return nil, false
-}
-
-// OldField returns the old value of the field from the database. An error is
-// returned if the mutation operation is not UpdateOne, or the query to the
-// database failed.
-func (m *MedicalAccessMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
-	switch name {
-	case medicalaccess.FieldUserID:
-		return m.OldUserID(ctx)
-	case medicalaccess.FieldRequestID:
-		return m.OldRequestID(ctx)
-	case medicalaccess.FieldAccessedAt:
-		return m.OldAccessedAt(ctx)
-	}
-	return nil, fmt.Errorf("unknown MedicalAccess field %s", name)
-}
-
-// SetField sets the value of a field with the given name. It returns an error if
-// the field is not defined in the schema, or if the type mismatched the field
-// type.
-func (m *MedicalAccessMutation) SetField(name string, value ent.Value) error {
-	switch name {
-	case medicalaccess.FieldUserID:
-		v, ok := value.(uuid.UUID)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetUserID(v)
-		return nil
-	case medicalaccess.FieldRequestID:
-		v, ok := value.(uuid.UUID)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetRequestID(v)
-		return nil
-	case medicalaccess.FieldAccessedAt:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetAccessedAt(v)
-		return nil
-	}
-	return fmt.Errorf("unknown MedicalAccess field %s", name)
-}
-
-// AddedFields returns all numeric fields that were incremented/decremented during
-// this mutation.
-func (m *MedicalAccessMutation) AddedFields() []string {
-	return nil
-}
-
-// AddedField returns the numeric value that was incremented/decremented on a field
-// with the given name. The second boolean return value indicates that this field
-// was not set, or was not defined in the schema.
-func (m *MedicalAccessMutation) AddedField(name string) (ent.Value, bool) {
-	return nil, false
-}
-
-// AddField adds the value to the field with the given name. It returns an error if
-// the field is not defined in the schema, or if the type mismatched the field
-// type.
-func (m *MedicalAccessMutation) AddField(name string, value ent.Value) error {
-	switch name {
-	}
-	return fmt.Errorf("unknown MedicalAccess numeric field %s", name)
-}
-
-// ClearedFields returns all nullable fields that were cleared during this
-// mutation.
-func (m *MedicalAccessMutation) ClearedFields() []string {
-	return nil
-}
-
-// FieldCleared returns a boolean indicating if a field with the given name was
-// cleared in this mutation.
-func (m *MedicalAccessMutation) FieldCleared(name string) bool {
-	_, ok := m.clearedFields[name]
-	return ok
-}
-
-// ClearField clears the value of the field with the given name. It returns an
-// error if the field is not defined in the schema.
-func (m *MedicalAccessMutation) ClearField(name string) error {
-	return fmt.Errorf("unknown MedicalAccess nullable field %s", name)
-}
-
-// ResetField resets all changes in the mutation for the field with the given name.
-// It returns an error if the field is not defined in the schema.
-func (m *MedicalAccessMutation) ResetField(name string) error {
-	switch name {
-	case medicalaccess.FieldUserID:
-		m.ResetUserID()
-		return nil
-	case medicalaccess.FieldRequestID:
-		m.ResetRequestID()
-		return nil
-	case medicalaccess.FieldAccessedAt:
-		m.ResetAccessedAt()
-		return nil
-	}
-	return fmt.Errorf("unknown MedicalAccess field %s", name)
-}
-
-// AddedEdges returns all edge names that were set/added in this mutation.
-func (m *MedicalAccessMutation) AddedEdges() []string {
-	edges := make([]string, 0, 0)
-	return edges
-}
-
-// AddedIDs returns all IDs (to other nodes) that were added for the given edge
-// name in this mutation.
-func (m *MedicalAccessMutation) AddedIDs(name string) []ent.Value {
-	return nil
-}
-
-// RemovedEdges returns all edge names that were removed in this mutation.
-func (m *MedicalAccessMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 0)
-	return edges
-}
-
-// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
-// the given name in this mutation.
-func (m *MedicalAccessMutation) RemovedIDs(name string) []ent.Value {
-	return nil
-}
-
-// ClearedEdges returns all edge names that were cleared in this mutation.
-func (m *MedicalAccessMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 0)
-	return edges
-}
-
-// EdgeCleared returns a boolean which indicates if the edge with the given name
-// was cleared in this mutation.
-func (m *MedicalAccessMutation) EdgeCleared(name string) bool {
-	return false
-}
-
-// ClearEdge clears the value of the edge with the given name. It returns an error
-// if that edge is not defined in the schema.
-func (m *MedicalAccessMutation) ClearEdge(name string) error {
-	return fmt.Errorf("unknown MedicalAccess unique edge %s", name)
-}
-
-// ResetEdge resets all changes to the edge with the given name in this mutation.
-// It returns an error if the edge is not defined in the schema.
-func (m *MedicalAccessMutation) ResetEdge(name string) error {
-	return fmt.Errorf("unknown MedicalAccess edge %s", name)
 }
 
 // MedicalSectionMutation represents an operation that mutates the MedicalSection nodes in the graph.

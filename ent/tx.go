@@ -14,6 +14,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// AccessLog is the client for interacting with the AccessLog builders.
+	AccessLog *AccessLogClient
 	// AdminSocialSection is the client for interacting with the AdminSocialSection builders.
 	AdminSocialSection *AdminSocialSectionClient
 	// AdmissionRequest is the client for interacting with the AdmissionRequest builders.
@@ -26,8 +28,6 @@ type Tx struct {
 	Event *EventClient
 	// Habilitation is the client for interacting with the Habilitation builders.
 	Habilitation *HabilitationClient
-	// MedicalAccess is the client for interacting with the MedicalAccess builders.
-	MedicalAccess *MedicalAccessClient
 	// MedicalSection is the client for interacting with the MedicalSection builders.
 	MedicalSection *MedicalSectionClient
 	// Message is the client for interacting with the Message builders.
@@ -175,13 +175,13 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.AccessLog = NewAccessLogClient(tx.config)
 	tx.AdminSocialSection = NewAdminSocialSectionClient(tx.config)
 	tx.AdmissionRequest = NewAdmissionRequestClient(tx.config)
 	tx.CareProjectSection = NewCareProjectSectionClient(tx.config)
 	tx.Dispatch = NewDispatchClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.Habilitation = NewHabilitationClient(tx.config)
-	tx.MedicalAccess = NewMedicalAccessClient(tx.config)
 	tx.MedicalSection = NewMedicalSectionClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Patient = NewPatientClient(tx.config)
@@ -199,7 +199,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: AdminSocialSection.QueryXXX(), the query will be executed
+// applies a query, for example: AccessLog.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

@@ -8,6 +8,18 @@ import (
 	"passerelle/ent"
 )
 
+// The AccessLogFunc type is an adapter to allow the use of ordinary
+// function as AccessLog mutator.
+type AccessLogFunc func(context.Context, *ent.AccessLogMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AccessLogFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AccessLogMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AccessLogMutation", m)
+}
+
 // The AdminSocialSectionFunc type is an adapter to allow the use of ordinary
 // function as AdminSocialSection mutator.
 type AdminSocialSectionFunc func(context.Context, *ent.AdminSocialSectionMutation) (ent.Value, error)
@@ -78,18 +90,6 @@ func (f HabilitationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.HabilitationMutation", m)
-}
-
-// The MedicalAccessFunc type is an adapter to allow the use of ordinary
-// function as MedicalAccess mutator.
-type MedicalAccessFunc func(context.Context, *ent.MedicalAccessMutation) (ent.Value, error)
-
-// Mutate calls f(ctx, m).
-func (f MedicalAccessFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-	if mv, ok := m.(*ent.MedicalAccessMutation); ok {
-		return f(ctx, mv)
-	}
-	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MedicalAccessMutation", m)
 }
 
 // The MedicalSectionFunc type is an adapter to allow the use of ordinary

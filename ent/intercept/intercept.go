@@ -7,13 +7,13 @@ import (
 	"fmt"
 
 	"passerelle/ent"
+	"passerelle/ent/accesslog"
 	"passerelle/ent/adminsocialsection"
 	"passerelle/ent/admissionrequest"
 	"passerelle/ent/careprojectsection"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
-	"passerelle/ent/medicalaccess"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
 	"passerelle/ent/patient"
@@ -81,6 +81,33 @@ func (f TraverseFunc) Traverse(ctx context.Context, q ent.Query) error {
 		return err
 	}
 	return f(ctx, query)
+}
+
+// The AccessLogFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AccessLogFunc func(context.Context, *ent.AccessLogQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AccessLogFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AccessLogQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AccessLogQuery", q)
+}
+
+// The TraverseAccessLog type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAccessLog func(context.Context, *ent.AccessLogQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAccessLog) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAccessLog) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AccessLogQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AccessLogQuery", q)
 }
 
 // The AdminSocialSectionFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -243,33 +270,6 @@ func (f TraverseHabilitation) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.HabilitationQuery", q)
-}
-
-// The MedicalAccessFunc type is an adapter to allow the use of ordinary function as a Querier.
-type MedicalAccessFunc func(context.Context, *ent.MedicalAccessQuery) (ent.Value, error)
-
-// Query calls f(ctx, q).
-func (f MedicalAccessFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
-	if q, ok := q.(*ent.MedicalAccessQuery); ok {
-		return f(ctx, q)
-	}
-	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MedicalAccessQuery", q)
-}
-
-// The TraverseMedicalAccess type is an adapter to allow the use of ordinary function as Traverser.
-type TraverseMedicalAccess func(context.Context, *ent.MedicalAccessQuery) error
-
-// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
-func (f TraverseMedicalAccess) Intercept(next ent.Querier) ent.Querier {
-	return next
-}
-
-// Traverse calls f(ctx, q).
-func (f TraverseMedicalAccess) Traverse(ctx context.Context, q ent.Query) error {
-	if q, ok := q.(*ent.MedicalAccessQuery); ok {
-		return f(ctx, q)
-	}
-	return fmt.Errorf("unexpected query type %T. expect *ent.MedicalAccessQuery", q)
 }
 
 // The MedicalSectionFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -491,6 +491,8 @@ func (f TraverseUser) Traverse(ctx context.Context, q ent.Query) error {
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
+	case *ent.AccessLogQuery:
+		return &query[*ent.AccessLogQuery, predicate.AccessLog, accesslog.OrderOption]{typ: ent.TypeAccessLog, tq: q}, nil
 	case *ent.AdminSocialSectionQuery:
 		return &query[*ent.AdminSocialSectionQuery, predicate.AdminSocialSection, adminsocialsection.OrderOption]{typ: ent.TypeAdminSocialSection, tq: q}, nil
 	case *ent.AdmissionRequestQuery:
@@ -503,8 +505,6 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.EventQuery, predicate.Event, event.OrderOption]{typ: ent.TypeEvent, tq: q}, nil
 	case *ent.HabilitationQuery:
 		return &query[*ent.HabilitationQuery, predicate.Habilitation, habilitation.OrderOption]{typ: ent.TypeHabilitation, tq: q}, nil
-	case *ent.MedicalAccessQuery:
-		return &query[*ent.MedicalAccessQuery, predicate.MedicalAccess, medicalaccess.OrderOption]{typ: ent.TypeMedicalAccess, tq: q}, nil
 	case *ent.MedicalSectionQuery:
 		return &query[*ent.MedicalSectionQuery, predicate.MedicalSection, medicalsection.OrderOption]{typ: ent.TypeMedicalSection, tq: q}, nil
 	case *ent.MessageQuery:

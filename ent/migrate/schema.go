@@ -9,6 +9,28 @@ import (
 )
 
 var (
+	// AccessLogsColumns holds the columns for the "access_logs" table.
+	AccessLogsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "user_id", Type: field.TypeUUID},
+		{Name: "request_id", Type: field.TypeUUID},
+		{Name: "dispatch_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "kind", Type: field.TypeString},
+		{Name: "accessed_at", Type: field.TypeTime},
+	}
+	// AccessLogsTable holds the schema information for the "access_logs" table.
+	AccessLogsTable = &schema.Table{
+		Name:       "access_logs",
+		Columns:    AccessLogsColumns,
+		PrimaryKey: []*schema.Column{AccessLogsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "accesslog_request_id_accessed_at",
+				Unique:  false,
+				Columns: []*schema.Column{AccessLogsColumns[2], AccessLogsColumns[5]},
+			},
+		},
+	}
 	// AdminSocialSectionsColumns holds the columns for the "admin_social_sections" table.
 	AdminSocialSectionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -331,26 +353,6 @@ var (
 			},
 		},
 	}
-	// MedicalAccessesColumns holds the columns for the "medical_accesses" table.
-	MedicalAccessesColumns = []*schema.Column{
-		{Name: "id", Type: field.TypeInt64, Increment: true},
-		{Name: "user_id", Type: field.TypeUUID},
-		{Name: "request_id", Type: field.TypeUUID},
-		{Name: "accessed_at", Type: field.TypeTime},
-	}
-	// MedicalAccessesTable holds the schema information for the "medical_accesses" table.
-	MedicalAccessesTable = &schema.Table{
-		Name:       "medical_accesses",
-		Columns:    MedicalAccessesColumns,
-		PrimaryKey: []*schema.Column{MedicalAccessesColumns[0]},
-		Indexes: []*schema.Index{
-			{
-				Name:    "medicalaccess_request_id_accessed_at",
-				Unique:  false,
-				Columns: []*schema.Column{MedicalAccessesColumns[2], MedicalAccessesColumns[3]},
-			},
-		},
-	}
 	// MedicalSectionsColumns holds the columns for the "medical_sections" table.
 	MedicalSectionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -595,13 +597,13 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AccessLogsTable,
 		AdminSocialSectionsTable,
 		AdmissionRequestsTable,
 		CareProjectSectionsTable,
 		DispatchesTable,
 		EventsTable,
 		HabilitationsTable,
-		MedicalAccessesTable,
 		MedicalSectionsTable,
 		MessagesTable,
 		PatientsTable,

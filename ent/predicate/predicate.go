@@ -6,6 +6,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// AccessLog is the predicate function for accesslog builders.
+type AccessLog func(*sql.Selector)
+
 // AdminSocialSection is the predicate function for adminsocialsection builders.
 type AdminSocialSection func(*sql.Selector)
 
@@ -23,9 +26,6 @@ type Event func(*sql.Selector)
 
 // Habilitation is the predicate function for habilitation builders.
 type Habilitation func(*sql.Selector)
-
-// MedicalAccess is the predicate function for medicalaccess builders.
-type MedicalAccess func(*sql.Selector)
 
 // MedicalSection is the predicate function for medicalsection builders.
 type MedicalSection func(*sql.Selector)

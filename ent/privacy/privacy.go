@@ -111,6 +111,30 @@ func DenyMutationOperationRule(op ent.Op) MutationRule {
 	return OnMutationOperation(rule, op)
 }
 
+// The AccessLogQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AccessLogQueryRuleFunc func(context.Context, *ent.AccessLogQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AccessLogQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AccessLogQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AccessLogQuery", q)
+}
+
+// The AccessLogMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AccessLogMutationRuleFunc func(context.Context, *ent.AccessLogMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AccessLogMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AccessLogMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AccessLogMutation", m)
+}
+
 // The AdminSocialSectionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type AdminSocialSectionQueryRuleFunc func(context.Context, *ent.AdminSocialSectionQuery) error
@@ -253,30 +277,6 @@ func (f HabilitationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.HabilitationMutation", m)
-}
-
-// The MedicalAccessQueryRuleFunc type is an adapter to allow the use of ordinary
-// functions as a query rule.
-type MedicalAccessQueryRuleFunc func(context.Context, *ent.MedicalAccessQuery) error
-
-// EvalQuery return f(ctx, q).
-func (f MedicalAccessQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
-	if q, ok := q.(*ent.MedicalAccessQuery); ok {
-		return f(ctx, q)
-	}
-	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MedicalAccessQuery", q)
-}
-
-// The MedicalAccessMutationRuleFunc type is an adapter to allow the use of ordinary
-// functions as a mutation rule.
-type MedicalAccessMutationRuleFunc func(context.Context, *ent.MedicalAccessMutation) error
-
-// EvalMutation calls f(ctx, m).
-func (f MedicalAccessMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
-	if m, ok := m.(*ent.MedicalAccessMutation); ok {
-		return f(ctx, m)
-	}
-	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MedicalAccessMutation", m)
 }
 
 // The MedicalSectionQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -506,6 +506,8 @@ var _ QueryMutationRule = FilterFunc(nil)
 
 func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
+	case *ent.AccessLogQuery:
+		return q.Filter(), nil
 	case *ent.AdminSocialSectionQuery:
 		return q.Filter(), nil
 	case *ent.AdmissionRequestQuery:
@@ -517,8 +519,6 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.EventQuery:
 		return q.Filter(), nil
 	case *ent.HabilitationQuery:
-		return q.Filter(), nil
-	case *ent.MedicalAccessQuery:
 		return q.Filter(), nil
 	case *ent.MedicalSectionQuery:
 		return q.Filter(), nil
@@ -543,6 +543,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
+	case *ent.AccessLogMutation:
+		return m.Filter(), nil
 	case *ent.AdminSocialSectionMutation:
 		return m.Filter(), nil
 	case *ent.AdmissionRequestMutation:
@@ -554,8 +556,6 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.EventMutation:
 		return m.Filter(), nil
 	case *ent.HabilitationMutation:
-		return m.Filter(), nil
-	case *ent.MedicalAccessMutation:
 		return m.Filter(), nil
 	case *ent.MedicalSectionMutation:
 		return m.Filter(), nil

@@ -4,13 +4,13 @@ package runtime
 
 import (
 	"context"
+	"passerelle/ent/accesslog"
 	"passerelle/ent/adminsocialsection"
 	"passerelle/ent/admissionrequest"
 	"passerelle/ent/careprojectsection"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
-	"passerelle/ent/medicalaccess"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
 	"passerelle/ent/patient"
@@ -32,6 +32,21 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	accesslog.Policy = privacy.NewPolicies(schema.AccessLog{})
+	accesslog.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := accesslog.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	accesslogFields := schema.AccessLog{}.Fields()
+	_ = accesslogFields
+	// accesslogDescAccessedAt is the schema descriptor for accessed_at field.
+	accesslogDescAccessedAt := accesslogFields[5].Descriptor()
+	// accesslog.DefaultAccessedAt holds the default value on creation for the accessed_at field.
+	accesslog.DefaultAccessedAt = accesslogDescAccessedAt.Default.(func() time.Time)
 	adminsocialsectionMixin := schema.AdminSocialSection{}.Mixin()
 	adminsocialsection.Policy = privacy.NewPolicies(schema.AdminSocialSection{})
 	adminsocialsection.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -313,21 +328,6 @@ func init() {
 	habilitationDescID := habilitationMixinFields0[0].Descriptor()
 	// habilitation.DefaultID holds the default value on creation for the id field.
 	habilitation.DefaultID = habilitationDescID.Default.(func() uuid.UUID)
-	medicalaccess.Policy = privacy.NewPolicies(schema.MedicalAccess{})
-	medicalaccess.Hooks[0] = func(next ent.Mutator) ent.Mutator {
-		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-			if err := medicalaccess.Policy.EvalMutation(ctx, m); err != nil {
-				return nil, err
-			}
-			return next.Mutate(ctx, m)
-		})
-	}
-	medicalaccessFields := schema.MedicalAccess{}.Fields()
-	_ = medicalaccessFields
-	// medicalaccessDescAccessedAt is the schema descriptor for accessed_at field.
-	medicalaccessDescAccessedAt := medicalaccessFields[3].Descriptor()
-	// medicalaccess.DefaultAccessedAt holds the default value on creation for the accessed_at field.
-	medicalaccess.DefaultAccessedAt = medicalaccessDescAccessedAt.Default.(func() time.Time)
 	medicalsectionMixin := schema.MedicalSection{}.Mixin()
 	medicalsection.Policy = privacy.NewPolicies(schema.MedicalSection{})
 	medicalsection.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -4,7 +4,7 @@ package ent
 
 import (
 	"fmt"
-	"passerelle/ent/medicalaccess"
+	"passerelle/ent/accesslog"
 	"strings"
 	"time"
 
@@ -13,8 +13,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// MedicalAccess is the model entity for the MedicalAccess schema.
-type MedicalAccess struct {
+// AccessLog is the model entity for the AccessLog schema.
+type AccessLog struct {
 	config `json:"-"`
 	// ID of the ent.
 	ID int64 `json:"id,omitempty"`
@@ -22,21 +22,29 @@ type MedicalAccess struct {
 	UserID uuid.UUID `json:"user_id,omitempty"`
 	// RequestID holds the value of the "request_id" field.
 	RequestID uuid.UUID `json:"request_id,omitempty"`
+	// DispatchID holds the value of the "dispatch_id" field.
+	DispatchID *uuid.UUID `json:"dispatch_id,omitempty"`
+	// MEDICAL_SECTION_READ or DISPATCH_OPENED
+	Kind string `json:"kind,omitempty"`
 	// AccessedAt holds the value of the "accessed_at" field.
 	AccessedAt   time.Time `json:"accessed_at,omitempty"`
 	selectValues sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
-func (*MedicalAccess) scanValues(columns []string) ([]any, error) {
+func (*AccessLog) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case medicalaccess.FieldID:
+		case accesslog.FieldDispatchID:
+			values[i] = &sql.NullScanner{S: new(uuid.UUID)}
+		case accesslog.FieldID:
 			values[i] = new(sql.NullInt64)
-		case medicalaccess.FieldAccessedAt:
+		case accesslog.FieldKind:
+			values[i] = new(sql.NullString)
+		case accesslog.FieldAccessedAt:
 			values[i] = new(sql.NullTime)
-		case medicalaccess.FieldUserID, medicalaccess.FieldRequestID:
+		case accesslog.FieldUserID, accesslog.FieldRequestID:
 			values[i] = new(uuid.UUID)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -46,32 +54,45 @@ func (*MedicalAccess) scanValues(columns []string) ([]any, error) {
 }
 
 // assignValues assigns the values that were returned from sql.Rows (after scanning)
-// to the MedicalAccess fields.
-func (_m *MedicalAccess) assignValues(columns []string, values []any) error {
+// to the AccessLog fields.
+func (_m *AccessLog) assignValues(columns []string, values []any) error {
 	if m, n := len(values), len(columns); m < n {
 		return fmt.Errorf("mismatch number of scan values: %d != %d", m, n)
 	}
 	for i := range columns {
 		switch columns[i] {
-		case medicalaccess.FieldID:
+		case accesslog.FieldID:
 			value, ok := values[i].(*sql.NullInt64)
 			if !ok {
 				return fmt.Errorf("unexpected type %T for field id", value)
 			}
 			_m.ID = int64(value.Int64)
-		case medicalaccess.FieldUserID:
+		case accesslog.FieldUserID:
 			if value, ok := values[i].(*uuid.UUID); !ok {
 				return fmt.Errorf("unexpected type %T for field user_id", values[i])
 			} else if value != nil {
 				_m.UserID = *value
 			}
-		case medicalaccess.FieldRequestID:
+		case accesslog.FieldRequestID:
 			if value, ok := values[i].(*uuid.UUID); !ok {
 				return fmt.Errorf("unexpected type %T for field request_id", values[i])
 			} else if value != nil {
 				_m.RequestID = *value
 			}
-		case medicalaccess.FieldAccessedAt:
+		case accesslog.FieldDispatchID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field dispatch_id", values[i])
+			} else if value.Valid {
+				_m.DispatchID = new(uuid.UUID)
+				*_m.DispatchID = *value.S.(*uuid.UUID)
+			}
+		case accesslog.FieldKind:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field kind", values[i])
+			} else if value.Valid {
+				_m.Kind = value.String
+			}
+		case accesslog.FieldAccessedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field accessed_at", values[i])
 			} else if value.Valid {
@@ -84,34 +105,34 @@ func (_m *MedicalAccess) assignValues(columns []string, values []any) error {
 	return nil
 }
 
-// Value returns the ent.Value that was dynamically selected and assigned to the MedicalAccess.
+// Value returns the ent.Value that was dynamically selected and assigned to the AccessLog.
 // This includes values selected through modifiers, order, etc.
-func (_m *MedicalAccess) Value(name string) (ent.Value, error) {
+func (_m *AccessLog) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
 }
 
-// Update returns a builder for updating this MedicalAccess.
-// Note that you need to call MedicalAccess.Unwrap() before calling this method if this MedicalAccess
+// Update returns a builder for updating this AccessLog.
+// Note that you need to call AccessLog.Unwrap() before calling this method if this AccessLog
 // was returned from a transaction, and the transaction was committed or rolled back.
-func (_m *MedicalAccess) Update() *MedicalAccessUpdateOne {
-	return NewMedicalAccessClient(_m.config).UpdateOne(_m)
+func (_m *AccessLog) Update() *AccessLogUpdateOne {
+	return NewAccessLogClient(_m.config).UpdateOne(_m)
 }
 
-// Unwrap unwraps the MedicalAccess entity that was returned from a transaction after it was closed,
+// Unwrap unwraps the AccessLog entity that was returned from a transaction after it was closed,
 // so that all future queries will be executed through the driver which created the transaction.
-func (_m *MedicalAccess) Unwrap() *MedicalAccess {
+func (_m *AccessLog) Unwrap() *AccessLog {
 	_tx, ok := _m.config.driver.(*txDriver)
 	if !ok {
-		panic("ent: MedicalAccess is not a transactional entity")
+		panic("ent: AccessLog is not a transactional entity")
 	}
 	_m.config.driver = _tx.drv
 	return _m
 }
 
 // String implements the fmt.Stringer.
-func (_m *MedicalAccess) String() string {
+func (_m *AccessLog) String() string {
 	var builder strings.Builder
-	builder.WriteString("MedicalAccess(")
+	builder.WriteString("AccessLog(")
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("user_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.UserID))
@@ -119,11 +140,19 @@ func (_m *MedicalAccess) String() string {
 	builder.WriteString("request_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.RequestID))
 	builder.WriteString(", ")
+	if v := _m.DispatchID; v != nil {
+		builder.WriteString("dispatch_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("kind=")
+	builder.WriteString(_m.Kind)
+	builder.WriteString(", ")
 	builder.WriteString("accessed_at=")
 	builder.WriteString(_m.AccessedAt.Format(time.ANSIC))
 	builder.WriteByte(')')
 	return builder.String()
 }
 
-// MedicalAccesses is a parsable slice of MedicalAccess.
-type MedicalAccesses []*MedicalAccess
+// AccessLogs is a parsable slice of AccessLog.
+type AccessLogs []*AccessLog

@@ -4,7 +4,7 @@ package ent
 
 import (
 	"context"
-	"passerelle/ent/medicalaccess"
+	"passerelle/ent/accesslog"
 	"passerelle/ent/predicate"
 
 	"entgo.io/ent/dialect/sql"
@@ -12,26 +12,26 @@ import (
 	"entgo.io/ent/schema/field"
 )
 
-// MedicalAccessDelete is the builder for deleting a MedicalAccess entity.
-type MedicalAccessDelete struct {
+// AccessLogDelete is the builder for deleting a AccessLog entity.
+type AccessLogDelete struct {
 	config
 	hooks    []Hook
-	mutation *MedicalAccessMutation
+	mutation *AccessLogMutation
 }
 
-// Where appends a list predicates to the MedicalAccessDelete builder.
-func (_d *MedicalAccessDelete) Where(ps ...predicate.MedicalAccess) *MedicalAccessDelete {
+// Where appends a list predicates to the AccessLogDelete builder.
+func (_d *AccessLogDelete) Where(ps ...predicate.AccessLog) *AccessLogDelete {
 	_d.mutation.Where(ps...)
 	return _d
 }
 
 // Exec executes the deletion query and returns how many vertices were deleted.
-func (_d *MedicalAccessDelete) Exec(ctx context.Context) (int, error) {
+func (_d *AccessLogDelete) Exec(ctx context.Context) (int, error) {
 	return withHooks(ctx, _d.sqlExec, _d.mutation, _d.hooks)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_d *MedicalAccessDelete) ExecX(ctx context.Context) int {
+func (_d *AccessLogDelete) ExecX(ctx context.Context) int {
 	n, err := _d.Exec(ctx)
 	if err != nil {
 		panic(err)
@@ -39,8 +39,8 @@ func (_d *MedicalAccessDelete) ExecX(ctx context.Context) int {
 	return n
 }
 
-func (_d *MedicalAccessDelete) sqlExec(ctx context.Context) (int, error) {
-	_spec := sqlgraph.NewDeleteSpec(medicalaccess.Table, sqlgraph.NewFieldSpec(medicalaccess.FieldID, field.TypeInt64))
+func (_d *AccessLogDelete) sqlExec(ctx context.Context) (int, error) {
+	_spec := sqlgraph.NewDeleteSpec(accesslog.Table, sqlgraph.NewFieldSpec(accesslog.FieldID, field.TypeInt64))
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {
@@ -56,32 +56,32 @@ func (_d *MedicalAccessDelete) sqlExec(ctx context.Context) (int, error) {
 	return affected, err
 }
 
-// MedicalAccessDeleteOne is the builder for deleting a single MedicalAccess entity.
-type MedicalAccessDeleteOne struct {
-	_d *MedicalAccessDelete
+// AccessLogDeleteOne is the builder for deleting a single AccessLog entity.
+type AccessLogDeleteOne struct {
+	_d *AccessLogDelete
 }
 
-// Where appends a list predicates to the MedicalAccessDelete builder.
-func (_d *MedicalAccessDeleteOne) Where(ps ...predicate.MedicalAccess) *MedicalAccessDeleteOne {
+// Where appends a list predicates to the AccessLogDelete builder.
+func (_d *AccessLogDeleteOne) Where(ps ...predicate.AccessLog) *AccessLogDeleteOne {
 	_d._d.mutation.Where(ps...)
 	return _d
 }
 
 // Exec executes the deletion query.
-func (_d *MedicalAccessDeleteOne) Exec(ctx context.Context) error {
+func (_d *AccessLogDeleteOne) Exec(ctx context.Context) error {
 	n, err := _d._d.Exec(ctx)
 	switch {
 	case err != nil:
 		return err
 	case n == 0:
-		return &NotFoundError{medicalaccess.Label}
+		return &NotFoundError{accesslog.Label}
 	default:
 		return nil
 	}
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_d *MedicalAccessDeleteOne) ExecX(ctx context.Context) {
+func (_d *AccessLogDeleteOne) ExecX(ctx context.Context) {
 	if err := _d.Exec(ctx); err != nil {
 		panic(err)
 	}

@@ -11,27 +11,30 @@ import (
 	"passerelle/ent/schema/rule"
 )
 
-// MedicalAccess logs every reading of a request's medical section.
-type MedicalAccess struct{ ent.Schema }
+// AccessLog records readings that must be traced: every opening of a
+// request's medical section, every opening of a dispatch by its unit.
+type AccessLog struct{ ent.Schema }
 
-func (MedicalAccess) Fields() []ent.Field {
+func (AccessLog) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int64("id").Immutable(),
 		field.UUID("user_id", uuid.UUID{}).Immutable(),
 		field.UUID("request_id", uuid.UUID{}).Immutable(),
+		field.UUID("dispatch_id", uuid.UUID{}).Optional().Nillable().Immutable(),
+		field.String("kind").Immutable().Comment("MEDICAL_SECTION_READ or DISPATCH_OPENED"),
 		field.Time("accessed_at").Default(now).Immutable(),
 	}
 }
 
-func (MedicalAccess) Indexes() []ent.Index {
+func (AccessLog) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("request_id", "accessed_at")}
 }
 
-func (MedicalAccess) Annotations() []schema.Annotation {
+func (AccessLog) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
 
-func (MedicalAccess) Policy() ent.Policy {
+func (AccessLog) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			rule.AllowSystem(),

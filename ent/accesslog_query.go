@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"passerelle/ent/medicalaccess"
+	"passerelle/ent/accesslog"
 	"passerelle/ent/predicate"
 
 	"entgo.io/ent"
@@ -17,66 +17,66 @@ import (
 	"entgo.io/ent/schema/field"
 )
 
-// MedicalAccessQuery is the builder for querying MedicalAccess entities.
-type MedicalAccessQuery struct {
+// AccessLogQuery is the builder for querying AccessLog entities.
+type AccessLogQuery struct {
 	config
 	ctx        *QueryContext
-	order      []medicalaccess.OrderOption
+	order      []accesslog.OrderOption
 	inters     []Interceptor
-	predicates []predicate.MedicalAccess
-	loadTotal  []func(context.Context, []*MedicalAccess) error
+	predicates []predicate.AccessLog
+	loadTotal  []func(context.Context, []*AccessLog) error
 	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
 }
 
-// Where adds a new predicate for the MedicalAccessQuery builder.
-func (_q *MedicalAccessQuery) Where(ps ...predicate.MedicalAccess) *MedicalAccessQuery {
+// Where adds a new predicate for the AccessLogQuery builder.
+func (_q *AccessLogQuery) Where(ps ...predicate.AccessLog) *AccessLogQuery {
 	_q.predicates = append(_q.predicates, ps...)
 	return _q
 }
 
 // Limit the number of records to be returned by this query.
-func (_q *MedicalAccessQuery) Limit(limit int) *MedicalAccessQuery {
+func (_q *AccessLogQuery) Limit(limit int) *AccessLogQuery {
 	_q.ctx.Limit = &limit
 	return _q
 }
 
 // Offset to start from.
-func (_q *MedicalAccessQuery) Offset(offset int) *MedicalAccessQuery {
+func (_q *AccessLogQuery) Offset(offset int) *AccessLogQuery {
 	_q.ctx.Offset = &offset
 	return _q
 }
 
 // Unique configures the query builder to filter duplicate records on query.
 // By default, unique is set to true, and can be disabled using this method.
-func (_q *MedicalAccessQuery) Unique(unique bool) *MedicalAccessQuery {
+func (_q *AccessLogQuery) Unique(unique bool) *AccessLogQuery {
 	_q.ctx.Unique = &unique
 	return _q
 }
 
 // Order specifies how the records should be ordered.
-func (_q *MedicalAccessQuery) Order(o ...medicalaccess.OrderOption) *MedicalAccessQuery {
+func (_q *AccessLogQuery) Order(o ...accesslog.OrderOption) *AccessLogQuery {
 	_q.order = append(_q.order, o...)
 	return _q
 }
 
-// First returns the first MedicalAccess entity from the query.
-// Returns a *NotFoundError when no MedicalAccess was found.
-func (_q *MedicalAccessQuery) First(ctx context.Context) (*MedicalAccess, error) {
+// First returns the first AccessLog entity from the query.
+// Returns a *NotFoundError when no AccessLog was found.
+func (_q *AccessLogQuery) First(ctx context.Context) (*AccessLog, error) {
 	nodes, err := _q.Limit(1).All(setContextOp(ctx, _q.ctx, ent.OpQueryFirst))
 	if err != nil {
 		return nil, err
 	}
 	if len(nodes) == 0 {
-		return nil, &NotFoundError{medicalaccess.Label}
+		return nil, &NotFoundError{accesslog.Label}
 	}
 	return nodes[0], nil
 }
 
 // FirstX is like First, but panics if an error occurs.
-func (_q *MedicalAccessQuery) FirstX(ctx context.Context) *MedicalAccess {
+func (_q *AccessLogQuery) FirstX(ctx context.Context) *AccessLog {
 	node, err := _q.First(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -84,22 +84,22 @@ func (_q *MedicalAccessQuery) FirstX(ctx context.Context) *MedicalAccess {
 	return node
 }
 
-// FirstID returns the first MedicalAccess ID from the query.
-// Returns a *NotFoundError when no MedicalAccess ID was found.
-func (_q *MedicalAccessQuery) FirstID(ctx context.Context) (id int64, err error) {
+// FirstID returns the first AccessLog ID from the query.
+// Returns a *NotFoundError when no AccessLog ID was found.
+func (_q *AccessLogQuery) FirstID(ctx context.Context) (id int64, err error) {
 	var ids []int64
 	if ids, err = _q.Limit(1).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryFirstID)); err != nil {
 		return
 	}
 	if len(ids) == 0 {
-		err = &NotFoundError{medicalaccess.Label}
+		err = &NotFoundError{accesslog.Label}
 		return
 	}
 	return ids[0], nil
 }
 
 // FirstIDX is like FirstID, but panics if an error occurs.
-func (_q *MedicalAccessQuery) FirstIDX(ctx context.Context) int64 {
+func (_q *AccessLogQuery) FirstIDX(ctx context.Context) int64 {
 	id, err := _q.FirstID(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -107,10 +107,10 @@ func (_q *MedicalAccessQuery) FirstIDX(ctx context.Context) int64 {
 	return id
 }
 
-// Only returns a single MedicalAccess entity found by the query, ensuring it only returns one.
-// Returns a *NotSingularError when more than one MedicalAccess entity is found.
-// Returns a *NotFoundError when no MedicalAccess entities are found.
-func (_q *MedicalAccessQuery) Only(ctx context.Context) (*MedicalAccess, error) {
+// Only returns a single AccessLog entity found by the query, ensuring it only returns one.
+// Returns a *NotSingularError when more than one AccessLog entity is found.
+// Returns a *NotFoundError when no AccessLog entities are found.
+func (_q *AccessLogQuery) Only(ctx context.Context) (*AccessLog, error) {
 	nodes, err := _q.Limit(2).All(setContextOp(ctx, _q.ctx, ent.OpQueryOnly))
 	if err != nil {
 		return nil, err
@@ -119,14 +119,14 @@ func (_q *MedicalAccessQuery) Only(ctx context.Context) (*MedicalAccess, error) 
 	case 1:
 		return nodes[0], nil
 	case 0:
-		return nil, &NotFoundError{medicalaccess.Label}
+		return nil, &NotFoundError{accesslog.Label}
 	default:
-		return nil, &NotSingularError{medicalaccess.Label}
+		return nil, &NotSingularError{accesslog.Label}
 	}
 }
 
 // OnlyX is like Only, but panics if an error occurs.
-func (_q *MedicalAccessQuery) OnlyX(ctx context.Context) *MedicalAccess {
+func (_q *AccessLogQuery) OnlyX(ctx context.Context) *AccessLog {
 	node, err := _q.Only(ctx)
 	if err != nil {
 		panic(err)
@@ -134,10 +134,10 @@ func (_q *MedicalAccessQuery) OnlyX(ctx context.Context) *MedicalAccess {
 	return node
 }
 
-// OnlyID is like Only, but returns the only MedicalAccess ID in the query.
-// Returns a *NotSingularError when more than one MedicalAccess ID is found.
+// OnlyID is like Only, but returns the only AccessLog ID in the query.
+// Returns a *NotSingularError when more than one AccessLog ID is found.
 // Returns a *NotFoundError when no entities are found.
-func (_q *MedicalAccessQuery) OnlyID(ctx context.Context) (id int64, err error) {
+func (_q *AccessLogQuery) OnlyID(ctx context.Context) (id int64, err error) {
 	var ids []int64
 	if ids, err = _q.Limit(2).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryOnlyID)); err != nil {
 		return
@@ -146,15 +146,15 @@ func (_q *MedicalAccessQuery) OnlyID(ctx context.Context) (id int64, err error) 
 	case 1:
 		id = ids[0]
 	case 0:
-		err = &NotFoundError{medicalaccess.Label}
+		err = &NotFoundError{accesslog.Label}
 	default:
-		err = &NotSingularError{medicalaccess.Label}
+		err = &NotSingularError{accesslog.Label}
 	}
 	return
 }
 
 // OnlyIDX is like OnlyID, but panics if an error occurs.
-func (_q *MedicalAccessQuery) OnlyIDX(ctx context.Context) int64 {
+func (_q *AccessLogQuery) OnlyIDX(ctx context.Context) int64 {
 	id, err := _q.OnlyID(ctx)
 	if err != nil {
 		panic(err)
@@ -162,18 +162,18 @@ func (_q *MedicalAccessQuery) OnlyIDX(ctx context.Context) int64 {
 	return id
 }
 
-// All executes the query and returns a list of MedicalAccesses.
-func (_q *MedicalAccessQuery) All(ctx context.Context) ([]*MedicalAccess, error) {
+// All executes the query and returns a list of AccessLogs.
+func (_q *AccessLogQuery) All(ctx context.Context) ([]*AccessLog, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryAll)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return nil, err
 	}
-	qr := querierAll[[]*MedicalAccess, *MedicalAccessQuery]()
-	return withInterceptors[[]*MedicalAccess](ctx, _q, qr, _q.inters)
+	qr := querierAll[[]*AccessLog, *AccessLogQuery]()
+	return withInterceptors[[]*AccessLog](ctx, _q, qr, _q.inters)
 }
 
 // AllX is like All, but panics if an error occurs.
-func (_q *MedicalAccessQuery) AllX(ctx context.Context) []*MedicalAccess {
+func (_q *AccessLogQuery) AllX(ctx context.Context) []*AccessLog {
 	nodes, err := _q.All(ctx)
 	if err != nil {
 		panic(err)
@@ -181,20 +181,20 @@ func (_q *MedicalAccessQuery) AllX(ctx context.Context) []*MedicalAccess {
 	return nodes
 }
 
-// IDs executes the query and returns a list of MedicalAccess IDs.
-func (_q *MedicalAccessQuery) IDs(ctx context.Context) (ids []int64, err error) {
+// IDs executes the query and returns a list of AccessLog IDs.
+func (_q *AccessLogQuery) IDs(ctx context.Context) (ids []int64, err error) {
 	if _q.ctx.Unique == nil && _q.path != nil {
 		_q.Unique(true)
 	}
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryIDs)
-	if err = _q.Select(medicalaccess.FieldID).Scan(ctx, &ids); err != nil {
+	if err = _q.Select(accesslog.FieldID).Scan(ctx, &ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
 
 // IDsX is like IDs, but panics if an error occurs.
-func (_q *MedicalAccessQuery) IDsX(ctx context.Context) []int64 {
+func (_q *AccessLogQuery) IDsX(ctx context.Context) []int64 {
 	ids, err := _q.IDs(ctx)
 	if err != nil {
 		panic(err)
@@ -203,16 +203,16 @@ func (_q *MedicalAccessQuery) IDsX(ctx context.Context) []int64 {
 }
 
 // Count returns the count of the given query.
-func (_q *MedicalAccessQuery) Count(ctx context.Context) (int, error) {
+func (_q *AccessLogQuery) Count(ctx context.Context) (int, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryCount)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return 0, err
 	}
-	return withInterceptors[int](ctx, _q, querierCount[*MedicalAccessQuery](), _q.inters)
+	return withInterceptors[int](ctx, _q, querierCount[*AccessLogQuery](), _q.inters)
 }
 
 // CountX is like Count, but panics if an error occurs.
-func (_q *MedicalAccessQuery) CountX(ctx context.Context) int {
+func (_q *AccessLogQuery) CountX(ctx context.Context) int {
 	count, err := _q.Count(ctx)
 	if err != nil {
 		panic(err)
@@ -221,7 +221,7 @@ func (_q *MedicalAccessQuery) CountX(ctx context.Context) int {
 }
 
 // Exist returns true if the query has elements in the graph.
-func (_q *MedicalAccessQuery) Exist(ctx context.Context) (bool, error) {
+func (_q *AccessLogQuery) Exist(ctx context.Context) (bool, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryExist)
 	switch _, err := _q.FirstID(ctx); {
 	case IsNotFound(err):
@@ -234,7 +234,7 @@ func (_q *MedicalAccessQuery) Exist(ctx context.Context) (bool, error) {
 }
 
 // ExistX is like Exist, but panics if an error occurs.
-func (_q *MedicalAccessQuery) ExistX(ctx context.Context) bool {
+func (_q *AccessLogQuery) ExistX(ctx context.Context) bool {
 	exist, err := _q.Exist(ctx)
 	if err != nil {
 		panic(err)
@@ -242,18 +242,18 @@ func (_q *MedicalAccessQuery) ExistX(ctx context.Context) bool {
 	return exist
 }
 
-// Clone returns a duplicate of the MedicalAccessQuery builder, including all associated steps. It can be
+// Clone returns a duplicate of the AccessLogQuery builder, including all associated steps. It can be
 // used to prepare common query builders and use them differently after the clone is made.
-func (_q *MedicalAccessQuery) Clone() *MedicalAccessQuery {
+func (_q *AccessLogQuery) Clone() *AccessLogQuery {
 	if _q == nil {
 		return nil
 	}
-	return &MedicalAccessQuery{
+	return &AccessLogQuery{
 		config:     _q.config,
 		ctx:        _q.ctx.Clone(),
-		order:      append([]medicalaccess.OrderOption{}, _q.order...),
+		order:      append([]accesslog.OrderOption{}, _q.order...),
 		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.MedicalAccess{}, _q.predicates...),
+		predicates: append([]predicate.AccessLog{}, _q.predicates...),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -271,15 +271,15 @@ func (_q *MedicalAccessQuery) Clone() *MedicalAccessQuery {
 //		Count int `json:"count,omitempty"`
 //	}
 //
-//	client.MedicalAccess.Query().
-//		GroupBy(medicalaccess.FieldUserID).
+//	client.AccessLog.Query().
+//		GroupBy(accesslog.FieldUserID).
 //		Aggregate(ent.Count()).
 //		Scan(ctx, &v)
-func (_q *MedicalAccessQuery) GroupBy(field string, fields ...string) *MedicalAccessGroupBy {
+func (_q *AccessLogQuery) GroupBy(field string, fields ...string) *AccessLogGroupBy {
 	_q.ctx.Fields = append([]string{field}, fields...)
-	grbuild := &MedicalAccessGroupBy{build: _q}
+	grbuild := &AccessLogGroupBy{build: _q}
 	grbuild.flds = &_q.ctx.Fields
-	grbuild.label = medicalaccess.Label
+	grbuild.label = accesslog.Label
 	grbuild.scan = grbuild.Scan
 	return grbuild
 }
@@ -293,23 +293,23 @@ func (_q *MedicalAccessQuery) GroupBy(field string, fields ...string) *MedicalAc
 //		UserID uuid.UUID `json:"user_id,omitempty"`
 //	}
 //
-//	client.MedicalAccess.Query().
-//		Select(medicalaccess.FieldUserID).
+//	client.AccessLog.Query().
+//		Select(accesslog.FieldUserID).
 //		Scan(ctx, &v)
-func (_q *MedicalAccessQuery) Select(fields ...string) *MedicalAccessSelect {
+func (_q *AccessLogQuery) Select(fields ...string) *AccessLogSelect {
 	_q.ctx.Fields = append(_q.ctx.Fields, fields...)
-	sbuild := &MedicalAccessSelect{MedicalAccessQuery: _q}
-	sbuild.label = medicalaccess.Label
+	sbuild := &AccessLogSelect{AccessLogQuery: _q}
+	sbuild.label = accesslog.Label
 	sbuild.flds, sbuild.scan = &_q.ctx.Fields, sbuild.Scan
 	return sbuild
 }
 
-// Aggregate returns a MedicalAccessSelect configured with the given aggregations.
-func (_q *MedicalAccessQuery) Aggregate(fns ...AggregateFunc) *MedicalAccessSelect {
+// Aggregate returns a AccessLogSelect configured with the given aggregations.
+func (_q *AccessLogQuery) Aggregate(fns ...AggregateFunc) *AccessLogSelect {
 	return _q.Select().Aggregate(fns...)
 }
 
-func (_q *MedicalAccessQuery) prepareQuery(ctx context.Context) error {
+func (_q *AccessLogQuery) prepareQuery(ctx context.Context) error {
 	for _, inter := range _q.inters {
 		if inter == nil {
 			return fmt.Errorf("ent: uninitialized interceptor (forgotten import ent/runtime?)")
@@ -321,7 +321,7 @@ func (_q *MedicalAccessQuery) prepareQuery(ctx context.Context) error {
 		}
 	}
 	for _, f := range _q.ctx.Fields {
-		if !medicalaccess.ValidColumn(f) {
+		if !accesslog.ValidColumn(f) {
 			return &ValidationError{Name: f, err: fmt.Errorf("ent: invalid field %q for query", f)}
 		}
 	}
@@ -332,25 +332,25 @@ func (_q *MedicalAccessQuery) prepareQuery(ctx context.Context) error {
 		}
 		_q.sql = prev
 	}
-	if medicalaccess.Policy == nil {
-		return errors.New("ent: uninitialized medicalaccess.Policy (forgotten import ent/runtime?)")
+	if accesslog.Policy == nil {
+		return errors.New("ent: uninitialized accesslog.Policy (forgotten import ent/runtime?)")
 	}
-	if err := medicalaccess.Policy.EvalQuery(ctx, _q); err != nil {
+	if err := accesslog.Policy.EvalQuery(ctx, _q); err != nil {
 		return err
 	}
 	return nil
 }
 
-func (_q *MedicalAccessQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*MedicalAccess, error) {
+func (_q *AccessLogQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*AccessLog, error) {
 	var (
-		nodes = []*MedicalAccess{}
+		nodes = []*AccessLog{}
 		_spec = _q.querySpec()
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
-		return (*MedicalAccess).scanValues(nil, columns)
+		return (*AccessLog).scanValues(nil, columns)
 	}
 	_spec.Assign = func(columns []string, values []any) error {
-		node := &MedicalAccess{config: _q.config}
+		node := &AccessLog{config: _q.config}
 		nodes = append(nodes, node)
 		return node.assignValues(columns, values)
 	}
@@ -374,7 +374,7 @@ func (_q *MedicalAccessQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([
 	return nodes, nil
 }
 
-func (_q *MedicalAccessQuery) sqlCount(ctx context.Context) (int, error) {
+func (_q *AccessLogQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
@@ -386,8 +386,8 @@ func (_q *MedicalAccessQuery) sqlCount(ctx context.Context) (int, error) {
 	return sqlgraph.CountNodes(ctx, _q.driver, _spec)
 }
 
-func (_q *MedicalAccessQuery) querySpec() *sqlgraph.QuerySpec {
-	_spec := sqlgraph.NewQuerySpec(medicalaccess.Table, medicalaccess.Columns, sqlgraph.NewFieldSpec(medicalaccess.FieldID, field.TypeInt64))
+func (_q *AccessLogQuery) querySpec() *sqlgraph.QuerySpec {
+	_spec := sqlgraph.NewQuerySpec(accesslog.Table, accesslog.Columns, sqlgraph.NewFieldSpec(accesslog.FieldID, field.TypeInt64))
 	_spec.From = _q.sql
 	if unique := _q.ctx.Unique; unique != nil {
 		_spec.Unique = *unique
@@ -396,9 +396,9 @@ func (_q *MedicalAccessQuery) querySpec() *sqlgraph.QuerySpec {
 	}
 	if fields := _q.ctx.Fields; len(fields) > 0 {
 		_spec.Node.Columns = make([]string, 0, len(fields))
-		_spec.Node.Columns = append(_spec.Node.Columns, medicalaccess.FieldID)
+		_spec.Node.Columns = append(_spec.Node.Columns, accesslog.FieldID)
 		for i := range fields {
-			if fields[i] != medicalaccess.FieldID {
+			if fields[i] != accesslog.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
 		}
@@ -426,12 +426,12 @@ func (_q *MedicalAccessQuery) querySpec() *sqlgraph.QuerySpec {
 	return _spec
 }
 
-func (_q *MedicalAccessQuery) sqlQuery(ctx context.Context) *sql.Selector {
+func (_q *AccessLogQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	builder := sql.Dialect(_q.driver.Dialect())
-	t1 := builder.Table(medicalaccess.Table)
+	t1 := builder.Table(accesslog.Table)
 	columns := _q.ctx.Fields
 	if len(columns) == 0 {
-		columns = medicalaccess.Columns
+		columns = accesslog.Columns
 	}
 	selector := builder.Select(t1.Columns(columns...)...).From(t1)
 	if _q.sql != nil {
@@ -464,7 +464,7 @@ func (_q *MedicalAccessQuery) sqlQuery(ctx context.Context) *sql.Selector {
 // ForUpdate locks the selected rows against concurrent updates, and prevent them from being
 // updated, deleted or "selected ... for update" by other sessions, until the transaction is
 // either committed or rolled-back.
-func (_q *MedicalAccessQuery) ForUpdate(opts ...sql.LockOption) *MedicalAccessQuery {
+func (_q *AccessLogQuery) ForUpdate(opts ...sql.LockOption) *AccessLogQuery {
 	if _q.driver.Dialect() == dialect.Postgres {
 		_q.Unique(false)
 	}
@@ -477,7 +477,7 @@ func (_q *MedicalAccessQuery) ForUpdate(opts ...sql.LockOption) *MedicalAccessQu
 // ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
 // on any rows that are read. Other sessions can read the rows, but cannot modify them
 // until your transaction commits.
-func (_q *MedicalAccessQuery) ForShare(opts ...sql.LockOption) *MedicalAccessQuery {
+func (_q *AccessLogQuery) ForShare(opts ...sql.LockOption) *AccessLogQuery {
 	if _q.driver.Dialect() == dialect.Postgres {
 		_q.Unique(false)
 	}
@@ -488,33 +488,33 @@ func (_q *MedicalAccessQuery) ForShare(opts ...sql.LockOption) *MedicalAccessQue
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.
-func (_q *MedicalAccessQuery) Modify(modifiers ...func(s *sql.Selector)) *MedicalAccessSelect {
+func (_q *AccessLogQuery) Modify(modifiers ...func(s *sql.Selector)) *AccessLogSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
 }
 
-// MedicalAccessGroupBy is the group-by builder for MedicalAccess entities.
-type MedicalAccessGroupBy struct {
+// AccessLogGroupBy is the group-by builder for AccessLog entities.
+type AccessLogGroupBy struct {
 	selector
-	build *MedicalAccessQuery
+	build *AccessLogQuery
 }
 
 // Aggregate adds the given aggregation functions to the group-by query.
-func (_g *MedicalAccessGroupBy) Aggregate(fns ...AggregateFunc) *MedicalAccessGroupBy {
+func (_g *AccessLogGroupBy) Aggregate(fns ...AggregateFunc) *AccessLogGroupBy {
 	_g.fns = append(_g.fns, fns...)
 	return _g
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_g *MedicalAccessGroupBy) Scan(ctx context.Context, v any) error {
+func (_g *AccessLogGroupBy) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _g.build.ctx, ent.OpQueryGroupBy)
 	if err := _g.build.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*MedicalAccessQuery, *MedicalAccessGroupBy](ctx, _g.build, _g, _g.build.inters, v)
+	return scanWithInterceptors[*AccessLogQuery, *AccessLogGroupBy](ctx, _g.build, _g, _g.build.inters, v)
 }
 
-func (_g *MedicalAccessGroupBy) sqlScan(ctx context.Context, root *MedicalAccessQuery, v any) error {
+func (_g *AccessLogGroupBy) sqlScan(ctx context.Context, root *AccessLogQuery, v any) error {
 	selector := root.sqlQuery(ctx).Select()
 	aggregation := make([]string, 0, len(_g.fns))
 	for _, fn := range _g.fns {
@@ -541,28 +541,28 @@ func (_g *MedicalAccessGroupBy) sqlScan(ctx context.Context, root *MedicalAccess
 	return sql.ScanSlice(rows, v)
 }
 
-// MedicalAccessSelect is the builder for selecting fields of MedicalAccess entities.
-type MedicalAccessSelect struct {
-	*MedicalAccessQuery
+// AccessLogSelect is the builder for selecting fields of AccessLog entities.
+type AccessLogSelect struct {
+	*AccessLogQuery
 	selector
 }
 
 // Aggregate adds the given aggregation functions to the selector query.
-func (_s *MedicalAccessSelect) Aggregate(fns ...AggregateFunc) *MedicalAccessSelect {
+func (_s *AccessLogSelect) Aggregate(fns ...AggregateFunc) *AccessLogSelect {
 	_s.fns = append(_s.fns, fns...)
 	return _s
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_s *MedicalAccessSelect) Scan(ctx context.Context, v any) error {
+func (_s *AccessLogSelect) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _s.ctx, ent.OpQuerySelect)
 	if err := _s.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*MedicalAccessQuery, *MedicalAccessSelect](ctx, _s.MedicalAccessQuery, _s, _s.inters, v)
+	return scanWithInterceptors[*AccessLogQuery, *AccessLogSelect](ctx, _s.AccessLogQuery, _s, _s.inters, v)
 }
 
-func (_s *MedicalAccessSelect) sqlScan(ctx context.Context, root *MedicalAccessQuery, v any) error {
+func (_s *AccessLogSelect) sqlScan(ctx context.Context, root *AccessLogQuery, v any) error {
 	selector := root.sqlQuery(ctx)
 	aggregation := make([]string, 0, len(_s.fns))
 	for _, fn := range _s.fns {
@@ -584,7 +584,7 @@ func (_s *MedicalAccessSelect) sqlScan(ctx context.Context, root *MedicalAccessQ
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.
-func (_s *MedicalAccessSelect) Modify(modifiers ...func(s *sql.Selector)) *MedicalAccessSelect {
+func (_s *AccessLogSelect) Modify(modifiers ...func(s *sql.Selector)) *AccessLogSelect {
 	_s.modifiers = append(_s.modifiers, modifiers...)
 	return _s
 }

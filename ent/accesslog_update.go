@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"passerelle/ent/medicalaccess"
+	"passerelle/ent/accesslog"
 	"passerelle/ent/predicate"
 
 	"entgo.io/ent/dialect/sql"
@@ -14,32 +14,32 @@ import (
 	"entgo.io/ent/schema/field"
 )
 
-// MedicalAccessUpdate is the builder for updating MedicalAccess entities.
-type MedicalAccessUpdate struct {
+// AccessLogUpdate is the builder for updating AccessLog entities.
+type AccessLogUpdate struct {
 	config
 	hooks     []Hook
-	mutation  *MedicalAccessMutation
+	mutation  *AccessLogMutation
 	modifiers []func(*sql.UpdateBuilder)
 }
 
-// Where appends a list predicates to the MedicalAccessUpdate builder.
-func (_u *MedicalAccessUpdate) Where(ps ...predicate.MedicalAccess) *MedicalAccessUpdate {
+// Where appends a list predicates to the AccessLogUpdate builder.
+func (_u *AccessLogUpdate) Where(ps ...predicate.AccessLog) *AccessLogUpdate {
 	_u.mutation.Where(ps...)
 	return _u
 }
 
-// Mutation returns the MedicalAccessMutation object of the builder.
-func (_u *MedicalAccessUpdate) Mutation() *MedicalAccessMutation {
+// Mutation returns the AccessLogMutation object of the builder.
+func (_u *AccessLogUpdate) Mutation() *AccessLogMutation {
 	return _u.mutation
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
-func (_u *MedicalAccessUpdate) Save(ctx context.Context) (int, error) {
+func (_u *AccessLogUpdate) Save(ctx context.Context) (int, error) {
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
 // SaveX is like Save, but panics if an error occurs.
-func (_u *MedicalAccessUpdate) SaveX(ctx context.Context) int {
+func (_u *AccessLogUpdate) SaveX(ctx context.Context) int {
 	affected, err := _u.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -48,26 +48,26 @@ func (_u *MedicalAccessUpdate) SaveX(ctx context.Context) int {
 }
 
 // Exec executes the query.
-func (_u *MedicalAccessUpdate) Exec(ctx context.Context) error {
+func (_u *AccessLogUpdate) Exec(ctx context.Context) error {
 	_, err := _u.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_u *MedicalAccessUpdate) ExecX(ctx context.Context) {
+func (_u *AccessLogUpdate) ExecX(ctx context.Context) {
 	if err := _u.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
-func (_u *MedicalAccessUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *MedicalAccessUpdate {
+func (_u *AccessLogUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *AccessLogUpdate {
 	_u.modifiers = append(_u.modifiers, modifiers...)
 	return _u
 }
 
-func (_u *MedicalAccessUpdate) sqlSave(ctx context.Context) (_node int, err error) {
-	_spec := sqlgraph.NewUpdateSpec(medicalaccess.Table, medicalaccess.Columns, sqlgraph.NewFieldSpec(medicalaccess.FieldID, field.TypeInt64))
+func (_u *AccessLogUpdate) sqlSave(ctx context.Context) (_node int, err error) {
+	_spec := sqlgraph.NewUpdateSpec(accesslog.Table, accesslog.Columns, sqlgraph.NewFieldSpec(accesslog.FieldID, field.TypeInt64))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {
@@ -75,10 +75,13 @@ func (_u *MedicalAccessUpdate) sqlSave(ctx context.Context) (_node int, err erro
 			}
 		}
 	}
+	if _u.mutation.DispatchIDCleared() {
+		_spec.ClearField(accesslog.FieldDispatchID, field.TypeUUID)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
-			err = &NotFoundError{medicalaccess.Label}
+			err = &NotFoundError{accesslog.Label}
 		} else if sqlgraph.IsConstraintError(err) {
 			err = &ConstraintError{msg: err.Error(), wrap: err}
 		}
@@ -88,40 +91,40 @@ func (_u *MedicalAccessUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	return _node, nil
 }
 
-// MedicalAccessUpdateOne is the builder for updating a single MedicalAccess entity.
-type MedicalAccessUpdateOne struct {
+// AccessLogUpdateOne is the builder for updating a single AccessLog entity.
+type AccessLogUpdateOne struct {
 	config
 	fields    []string
 	hooks     []Hook
-	mutation  *MedicalAccessMutation
+	mutation  *AccessLogMutation
 	modifiers []func(*sql.UpdateBuilder)
 }
 
-// Mutation returns the MedicalAccessMutation object of the builder.
-func (_u *MedicalAccessUpdateOne) Mutation() *MedicalAccessMutation {
+// Mutation returns the AccessLogMutation object of the builder.
+func (_u *AccessLogUpdateOne) Mutation() *AccessLogMutation {
 	return _u.mutation
 }
 
-// Where appends a list predicates to the MedicalAccessUpdate builder.
-func (_u *MedicalAccessUpdateOne) Where(ps ...predicate.MedicalAccess) *MedicalAccessUpdateOne {
+// Where appends a list predicates to the AccessLogUpdate builder.
+func (_u *AccessLogUpdateOne) Where(ps ...predicate.AccessLog) *AccessLogUpdateOne {
 	_u.mutation.Where(ps...)
 	return _u
 }
 
 // Select allows selecting one or more fields (columns) of the returned entity.
 // The default is selecting all fields defined in the entity schema.
-func (_u *MedicalAccessUpdateOne) Select(field string, fields ...string) *MedicalAccessUpdateOne {
+func (_u *AccessLogUpdateOne) Select(field string, fields ...string) *AccessLogUpdateOne {
 	_u.fields = append([]string{field}, fields...)
 	return _u
 }
 
-// Save executes the query and returns the updated MedicalAccess entity.
-func (_u *MedicalAccessUpdateOne) Save(ctx context.Context) (*MedicalAccess, error) {
+// Save executes the query and returns the updated AccessLog entity.
+func (_u *AccessLogUpdateOne) Save(ctx context.Context) (*AccessLog, error) {
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
 // SaveX is like Save, but panics if an error occurs.
-func (_u *MedicalAccessUpdateOne) SaveX(ctx context.Context) *MedicalAccess {
+func (_u *AccessLogUpdateOne) SaveX(ctx context.Context) *AccessLog {
 	node, err := _u.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -130,39 +133,39 @@ func (_u *MedicalAccessUpdateOne) SaveX(ctx context.Context) *MedicalAccess {
 }
 
 // Exec executes the query on the entity.
-func (_u *MedicalAccessUpdateOne) Exec(ctx context.Context) error {
+func (_u *AccessLogUpdateOne) Exec(ctx context.Context) error {
 	_, err := _u.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_u *MedicalAccessUpdateOne) ExecX(ctx context.Context) {
+func (_u *AccessLogUpdateOne) ExecX(ctx context.Context) {
 	if err := _u.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
-func (_u *MedicalAccessUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *MedicalAccessUpdateOne {
+func (_u *AccessLogUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *AccessLogUpdateOne {
 	_u.modifiers = append(_u.modifiers, modifiers...)
 	return _u
 }
 
-func (_u *MedicalAccessUpdateOne) sqlSave(ctx context.Context) (_node *MedicalAccess, err error) {
-	_spec := sqlgraph.NewUpdateSpec(medicalaccess.Table, medicalaccess.Columns, sqlgraph.NewFieldSpec(medicalaccess.FieldID, field.TypeInt64))
+func (_u *AccessLogUpdateOne) sqlSave(ctx context.Context) (_node *AccessLog, err error) {
+	_spec := sqlgraph.NewUpdateSpec(accesslog.Table, accesslog.Columns, sqlgraph.NewFieldSpec(accesslog.FieldID, field.TypeInt64))
 	id, ok := _u.mutation.ID()
 	if !ok {
-		return nil, &ValidationError{Name: "id", err: errors.New(`ent: missing "MedicalAccess.id" for update`)}
+		return nil, &ValidationError{Name: "id", err: errors.New(`ent: missing "AccessLog.id" for update`)}
 	}
 	_spec.Node.ID.Value = id
 	if fields := _u.fields; len(fields) > 0 {
 		_spec.Node.Columns = make([]string, 0, len(fields))
-		_spec.Node.Columns = append(_spec.Node.Columns, medicalaccess.FieldID)
+		_spec.Node.Columns = append(_spec.Node.Columns, accesslog.FieldID)
 		for _, f := range fields {
-			if !medicalaccess.ValidColumn(f) {
+			if !accesslog.ValidColumn(f) {
 				return nil, &ValidationError{Name: f, err: fmt.Errorf("ent: invalid field %q for query", f)}
 			}
-			if f != medicalaccess.FieldID {
+			if f != accesslog.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, f)
 			}
 		}
@@ -174,13 +177,16 @@ func (_u *MedicalAccessUpdateOne) sqlSave(ctx context.Context) (_node *MedicalAc
 			}
 		}
 	}
+	if _u.mutation.DispatchIDCleared() {
+		_spec.ClearField(accesslog.FieldDispatchID, field.TypeUUID)
+	}
 	_spec.AddModifiers(_u.modifiers...)
-	_node = &MedicalAccess{config: _u.config}
+	_node = &AccessLog{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues
 	if err = sqlgraph.UpdateNode(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
-			err = &NotFoundError{medicalaccess.Label}
+			err = &NotFoundError{accesslog.Label}
 		} else if sqlgraph.IsConstraintError(err) {
 			err = &ConstraintError{msg: err.Error(), wrap: err}
 		}

@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"passerelle/ent/medicalaccess"
+	"passerelle/ent/accesslog"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -15,34 +15,54 @@ import (
 	"github.com/google/uuid"
 )
 
-// MedicalAccessCreate is the builder for creating a MedicalAccess entity.
-type MedicalAccessCreate struct {
+// AccessLogCreate is the builder for creating a AccessLog entity.
+type AccessLogCreate struct {
 	config
-	mutation *MedicalAccessMutation
+	mutation *AccessLogMutation
 	hooks    []Hook
 	conflict []sql.ConflictOption
 }
 
 // SetUserID sets the "user_id" field.
-func (_c *MedicalAccessCreate) SetUserID(v uuid.UUID) *MedicalAccessCreate {
+func (_c *AccessLogCreate) SetUserID(v uuid.UUID) *AccessLogCreate {
 	_c.mutation.SetUserID(v)
 	return _c
 }
 
 // SetRequestID sets the "request_id" field.
-func (_c *MedicalAccessCreate) SetRequestID(v uuid.UUID) *MedicalAccessCreate {
+func (_c *AccessLogCreate) SetRequestID(v uuid.UUID) *AccessLogCreate {
 	_c.mutation.SetRequestID(v)
 	return _c
 }
 
+// SetDispatchID sets the "dispatch_id" field.
+func (_c *AccessLogCreate) SetDispatchID(v uuid.UUID) *AccessLogCreate {
+	_c.mutation.SetDispatchID(v)
+	return _c
+}
+
+// SetNillableDispatchID sets the "dispatch_id" field if the given value is not nil.
+func (_c *AccessLogCreate) SetNillableDispatchID(v *uuid.UUID) *AccessLogCreate {
+	if v != nil {
+		_c.SetDispatchID(*v)
+	}
+	return _c
+}
+
+// SetKind sets the "kind" field.
+func (_c *AccessLogCreate) SetKind(v string) *AccessLogCreate {
+	_c.mutation.SetKind(v)
+	return _c
+}
+
 // SetAccessedAt sets the "accessed_at" field.
-func (_c *MedicalAccessCreate) SetAccessedAt(v time.Time) *MedicalAccessCreate {
+func (_c *AccessLogCreate) SetAccessedAt(v time.Time) *AccessLogCreate {
 	_c.mutation.SetAccessedAt(v)
 	return _c
 }
 
 // SetNillableAccessedAt sets the "accessed_at" field if the given value is not nil.
-func (_c *MedicalAccessCreate) SetNillableAccessedAt(v *time.Time) *MedicalAccessCreate {
+func (_c *AccessLogCreate) SetNillableAccessedAt(v *time.Time) *AccessLogCreate {
 	if v != nil {
 		_c.SetAccessedAt(*v)
 	}
@@ -50,18 +70,18 @@ func (_c *MedicalAccessCreate) SetNillableAccessedAt(v *time.Time) *MedicalAcces
 }
 
 // SetID sets the "id" field.
-func (_c *MedicalAccessCreate) SetID(v int64) *MedicalAccessCreate {
+func (_c *AccessLogCreate) SetID(v int64) *AccessLogCreate {
 	_c.mutation.SetID(v)
 	return _c
 }
 
-// Mutation returns the MedicalAccessMutation object of the builder.
-func (_c *MedicalAccessCreate) Mutation() *MedicalAccessMutation {
+// Mutation returns the AccessLogMutation object of the builder.
+func (_c *AccessLogCreate) Mutation() *AccessLogMutation {
 	return _c.mutation
 }
 
-// Save creates the MedicalAccess in the database.
-func (_c *MedicalAccessCreate) Save(ctx context.Context) (*MedicalAccess, error) {
+// Save creates the AccessLog in the database.
+func (_c *AccessLogCreate) Save(ctx context.Context) (*AccessLog, error) {
 	if err := _c.defaults(); err != nil {
 		return nil, err
 	}
@@ -69,7 +89,7 @@ func (_c *MedicalAccessCreate) Save(ctx context.Context) (*MedicalAccess, error)
 }
 
 // SaveX calls Save and panics if Save returns an error.
-func (_c *MedicalAccessCreate) SaveX(ctx context.Context) *MedicalAccess {
+func (_c *AccessLogCreate) SaveX(ctx context.Context) *AccessLog {
 	v, err := _c.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -78,45 +98,48 @@ func (_c *MedicalAccessCreate) SaveX(ctx context.Context) *MedicalAccess {
 }
 
 // Exec executes the query.
-func (_c *MedicalAccessCreate) Exec(ctx context.Context) error {
+func (_c *AccessLogCreate) Exec(ctx context.Context) error {
 	_, err := _c.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_c *MedicalAccessCreate) ExecX(ctx context.Context) {
+func (_c *AccessLogCreate) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *MedicalAccessCreate) defaults() error {
+func (_c *AccessLogCreate) defaults() error {
 	if _, ok := _c.mutation.AccessedAt(); !ok {
-		if medicalaccess.DefaultAccessedAt == nil {
-			return fmt.Errorf("ent: uninitialized medicalaccess.DefaultAccessedAt (forgotten import ent/runtime?)")
+		if accesslog.DefaultAccessedAt == nil {
+			return fmt.Errorf("ent: uninitialized accesslog.DefaultAccessedAt (forgotten import ent/runtime?)")
 		}
-		v := medicalaccess.DefaultAccessedAt()
+		v := accesslog.DefaultAccessedAt()
 		_c.mutation.SetAccessedAt(v)
 	}
 	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
-func (_c *MedicalAccessCreate) check() error {
+func (_c *AccessLogCreate) check() error {
 	if _, ok := _c.mutation.UserID(); !ok {
-		return &ValidationError{Name: "user_id", err: errors.New(`ent: missing required field "MedicalAccess.user_id"`)}
+		return &ValidationError{Name: "user_id", err: errors.New(`ent: missing required field "AccessLog.user_id"`)}
 	}
 	if _, ok := _c.mutation.RequestID(); !ok {
-		return &ValidationError{Name: "request_id", err: errors.New(`ent: missing required field "MedicalAccess.request_id"`)}
+		return &ValidationError{Name: "request_id", err: errors.New(`ent: missing required field "AccessLog.request_id"`)}
+	}
+	if _, ok := _c.mutation.Kind(); !ok {
+		return &ValidationError{Name: "kind", err: errors.New(`ent: missing required field "AccessLog.kind"`)}
 	}
 	if _, ok := _c.mutation.AccessedAt(); !ok {
-		return &ValidationError{Name: "accessed_at", err: errors.New(`ent: missing required field "MedicalAccess.accessed_at"`)}
+		return &ValidationError{Name: "accessed_at", err: errors.New(`ent: missing required field "AccessLog.accessed_at"`)}
 	}
 	return nil
 }
 
-func (_c *MedicalAccessCreate) sqlSave(ctx context.Context) (*MedicalAccess, error) {
+func (_c *AccessLogCreate) sqlSave(ctx context.Context) (*AccessLog, error) {
 	if err := _c.check(); err != nil {
 		return nil, err
 	}
@@ -136,10 +159,10 @@ func (_c *MedicalAccessCreate) sqlSave(ctx context.Context) (*MedicalAccess, err
 	return _node, nil
 }
 
-func (_c *MedicalAccessCreate) createSpec() (*MedicalAccess, *sqlgraph.CreateSpec) {
+func (_c *AccessLogCreate) createSpec() (*AccessLog, *sqlgraph.CreateSpec) {
 	var (
-		_node = &MedicalAccess{config: _c.config}
-		_spec = sqlgraph.NewCreateSpec(medicalaccess.Table, sqlgraph.NewFieldSpec(medicalaccess.FieldID, field.TypeInt64))
+		_node = &AccessLog{config: _c.config}
+		_spec = sqlgraph.NewCreateSpec(accesslog.Table, sqlgraph.NewFieldSpec(accesslog.FieldID, field.TypeInt64))
 	)
 	_spec.OnConflict = _c.conflict
 	if id, ok := _c.mutation.ID(); ok {
@@ -147,15 +170,23 @@ func (_c *MedicalAccessCreate) createSpec() (*MedicalAccess, *sqlgraph.CreateSpe
 		_spec.ID.Value = id
 	}
 	if value, ok := _c.mutation.UserID(); ok {
-		_spec.SetField(medicalaccess.FieldUserID, field.TypeUUID, value)
+		_spec.SetField(accesslog.FieldUserID, field.TypeUUID, value)
 		_node.UserID = value
 	}
 	if value, ok := _c.mutation.RequestID(); ok {
-		_spec.SetField(medicalaccess.FieldRequestID, field.TypeUUID, value)
+		_spec.SetField(accesslog.FieldRequestID, field.TypeUUID, value)
 		_node.RequestID = value
 	}
+	if value, ok := _c.mutation.DispatchID(); ok {
+		_spec.SetField(accesslog.FieldDispatchID, field.TypeUUID, value)
+		_node.DispatchID = &value
+	}
+	if value, ok := _c.mutation.Kind(); ok {
+		_spec.SetField(accesslog.FieldKind, field.TypeString, value)
+		_node.Kind = value
+	}
 	if value, ok := _c.mutation.AccessedAt(); ok {
-		_spec.SetField(medicalaccess.FieldAccessedAt, field.TypeTime, value)
+		_spec.SetField(accesslog.FieldAccessedAt, field.TypeTime, value)
 		_node.AccessedAt = value
 	}
 	return _node, _spec
@@ -164,7 +195,7 @@ func (_c *MedicalAccessCreate) createSpec() (*MedicalAccess, *sqlgraph.CreateSpe
 // OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
 // of the `INSERT` statement. For example:
 //
-//	client.MedicalAccess.Create().
+//	client.AccessLog.Create().
 //		SetUserID(v).
 //		OnConflict(
 //			// Update the row with the new values
@@ -173,13 +204,13 @@ func (_c *MedicalAccessCreate) createSpec() (*MedicalAccess, *sqlgraph.CreateSpe
 //		).
 //		// Override some of the fields with custom
 //		// update values.
-//		Update(func(u *ent.MedicalAccessUpsert) {
+//		Update(func(u *ent.AccessLogUpsert) {
 //			SetUserID(v+v).
 //		}).
 //		Exec(ctx)
-func (_c *MedicalAccessCreate) OnConflict(opts ...sql.ConflictOption) *MedicalAccessUpsertOne {
+func (_c *AccessLogCreate) OnConflict(opts ...sql.ConflictOption) *AccessLogUpsertOne {
 	_c.conflict = opts
-	return &MedicalAccessUpsertOne{
+	return &AccessLogUpsertOne{
 		create: _c,
 	}
 }
@@ -187,25 +218,25 @@ func (_c *MedicalAccessCreate) OnConflict(opts ...sql.ConflictOption) *MedicalAc
 // OnConflictColumns calls `OnConflict` and configures the columns
 // as conflict target. Using this option is equivalent to using:
 //
-//	client.MedicalAccess.Create().
+//	client.AccessLog.Create().
 //		OnConflict(sql.ConflictColumns(columns...)).
 //		Exec(ctx)
-func (_c *MedicalAccessCreate) OnConflictColumns(columns ...string) *MedicalAccessUpsertOne {
+func (_c *AccessLogCreate) OnConflictColumns(columns ...string) *AccessLogUpsertOne {
 	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &MedicalAccessUpsertOne{
+	return &AccessLogUpsertOne{
 		create: _c,
 	}
 }
 
 type (
-	// MedicalAccessUpsertOne is the builder for "upsert"-ing
-	//  one MedicalAccess node.
-	MedicalAccessUpsertOne struct {
-		create *MedicalAccessCreate
+	// AccessLogUpsertOne is the builder for "upsert"-ing
+	//  one AccessLog node.
+	AccessLogUpsertOne struct {
+		create *AccessLogCreate
 	}
 
-	// MedicalAccessUpsert is the "OnConflict" setter.
-	MedicalAccessUpsert struct {
+	// AccessLogUpsert is the "OnConflict" setter.
+	AccessLogUpsert struct {
 		*sql.UpdateSet
 	}
 )
@@ -213,28 +244,34 @@ type (
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
-//	client.MedicalAccess.Create().
+//	client.AccessLog.Create().
 //		OnConflict(
 //			sql.ResolveWithNewValues(),
 //			sql.ResolveWith(func(u *sql.UpdateSet) {
-//				u.SetIgnore(medicalaccess.FieldID)
+//				u.SetIgnore(accesslog.FieldID)
 //			}),
 //		).
 //		Exec(ctx)
-func (u *MedicalAccessUpsertOne) UpdateNewValues() *MedicalAccessUpsertOne {
+func (u *AccessLogUpsertOne) UpdateNewValues() *AccessLogUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		if _, exists := u.create.mutation.ID(); exists {
-			s.SetIgnore(medicalaccess.FieldID)
+			s.SetIgnore(accesslog.FieldID)
 		}
 		if _, exists := u.create.mutation.UserID(); exists {
-			s.SetIgnore(medicalaccess.FieldUserID)
+			s.SetIgnore(accesslog.FieldUserID)
 		}
 		if _, exists := u.create.mutation.RequestID(); exists {
-			s.SetIgnore(medicalaccess.FieldRequestID)
+			s.SetIgnore(accesslog.FieldRequestID)
+		}
+		if _, exists := u.create.mutation.DispatchID(); exists {
+			s.SetIgnore(accesslog.FieldDispatchID)
+		}
+		if _, exists := u.create.mutation.Kind(); exists {
+			s.SetIgnore(accesslog.FieldKind)
 		}
 		if _, exists := u.create.mutation.AccessedAt(); exists {
-			s.SetIgnore(medicalaccess.FieldAccessedAt)
+			s.SetIgnore(accesslog.FieldAccessedAt)
 		}
 	}))
 	return u
@@ -243,47 +280,47 @@ func (u *MedicalAccessUpsertOne) UpdateNewValues() *MedicalAccessUpsertOne {
 // Ignore sets each column to itself in case of conflict.
 // Using this option is equivalent to using:
 //
-//	client.MedicalAccess.Create().
+//	client.AccessLog.Create().
 //	    OnConflict(sql.ResolveWithIgnore()).
 //	    Exec(ctx)
-func (u *MedicalAccessUpsertOne) Ignore() *MedicalAccessUpsertOne {
+func (u *AccessLogUpsertOne) Ignore() *AccessLogUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
 	return u
 }
 
 // DoNothing configures the conflict_action to `DO NOTHING`.
 // Supported only by SQLite and PostgreSQL.
-func (u *MedicalAccessUpsertOne) DoNothing() *MedicalAccessUpsertOne {
+func (u *AccessLogUpsertOne) DoNothing() *AccessLogUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.DoNothing())
 	return u
 }
 
-// Update allows overriding fields `UPDATE` values. See the MedicalAccessCreate.OnConflict
+// Update allows overriding fields `UPDATE` values. See the AccessLogCreate.OnConflict
 // documentation for more info.
-func (u *MedicalAccessUpsertOne) Update(set func(*MedicalAccessUpsert)) *MedicalAccessUpsertOne {
+func (u *AccessLogUpsertOne) Update(set func(*AccessLogUpsert)) *AccessLogUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&MedicalAccessUpsert{UpdateSet: update})
+		set(&AccessLogUpsert{UpdateSet: update})
 	}))
 	return u
 }
 
 // Exec executes the query.
-func (u *MedicalAccessUpsertOne) Exec(ctx context.Context) error {
+func (u *AccessLogUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for MedicalAccessCreate.OnConflict")
+		return errors.New("ent: missing options for AccessLogCreate.OnConflict")
 	}
 	return u.create.Exec(ctx)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (u *MedicalAccessUpsertOne) ExecX(ctx context.Context) {
+func (u *AccessLogUpsertOne) ExecX(ctx context.Context) {
 	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // Exec executes the UPSERT query and returns the inserted/updated ID.
-func (u *MedicalAccessUpsertOne) ID(ctx context.Context) (id int64, err error) {
+func (u *AccessLogUpsertOne) ID(ctx context.Context) (id int64, err error) {
 	node, err := u.create.Save(ctx)
 	if err != nil {
 		return id, err
@@ -292,7 +329,7 @@ func (u *MedicalAccessUpsertOne) ID(ctx context.Context) (id int64, err error) {
 }
 
 // IDX is like ID, but panics if an error occurs.
-func (u *MedicalAccessUpsertOne) IDX(ctx context.Context) int64 {
+func (u *AccessLogUpsertOne) IDX(ctx context.Context) int64 {
 	id, err := u.ID(ctx)
 	if err != nil {
 		panic(err)
@@ -300,28 +337,28 @@ func (u *MedicalAccessUpsertOne) IDX(ctx context.Context) int64 {
 	return id
 }
 
-// MedicalAccessCreateBulk is the builder for creating many MedicalAccess entities in bulk.
-type MedicalAccessCreateBulk struct {
+// AccessLogCreateBulk is the builder for creating many AccessLog entities in bulk.
+type AccessLogCreateBulk struct {
 	config
 	err      error
-	builders []*MedicalAccessCreate
+	builders []*AccessLogCreate
 	conflict []sql.ConflictOption
 }
 
-// Save creates the MedicalAccess entities in the database.
-func (_c *MedicalAccessCreateBulk) Save(ctx context.Context) ([]*MedicalAccess, error) {
+// Save creates the AccessLog entities in the database.
+func (_c *AccessLogCreateBulk) Save(ctx context.Context) ([]*AccessLog, error) {
 	if _c.err != nil {
 		return nil, _c.err
 	}
 	specs := make([]*sqlgraph.CreateSpec, len(_c.builders))
-	nodes := make([]*MedicalAccess, len(_c.builders))
+	nodes := make([]*AccessLog, len(_c.builders))
 	mutators := make([]Mutator, len(_c.builders))
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
 			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
-				mutation, ok := m.(*MedicalAccessMutation)
+				mutation, ok := m.(*AccessLogMutation)
 				if !ok {
 					return nil, fmt.Errorf("unexpected mutation type %T", m)
 				}
@@ -369,7 +406,7 @@ func (_c *MedicalAccessCreateBulk) Save(ctx context.Context) ([]*MedicalAccess, 
 }
 
 // SaveX is like Save, but panics if an error occurs.
-func (_c *MedicalAccessCreateBulk) SaveX(ctx context.Context) []*MedicalAccess {
+func (_c *AccessLogCreateBulk) SaveX(ctx context.Context) []*AccessLog {
 	v, err := _c.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -378,13 +415,13 @@ func (_c *MedicalAccessCreateBulk) SaveX(ctx context.Context) []*MedicalAccess {
 }
 
 // Exec executes the query.
-func (_c *MedicalAccessCreateBulk) Exec(ctx context.Context) error {
+func (_c *AccessLogCreateBulk) Exec(ctx context.Context) error {
 	_, err := _c.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_c *MedicalAccessCreateBulk) ExecX(ctx context.Context) {
+func (_c *AccessLogCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
 		panic(err)
 	}
@@ -393,7 +430,7 @@ func (_c *MedicalAccessCreateBulk) ExecX(ctx context.Context) {
 // OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
 // of the `INSERT` statement. For example:
 //
-//	client.MedicalAccess.CreateBulk(builders...).
+//	client.AccessLog.CreateBulk(builders...).
 //		OnConflict(
 //			// Update the row with the new values
 //			// the was proposed for insertion.
@@ -401,13 +438,13 @@ func (_c *MedicalAccessCreateBulk) ExecX(ctx context.Context) {
 //		).
 //		// Override some of the fields with custom
 //		// update values.
-//		Update(func(u *ent.MedicalAccessUpsert) {
+//		Update(func(u *ent.AccessLogUpsert) {
 //			SetUserID(v+v).
 //		}).
 //		Exec(ctx)
-func (_c *MedicalAccessCreateBulk) OnConflict(opts ...sql.ConflictOption) *MedicalAccessUpsertBulk {
+func (_c *AccessLogCreateBulk) OnConflict(opts ...sql.ConflictOption) *AccessLogUpsertBulk {
 	_c.conflict = opts
-	return &MedicalAccessUpsertBulk{
+	return &AccessLogUpsertBulk{
 		create: _c,
 	}
 }
@@ -415,48 +452,54 @@ func (_c *MedicalAccessCreateBulk) OnConflict(opts ...sql.ConflictOption) *Medic
 // OnConflictColumns calls `OnConflict` and configures the columns
 // as conflict target. Using this option is equivalent to using:
 //
-//	client.MedicalAccess.Create().
+//	client.AccessLog.Create().
 //		OnConflict(sql.ConflictColumns(columns...)).
 //		Exec(ctx)
-func (_c *MedicalAccessCreateBulk) OnConflictColumns(columns ...string) *MedicalAccessUpsertBulk {
+func (_c *AccessLogCreateBulk) OnConflictColumns(columns ...string) *AccessLogUpsertBulk {
 	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &MedicalAccessUpsertBulk{
+	return &AccessLogUpsertBulk{
 		create: _c,
 	}
 }
 
-// MedicalAccessUpsertBulk is the builder for "upsert"-ing
-// a bulk of MedicalAccess nodes.
-type MedicalAccessUpsertBulk struct {
-	create *MedicalAccessCreateBulk
+// AccessLogUpsertBulk is the builder for "upsert"-ing
+// a bulk of AccessLog nodes.
+type AccessLogUpsertBulk struct {
+	create *AccessLogCreateBulk
 }
 
 // UpdateNewValues updates the mutable fields using the new values that
 // were set on create. Using this option is equivalent to using:
 //
-//	client.MedicalAccess.Create().
+//	client.AccessLog.Create().
 //		OnConflict(
 //			sql.ResolveWithNewValues(),
 //			sql.ResolveWith(func(u *sql.UpdateSet) {
-//				u.SetIgnore(medicalaccess.FieldID)
+//				u.SetIgnore(accesslog.FieldID)
 //			}),
 //		).
 //		Exec(ctx)
-func (u *MedicalAccessUpsertBulk) UpdateNewValues() *MedicalAccessUpsertBulk {
+func (u *AccessLogUpsertBulk) UpdateNewValues() *AccessLogUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		for _, b := range u.create.builders {
 			if _, exists := b.mutation.ID(); exists {
-				s.SetIgnore(medicalaccess.FieldID)
+				s.SetIgnore(accesslog.FieldID)
 			}
 			if _, exists := b.mutation.UserID(); exists {
-				s.SetIgnore(medicalaccess.FieldUserID)
+				s.SetIgnore(accesslog.FieldUserID)
 			}
 			if _, exists := b.mutation.RequestID(); exists {
-				s.SetIgnore(medicalaccess.FieldRequestID)
+				s.SetIgnore(accesslog.FieldRequestID)
+			}
+			if _, exists := b.mutation.DispatchID(); exists {
+				s.SetIgnore(accesslog.FieldDispatchID)
+			}
+			if _, exists := b.mutation.Kind(); exists {
+				s.SetIgnore(accesslog.FieldKind)
 			}
 			if _, exists := b.mutation.AccessedAt(); exists {
-				s.SetIgnore(medicalaccess.FieldAccessedAt)
+				s.SetIgnore(accesslog.FieldAccessedAt)
 			}
 		}
 	}))
@@ -466,48 +509,48 @@ func (u *MedicalAccessUpsertBulk) UpdateNewValues() *MedicalAccessUpsertBulk {
 // Ignore sets each column to itself in case of conflict.
 // Using this option is equivalent to using:
 //
-//	client.MedicalAccess.Create().
+//	client.AccessLog.Create().
 //		OnConflict(sql.ResolveWithIgnore()).
 //		Exec(ctx)
-func (u *MedicalAccessUpsertBulk) Ignore() *MedicalAccessUpsertBulk {
+func (u *AccessLogUpsertBulk) Ignore() *AccessLogUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
 	return u
 }
 
 // DoNothing configures the conflict_action to `DO NOTHING`.
 // Supported only by SQLite and PostgreSQL.
-func (u *MedicalAccessUpsertBulk) DoNothing() *MedicalAccessUpsertBulk {
+func (u *AccessLogUpsertBulk) DoNothing() *AccessLogUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.DoNothing())
 	return u
 }
 
-// Update allows overriding fields `UPDATE` values. See the MedicalAccessCreateBulk.OnConflict
+// Update allows overriding fields `UPDATE` values. See the AccessLogCreateBulk.OnConflict
 // documentation for more info.
-func (u *MedicalAccessUpsertBulk) Update(set func(*MedicalAccessUpsert)) *MedicalAccessUpsertBulk {
+func (u *AccessLogUpsertBulk) Update(set func(*AccessLogUpsert)) *AccessLogUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&MedicalAccessUpsert{UpdateSet: update})
+		set(&AccessLogUpsert{UpdateSet: update})
 	}))
 	return u
 }
 
 // Exec executes the query.
-func (u *MedicalAccessUpsertBulk) Exec(ctx context.Context) error {
+func (u *AccessLogUpsertBulk) Exec(ctx context.Context) error {
 	if u.create.err != nil {
 		return u.create.err
 	}
 	for i, b := range u.create.builders {
 		if len(b.conflict) != 0 {
-			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the MedicalAccessCreateBulk instead", i)
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the AccessLogCreateBulk instead", i)
 		}
 	}
 	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for MedicalAccessCreateBulk.OnConflict")
+		return errors.New("ent: missing options for AccessLogCreateBulk.OnConflict")
 	}
 	return u.create.Exec(ctx)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (u *MedicalAccessUpsertBulk) ExecX(ctx context.Context) {
+func (u *AccessLogUpsertBulk) ExecX(ctx context.Context) {
 	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
