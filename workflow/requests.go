@@ -1,0 +1,620 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	entgo "entgo.io/ent"
+	"github.com/google/uuid"
+
+	"passerelle/apperr"
+	"passerelle/authz"
+	"passerelle/ent"
+	"passerelle/ent/admissionrequest"
+	"passerelle/ent/adminsocialsection"
+	"passerelle/ent/careprojectsection"
+	"passerelle/ent/dispatch"
+	"passerelle/ent/medicalsection"
+	"passerelle/ent/referencecounter"
+	"passerelle/ent/unit"
+	"passerelle/enums"
+	"passerelle/identity"
+	"passerelle/viewer"
+)
+
+// PatientInput is the identity given at creation.
+type PatientInput struct {
+	BirthName, FirstName string
+	UsedName, BirthPlace *string
+	BirthDate            time.Time
+	Sex                  enums.Sex
+	INS                  *string
+}
+
+// CreateInput creates a request.
+type CreateInput struct {
+	OriginStructureID    uuid.UUID
+	OriginUnitID         *uuid.UUID
+	Urgency              enums.Urgency
+	DesiredAdmissionDate *time.Time
+	Patient              PatientInput
+}
+
+// Created is a new request and whether a possible duplicate exists.
+type Created struct {
+	Request          *ent.AdmissionRequest
+	DuplicateWarning bool
+}
+
+func today(now time.Time) time.Time {
+	y, m, d := now.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// duplicateKey folds the four identity fields compared for duplicates; empty
+// when one is missing (no check then).
+func duplicateKey(p PatientInput) string {
+	bn, fn := identity.FoldName(p.BirthName), identity.FoldName(p.FirstName)
+	if bn == "" || fn == "" || p.BirthDate.IsZero() || p.Sex == "" {
+		return ""
+	}
+	return strings.Join([]string{bn, fn, p.BirthDate.Format(time.DateOnly), string(p.Sex)}, "|")
+}
+
+func (p *PatientInput) validate(now time.Time) error {
+	p.BirthName, p.FirstName = strings.TrimSpace(p.BirthName), strings.TrimSpace(p.FirstName)
+	switch {
+	case p.BirthName == "":
+		return apperr.BadInput("input.patient.birthName", "the birth name is required")
+	case p.FirstName == "":
+		return apperr.BadInput("input.patient.firstName", "the first name is required")
+	case p.BirthDate.After(today(now)):
+		return apperr.BadInput("input.patient.birthDate", "the birth date is in the future")
+	case p.BirthDate.Before(time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC)):
+		return apperr.BadInput("input.patient.birthDate", "the birth date is too far in the past")
+	}
+	if p.INS != nil {
+		if err := identity.ValidateINS(*p.INS); err != nil {
+			return identity.RenameField(err, "input.patient.ins")
+		}
+		n := identity.NormalizeINS(*p.INS)
+		p.INS = &n
+	}
+	return nil
+}
+
+// Create creates a DRAFT request with its patient and three empty sections.
+func (s *Service) Create(ctx context.Context, in CreateInput) (*Created, error) {
+	var out Created
+	err := s.run(ctx, func(o *op) error {
+		if err := in.Patient.validate(o.now); err != nil {
+			return err
+		}
+		if in.DesiredAdmissionDate != nil && in.DesiredAdmissionDate.Before(today(o.now)) {
+			return apperr.BadInput("input.desiredAdmissionDate", "the desired admission date is in the past")
+		}
+		if !in.Urgency.IsValid() {
+			return apperr.BadInput("input.urgency", "unknown urgency")
+		}
+		if _, err := o.tx.Structure.Get(o.ctx, in.OriginStructureID); err != nil {
+			return wrapNotFound(err, "structure")
+		}
+		if in.OriginUnitID != nil {
+			u, err := o.tx.Unit.Get(o.ctx, *in.OriginUnitID)
+			if err != nil {
+				return wrapNotFound(err, "unit")
+			}
+			if u.StructureID != in.OriginStructureID {
+				return apperr.BadInput("input.originUnitId", "the unit does not belong to the origin structure")
+			}
+		}
+		if !authz.CanCreateRequestFor(o.v, in.OriginStructureID, in.OriginUnitID) {
+			return forbidden("create requests for this structure")
+		}
+		ref, err := o.nextReference()
+		if err != nil {
+			return err
+		}
+		p := in.Patient
+		pat, err := o.tx.Patient.Create().SetBirthName(p.BirthName).SetNillableUsedName(p.UsedName).
+			SetFirstName(p.FirstName).SetBirthDate(p.BirthDate).SetNillableBirthPlace(p.BirthPlace).
+			SetSex(p.Sex).SetNillableIns(p.INS).Save(o.ctx)
+		if err != nil {
+			return err
+		}
+		key := duplicateKey(p)
+		c := o.tx.AdmissionRequest.Create().SetReference(ref).SetOriginStructureID(in.OriginStructureID).
+			SetNillableOriginUnitID(in.OriginUnitID).SetCreatedByID(o.v.UserID).SetPatientID(pat.ID).
+			SetUrgency(in.Urgency).SetNillableDesiredAdmissionDate(in.DesiredAdmissionDate).
+			SetCreatedAt(o.now).SetUpdatedAt(o.now)
+		if key != "" {
+			c.SetDuplicateKey(key)
+		}
+		req, err := c.Save(o.ctx)
+		if err != nil {
+			return err
+		}
+		if err := o.tx.MedicalSection.Create().SetRequestID(req.ID).Exec(o.ctx); err != nil {
+			return err
+		}
+		if err := o.tx.CareProjectSection.Create().SetRequestID(req.ID).Exec(o.ctx); err != nil {
+			return err
+		}
+		if err := o.tx.AdminSocialSection.Create().SetRequestID(req.ID).Exec(o.ctx); err != nil {
+			return err
+		}
+		if key != "" {
+			// Checked as the system over every active request, but only the
+			// fact is returned: the other request is never disclosed.
+			out.DuplicateWarning, err = o.tx.AdmissionRequest.Query().Where(
+				admissionrequest.DuplicateKey(key), admissionrequest.IDNEQ(req.ID),
+				admissionrequest.StatusNotIn(enums.RequestStatusArchived, enums.RequestStatusCancelled),
+			).Exist(viewer.System(o.ctx))
+			if err != nil {
+				return err
+			}
+		}
+		out.Request = req
+		return o.record(eventSpec{typ: enums.EventTypeRequestCreated, request: req.ID,
+			to: string(enums.RequestStatusDraft)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// nextReference numbers the request within its year: USP-2026-000123.
+func (o *op) nextReference() (string, error) {
+	year := o.now.Year()
+	sys := viewer.System(o.ctx)
+	err := o.tx.ReferenceCounter.Create().SetID(year).SetLast(1).
+		OnConflictColumns(referencecounter.FieldID).
+		Update(func(u *ent.ReferenceCounterUpsert) { u.AddLast(1) }).Exec(sys)
+	if err != nil {
+		return "", err
+	}
+	c, err := o.tx.ReferenceCounter.Get(sys, year)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("USP-%d-%06d", year, c.Last), nil
+}
+
+func wrapNotFound(err error, what string) error {
+	if ent.IsNotFound(err) {
+		return apperr.NotFoundError(what)
+	}
+	return err
+}
+
+// Patch is a partial section update: ent field name → value; a nil value
+// clears the field. Absent fields are unchanged.
+type Patch map[string]any
+
+// sectionRules says, per section, which profile action writes it and which
+// fields make it COMPLETE.
+var sectionRules = map[enums.SectionKind]struct {
+	write    authz.Action
+	required []string
+}{
+	enums.SectionKindMedical: {authz.WriteMedical, []string{
+		medicalsection.FieldDiagnosis, medicalsection.FieldPpsScore, medicalsection.FieldPrognosis,
+		medicalsection.FieldPatientInformedOfDiagnosis, medicalsection.FieldPatientAgreesToUsp}},
+	enums.SectionKindCareProject: {authz.WriteCareProject, []string{careprojectsection.FieldStayGoal}},
+	enums.SectionKindAdminSocial: {authz.WriteAdminSocial, []string{
+		adminsocialsection.FieldAddress, adminsocialsection.FieldPostalCode, adminsocialsection.FieldCity}},
+}
+
+// metaFields are section columns that are not content.
+var metaFields = []string{"id", "request_id", "state", "created_at", "updated_at", "last_edited_at",
+	"last_edited_by_id", "validated_at", "validated_by_id", "validation_removed_at", "validation_removed_by_id", "edges"}
+
+func (p Patch) validate(kind enums.SectionKind) error {
+	if kind != enums.SectionKindMedical {
+		return nil
+	}
+	if v, ok := p[medicalsection.FieldPpsScore]; ok && v != nil {
+		n, _ := v.(int)
+		if n < 0 || n > 100 || n%10 != 0 {
+			return apperr.BadInput("input.ppsScore", "the PPS score goes from 0 to 100 in steps of 10")
+		}
+	}
+	if v, ok := p[medicalsection.FieldPallia10]; ok && v != nil {
+		if a, _ := v.([]bool); len(a) != 10 {
+			return apperr.BadInput("input.pallia10", "PALLIA-10 needs exactly 10 answers")
+		}
+	}
+	return nil
+}
+
+// SaveSection applies a partial update to one section. expectedVersion, when
+// given, must match the request's version.
+func (s *Service) SaveSection(ctx context.Context, requestID uuid.UUID, kind enums.SectionKind, patch Patch, expectedVersion *int) (*ent.AdmissionRequest, error) {
+	rules, ok := sectionRules[kind]
+	if !ok {
+		return nil, apperr.BadInput("kind", "unknown section")
+	}
+	if err := patch.validate(kind); err != nil {
+		return nil, err
+	}
+	err := s.run(ctx, func(o *op) error {
+		req, can, err := o.loadRequest(requestID)
+		if err != nil {
+			return err
+		}
+		if !can[rules.write] {
+			return forbidden("write this section")
+		}
+		if expectedVersion != nil && *expectedVersion != req.Version {
+			return apperr.New(apperr.Conflict, "the request changed since you loaded it (version %d, now %d)",
+				*expectedVersion, req.Version).With("currentVersion", req.Version)
+		}
+		if _, err := o.stepRequest(req, ActEdit); err != nil {
+			return err
+		}
+		if err := o.applyPatch(req, kind, patch, rules.required); err != nil {
+			return err
+		}
+		k := kind
+		if err := o.record(eventSpec{typ: enums.EventTypeSectionUpdated, request: req.ID, section: &k}); err != nil {
+			return err
+		}
+		return o.markUpdated(req)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.reloadRequest(ctx, requestID)
+}
+
+// applyPatch writes the fields, then recomputes the section's state; an
+// edit of a validated medical section removes the validation (who and when
+// are kept).
+func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch Patch, required []string) error {
+	var (
+		m    entgo.Mutation
+		save func() error
+		load func() (any, error)
+	)
+	switch kind {
+	case enums.SectionKindMedical:
+		u := o.tx.MedicalSection.Update().Where(medicalsection.RequestID(req.ID))
+		m, save = u.Mutation(), func() error { return u.Exec(o.ctx) }
+		load = func() (any, error) { return o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).Only(o.ctx) }
+	case enums.SectionKindCareProject:
+		u := o.tx.CareProjectSection.Update().Where(careprojectsection.RequestID(req.ID))
+		m, save = u.Mutation(), func() error { return u.Exec(o.ctx) }
+		load = func() (any, error) {
+			return o.tx.CareProjectSection.Query().Where(careprojectsection.RequestID(req.ID)).Only(o.ctx)
+		}
+	default:
+		u := o.tx.AdminSocialSection.Update().Where(adminsocialsection.RequestID(req.ID))
+		m, save = u.Mutation(), func() error { return u.Exec(o.ctx) }
+		load = func() (any, error) {
+			return o.tx.AdminSocialSection.Query().Where(adminsocialsection.RequestID(req.ID)).Only(o.ctx)
+		}
+	}
+	for name, value := range patch {
+		var err error
+		if value == nil {
+			err = m.ClearField(name)
+		} else {
+			if str, ok := value.(string); ok {
+				value = strings.TrimSpace(str)
+			}
+			err = m.SetField(name, value)
+		}
+		if err != nil {
+			return fmt.Errorf("section field %s: %w", name, err)
+		}
+	}
+	if err := m.SetField("last_edited_at", o.now); err != nil {
+		return err
+	}
+	if err := m.SetField("last_edited_by_id", o.v.UserID); err != nil {
+		return err
+	}
+	if err := save(); err != nil {
+		return err
+	}
+	row, err := load()
+	if err != nil {
+		return err
+	}
+	state, prev, err := sectionState(row, required)
+	if err != nil {
+		return err
+	}
+	if state == prev {
+		return nil
+	}
+	switch kind {
+	case enums.SectionKindMedical:
+		u := o.tx.MedicalSection.Update().Where(medicalsection.RequestID(req.ID)).SetState(state)
+		if prev == enums.SectionStateValidated {
+			u.ClearValidatedAt().ClearValidatedByID().SetValidationRemovedAt(o.now).SetValidationRemovedByID(o.v.UserID)
+		}
+		return u.Exec(o.ctx)
+	case enums.SectionKindCareProject:
+		return o.tx.CareProjectSection.Update().Where(careprojectsection.RequestID(req.ID)).SetState(state).Exec(o.ctx)
+	default:
+		return o.tx.AdminSocialSection.Update().Where(adminsocialsection.RequestID(req.ID)).SetState(state).Exec(o.ctx)
+	}
+}
+
+// sectionState computes EMPTY / IN_PROGRESS / COMPLETE from a section row
+// (any edit leaves VALIDATED) and returns the stored state too.
+func sectionState(row any, required []string) (enums.SectionState, enums.SectionState, error) {
+	b, err := json.Marshal(row)
+	if err != nil {
+		return "", "", err
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return "", "", err
+	}
+	prev := enums.SectionState(fmt.Sprint(fields["state"]))
+	filled := func(name string) bool {
+		v, ok := fields[name]
+		if !ok || v == nil {
+			return false
+		}
+		if s, ok := v.(string); ok {
+			return s != ""
+		}
+		return true
+	}
+	complete := true
+	for _, f := range required {
+		complete = complete && filled(f)
+	}
+	if complete {
+		return enums.SectionStateComplete, prev, nil
+	}
+	for name := range fields {
+		if !slices.Contains(metaFields, name) && filled(name) {
+			return enums.SectionStateInProgress, prev, nil
+		}
+	}
+	return enums.SectionStateEmpty, prev, nil
+}
+
+// markUpdated: a change to a sent request marks every open dispatch as
+// updated since last read, tells its unit, and answers an information
+// request (back to READ).
+func (o *op) markUpdated(req *ent.AdmissionRequest) error {
+	if req.Status == enums.RequestStatusDraft {
+		return nil
+	}
+	ds, err := o.tx.Dispatch.Query().Where(dispatch.RequestID(req.ID),
+		dispatch.StatusIn(append(slices.Clone(open), enums.DispatchStatusConfirmed)...)).All(viewer.System(o.ctx))
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		from := d.Status
+		if d.Status == enums.DispatchStatusInfoRequested {
+			if _, err := o.stepDispatch(d, req.Status, ActReply, nil); err != nil {
+				return err
+			}
+		}
+		if err := o.tx.Dispatch.UpdateOneID(d.ID).SetUpdatedSinceRead(true).Exec(o.ctx); err != nil {
+			return err
+		}
+		if err := o.record(eventSpec{typ: enums.EventTypeRequestUpdated, request: req.ID, dispatch: d,
+			from: string(from), to: string(d.Status)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateMedical validates a COMPLETE medical section.
+func (s *Service) ValidateMedical(ctx context.Context, requestID uuid.UUID) (*ent.AdmissionRequest, error) {
+	err := s.run(ctx, func(o *op) error {
+		req, can, err := o.loadRequest(requestID)
+		if err != nil {
+			return err
+		}
+		if !can[authz.ValidateMedical] {
+			return forbidden("validate the medical section")
+		}
+		med, err := o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).Only(o.ctx)
+		if err != nil {
+			return err
+		}
+		if med.State != enums.SectionStateComplete {
+			return apperr.ConflictStatus(med.State, "the medical section must be COMPLETE to be validated (it is %s)", med.State)
+		}
+		if _, err := o.stepRequest(req, ActValidate); err != nil {
+			return err
+		}
+		n, err := o.tx.MedicalSection.Update().
+			Where(medicalsection.ID(med.ID), medicalsection.StateEQ(enums.SectionStateComplete)).
+			SetState(enums.SectionStateValidated).SetValidatedAt(o.now).SetValidatedByID(o.v.UserID).Save(o.ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apperr.New(apperr.Conflict, "the medical section changed meanwhile; reload and retry")
+		}
+		kind := enums.SectionKindMedical
+		return o.record(eventSpec{typ: enums.EventTypeMedicalValidated, request: req.ID, section: &kind,
+			from: string(enums.SectionStateComplete), to: string(enums.SectionStateValidated)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.reloadRequest(ctx, requestID)
+}
+
+// Send dispatches a request to USP units (rule 1): medical VALIDATED, the
+// other sections COMPLETE, only accepting USP units, never twice to one.
+func (s *Service) Send(ctx context.Context, requestID uuid.UUID, unitIDs []uuid.UUID) (*ent.AdmissionRequest, error) {
+	if len(unitIDs) == 0 {
+		return nil, apperr.BadInput("unitIds", "choose at least one unit")
+	}
+	if len(unitIDs) > 30 {
+		return nil, apperr.BadInput("unitIds", "at most 30 units at once")
+	}
+	seen := map[uuid.UUID]bool{}
+	for _, id := range unitIDs {
+		if seen[id] {
+			return nil, apperr.BadInput("unitIds", "a unit is listed twice")
+		}
+		seen[id] = true
+	}
+	err := s.run(ctx, func(o *op) error {
+		req, can, err := o.loadRequest(requestID)
+		if err != nil {
+			return err
+		}
+		if !can[authz.SendRequest] {
+			return forbidden("send requests")
+		}
+		if _, ok := requestStep(ActSend, req.Status); !ok {
+			return apperr.ConflictStatus(req.Status, "a %s request cannot be sent", req.Status)
+		}
+		if err := o.checkSendable(req); err != nil {
+			return err
+		}
+		units, err := o.tx.Unit.Query().Where(unit.IDIn(unitIDs...)).All(o.ctx)
+		if err != nil {
+			return err
+		}
+		if len(units) != len(unitIDs) {
+			return apperr.NotFoundError("unit")
+		}
+		for _, u := range units {
+			if u.Kind != enums.UnitKindUsp {
+				return apperr.BadInput("unitIds", "%s is not a USP unit", u.Name)
+			}
+			if !u.AcceptingRequests {
+				return apperr.ConflictStatus(enums.DispatchStatusPending, "%s does not accept requests at the moment", u.Name)
+			}
+		}
+		already, err := o.tx.Dispatch.Query().
+			Where(dispatch.RequestID(req.ID), dispatch.UnitIDIn(unitIDs...)).Exist(viewer.System(o.ctx))
+		if err != nil {
+			return err
+		}
+		if already {
+			return apperr.New(apperr.Conflict, "the request was already sent to one of these units")
+		}
+		first := req.Status == enums.RequestStatusDraft
+		from := req.Status
+		if _, err := o.stepRequest(req, ActSend); err != nil {
+			return err
+		}
+		if first {
+			if err := o.tx.AdmissionRequest.UpdateOneID(req.ID).SetSentAt(o.now).Exec(o.ctx); err != nil {
+				return err
+			}
+		}
+		for _, u := range units {
+			d, err := o.tx.Dispatch.Create().SetRequestID(req.ID).SetUnitID(u.ID).SetUrgency(req.Urgency).
+				SetSentAt(o.now).SetCreatedAt(o.now).SetUpdatedAt(o.now).Save(o.ctx)
+			if err != nil {
+				return err
+			}
+			if err := o.record(eventSpec{typ: enums.EventTypeRequestSent, request: req.ID, dispatch: d,
+				from: string(from), to: string(enums.DispatchStatusPending)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.reloadRequest(ctx, requestID)
+}
+
+// checkSendable enforces the section states of rule 1.
+func (o *op) checkSendable(req *ent.AdmissionRequest) error {
+	sys := viewer.System(o.ctx)
+	med, err := o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).Only(sys)
+	if err != nil {
+		return err
+	}
+	care, err := o.tx.CareProjectSection.Query().Where(careprojectsection.RequestID(req.ID)).Only(sys)
+	if err != nil {
+		return err
+	}
+	adm, err := o.tx.AdminSocialSection.Query().Where(adminsocialsection.RequestID(req.ID)).Only(sys)
+	if err != nil {
+		return err
+	}
+	switch {
+	case med.State != enums.SectionStateValidated:
+		return apperr.ConflictStatus(med.State, "the medical section must be VALIDATED before sending (it is %s)", med.State).
+			With("section", string(enums.SectionKindMedical))
+	case care.State != enums.SectionStateComplete:
+		return apperr.ConflictStatus(care.State, "the care and project section must be COMPLETE before sending (it is %s)", care.State).
+			With("section", string(enums.SectionKindCareProject))
+	case adm.State != enums.SectionStateComplete:
+		return apperr.ConflictStatus(adm.State, "the administrative and social section must be COMPLETE before sending (it is %s)", adm.State).
+			With("section", string(enums.SectionKindAdminSocial))
+	}
+	return nil
+}
+
+// Cancel cancels a request and every open dispatch, telling every unit.
+func (s *Service) Cancel(ctx context.Context, requestID uuid.UUID, reason enums.CancellationReason, comment *string) (*ent.AdmissionRequest, error) {
+	if !reason.IsValid() {
+		return nil, apperr.BadInput("reason", "unknown cancellation reason")
+	}
+	if reason == enums.CancellationReasonOther && (comment == nil || strings.TrimSpace(*comment) == "") {
+		return nil, apperr.BadInput("comment", "a comment is required with the reason OTHER")
+	}
+	err := s.run(ctx, func(o *op) error {
+		req, can, err := o.loadRequest(requestID)
+		if err != nil {
+			return err
+		}
+		if !can[authz.CancelRequest] {
+			return forbidden("cancel requests")
+		}
+		from := req.Status
+		if _, err := o.stepRequest(req, ActCancel); err != nil {
+			return err
+		}
+		if err := o.tx.AdmissionRequest.UpdateOneID(req.ID).SetCancelledAt(o.now).SetCancellationReason(reason).
+			SetNillableCancellationComment(comment).Exec(o.ctx); err != nil {
+			return err
+		}
+		ds, err := o.tx.Dispatch.Query().Where(dispatch.RequestID(req.ID)).All(viewer.System(o.ctx))
+		if err != nil {
+			return err
+		}
+		cancelled := 0
+		for _, d := range ds {
+			if _, ok := dispatchStep(ActCancel, d.Status, from); !ok {
+				continue
+			}
+			prev := d.Status
+			if _, err := o.stepDispatch(d, from, ActCancel, func(u *ent.DispatchUpdate) { u.SetClosedAt(o.now) }); err != nil {
+				return err
+			}
+			cancelled++
+			if err := o.record(eventSpec{typ: enums.EventTypeRequestCancelled, request: req.ID, dispatch: d,
+				from: string(prev), to: string(d.Status), reason: string(reason)}); err != nil {
+				return err
+			}
+		}
+		if cancelled == 0 {
+			return o.record(eventSpec{typ: enums.EventTypeRequestCancelled, request: req.ID,
+				from: string(from), to: string(req.Status), reason: string(reason)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.reloadRequest(ctx, requestID)
+}

@@ -1,0 +1,229 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"passerelle/apperr"
+	"passerelle/authz"
+	"passerelle/ent"
+	"passerelle/ent/admissionrequest"
+	"passerelle/ent/dispatch"
+	"passerelle/enums"
+	"passerelle/viewer"
+)
+
+// Publisher is told about events after their transaction committed.
+type Publisher interface {
+	Publish(events []*ent.Event)
+}
+
+// Config holds the workflow settings.
+type Config struct {
+	Now func() time.Time
+}
+
+// Service applies the life cycle.
+type Service struct {
+	client *ent.Client
+	pub    Publisher
+	now    func() time.Time
+}
+
+// NewService returns the workflow service. pub may be nil.
+func NewService(client *ent.Client, pub Publisher, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return time.Now().UTC() }
+	}
+	return &Service{client: client, pub: pub, now: cfg.Now}
+}
+
+// op is one mutation: its transaction, viewer, clock and the events it writes.
+type op struct {
+	ctx    context.Context
+	tx     *ent.Tx
+	v      *viewer.Viewer
+	now    time.Time
+	events []*ent.Event
+}
+
+// run executes fn in one transaction; its events are published after commit.
+func (s *Service) run(ctx context.Context, fn func(o *op) error) error {
+	v := viewer.FromContext(ctx)
+	if v == nil {
+		return apperr.New(apperr.Unauthenticated, "sign in first")
+	}
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	o := &op{ctx: viewer.AllowWrites(ctx), tx: tx, v: v, now: s.now()}
+	if err := fn(o); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.pub != nil && len(o.events) > 0 {
+		s.pub.Publish(o.events)
+	}
+	return nil
+}
+
+// eventSpec describes one event to record.
+type eventSpec struct {
+	typ      enums.EventType
+	request  uuid.UUID
+	dispatch *ent.Dispatch
+	from, to string
+	reason   string
+	section  *enums.SectionKind
+}
+
+// record writes an event row in the operation's transaction.
+func (o *op) record(e eventSpec) error {
+	c := o.tx.Event.Create().SetType(e.typ).SetOccurredAt(o.now).SetRequestID(e.request).
+		SetActorID(o.v.UserID).SetFromStatus(e.from).SetToStatus(e.to).SetReason(e.reason).
+		SetNillableSection(e.section)
+	if e.dispatch != nil {
+		c.SetDispatchID(e.dispatch.ID).SetUnitID(e.dispatch.UnitID)
+	}
+	ev, err := c.Save(o.ctx)
+	if err != nil {
+		return err
+	}
+	o.events = append(o.events, ev)
+	return nil
+}
+
+// loadRequest reads a request the viewer may see (else NOT_FOUND), with its
+// dispatches' units, and the actions the viewer holds on it.
+func (o *op) loadRequest(id uuid.UUID) (*ent.AdmissionRequest, map[authz.Action]bool, error) {
+	req, err := o.tx.AdmissionRequest.Query().Where(admissionrequest.ID(id)).Only(o.ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil, apperr.NotFoundError("request")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	scope, err := o.scope(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, _ := authz.OnRequest(o.v, scope)
+	return req, all, nil
+}
+
+// scope gathers what the profile rules need about a request. Dispatched units
+// are read as the system: a receiver must be known as such even though the
+// row rules hide the other units' dispatches from them.
+func (o *op) scope(req *ent.AdmissionRequest) (authz.RequestScope, error) {
+	ds, err := o.tx.Dispatch.Query().Where(dispatch.RequestID(req.ID)).All(viewer.System(o.ctx))
+	if err != nil {
+		return authz.RequestScope{}, err
+	}
+	s := authz.RequestScope{OriginStructure: req.OriginStructureID, OriginUnit: req.OriginUnitID}
+	for _, d := range ds {
+		s.DispatchedUnits = append(s.DispatchedUnits, d.UnitID)
+	}
+	return s, nil
+}
+
+// loadDispatch reads a dispatch the viewer may see, its request, and the
+// viewer's actions on it by side.
+func (o *op) loadDispatch(id uuid.UUID) (d *ent.Dispatch, req *ent.AdmissionRequest, requesting, receiving map[authz.Action]bool, err error) {
+	d, err = o.tx.Dispatch.Query().Where(dispatch.ID(id)).WithRequest().Only(o.ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil, nil, nil, apperr.NotFoundError("dispatch")
+	}
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	req = d.Edges.Request
+	if req == nil { // the request row is hidden: treat the dispatch as unknown
+		return nil, nil, nil, nil, apperr.NotFoundError("dispatch")
+	}
+	scope := authz.RequestScope{OriginStructure: req.OriginStructureID, OriginUnit: req.OriginUnitID}
+	requesting, receiving = authz.OnDispatch(o.v, scope, d.UnitID)
+	return d, req, requesting, receiving, nil
+}
+
+func forbidden(what string) error {
+	return apperr.New(apperr.Forbidden, "your profile does not allow you to %s", what)
+}
+
+// stepRequest checks a request transition and applies it with a conditional
+// update, so that a concurrent change makes this one fail with CONFLICT.
+func (o *op) stepRequest(req *ent.AdmissionRequest, a Action) (RequestTransition, error) {
+	t, ok := requestStep(a, req.Status)
+	if !ok {
+		return t, apperr.ConflictStatus(req.Status, "not possible while the request is %s", req.Status)
+	}
+	upd := o.tx.AdmissionRequest.Update().
+		Where(admissionrequest.ID(req.ID), admissionrequest.StatusEQ(req.Status), admissionrequest.Version(req.Version)).
+		AddVersion(1).SetUpdatedAt(o.now)
+	if t.To != "" {
+		upd.SetStatus(t.To)
+	}
+	n, err := upd.Save(o.ctx)
+	if err != nil {
+		return t, err
+	}
+	if n == 0 {
+		return t, apperr.New(apperr.Conflict, "the request was changed meanwhile; reload and retry")
+	}
+	req.Version++
+	if t.To != "" {
+		req.Status = t.To
+	}
+	return t, nil
+}
+
+// stepDispatch checks a dispatch transition (given its request's status) and
+// applies it with a conditional update.
+func (o *op) stepDispatch(d *ent.Dispatch, reqStatus enums.RequestStatus, a Action, set func(*ent.DispatchUpdate)) (DispatchTransition, error) {
+	t, ok := dispatchStep(a, d.Status, reqStatus)
+	if !ok {
+		return t, apperr.ConflictStatus(d.Status, "not possible while the dispatch is %s (request %s)", d.Status, reqStatus).
+			With("requestStatus", string(reqStatus))
+	}
+	upd := o.tx.Dispatch.Update().Where(dispatch.ID(d.ID), dispatch.StatusEQ(d.Status)).SetUpdatedAt(o.now)
+	if t.To != "" {
+		upd.SetStatus(t.To)
+	}
+	if set != nil {
+		set(upd)
+	}
+	n, err := upd.Save(o.ctx)
+	if err != nil {
+		return t, err
+	}
+	if n == 0 {
+		return t, apperr.New(apperr.Conflict, "the dispatch was changed meanwhile; reload and retry")
+	}
+	if t.To != "" {
+		d.Status = t.To
+	}
+	return t, nil
+}
+
+// reload returns the fresh request row as the viewer sees it.
+func (s *Service) reloadRequest(ctx context.Context, id uuid.UUID) (*ent.AdmissionRequest, error) {
+	return s.client.AdmissionRequest.Get(ctx, id)
+}
+
+// reloadDispatch returns the fresh dispatch row as the viewer sees it.
+func (s *Service) reloadDispatch(ctx context.Context, id uuid.UUID) (*ent.Dispatch, error) {
+	return s.client.Dispatch.Get(ctx, id)
+}
+
+func wrapf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
