@@ -9,6 +9,7 @@ import (
 
 	"passerelle/ent"
 	"passerelle/ent/privacy"
+	"passerelle/enums"
 	"passerelle/identity"
 )
 
@@ -87,6 +88,10 @@ func From(err error) *Error {
 	}
 	if fe, ok := identity.AsFieldError(err); ok {
 		return &Error{Code: BadUserInput, Message: fe.Message, Field: fe.Field, cause: err}
+	}
+	var ie *enums.InvalidError
+	if errors.As(err, &ie) {
+		return &Error{Code: BadUserInput, Message: ie.Error(), cause: err}
 	}
 	var nf *ent.NotFoundError
 	if errors.As(err, &nf) || errors.Is(err, privacy.Deny) {

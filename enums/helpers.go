@@ -25,13 +25,18 @@ func isValid[T comparable](e T, vs []T) bool {
 
 func marshal(w io.Writer, s string) { _, _ = io.WriteString(w, strconv.Quote(s)) }
 
+// InvalidError is an input that is not a value of the enum.
+type InvalidError struct{ Type, Value string }
+
+func (e *InvalidError) Error() string { return fmt.Sprintf("%q is not a valid %s", e.Value, e.Type) }
+
 func unmarshal[T ~string](v any, e *T, vs []T, typ string) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("%s must be a string", typ)
+		return &InvalidError{Type: typ, Value: fmt.Sprint(v)}
 	}
 	if !isValid(T(s), vs) {
-		return fmt.Errorf("%q is not a valid %s", s, typ)
+		return &InvalidError{Type: typ, Value: s}
 	}
 	*e = T(s)
 	return nil

@@ -7,42 +7,85 @@ package graph
 
 import (
 	"context"
-	"fmt"
-	"passerelle/ent"
-	"passerelle/graph/generated"
 
 	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
+
+	"passerelle/apperr"
+	"passerelle/authz"
+	"passerelle/ent"
+	"passerelle/graph/generated"
 )
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	if _, err := r.signedIn(ctx); err != nil {
+		return nil, err
+	}
+	return r.node(ctx, id)
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	if _, err := r.signedIn(ctx); err != nil {
+		return nil, err
+	}
+	if len(ids) > 100 {
+		return nil, apperr.BadInput("ids", "at most 100 ids")
+	}
+	out := make([]ent.Noder, len(ids))
+	for i, id := range ids {
+		n, err := r.node(ctx, id)
+		if err != nil {
+			if apperr.From(err).Code == apperr.NotFound {
+				continue
+			}
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
 }
 
 // AdmissionRequests is the resolver for the admissionRequests field.
-func (r *queryResolver) AdmissionRequests(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.AdmissionRequestOrder, where *ent.AdmissionRequestWhereInput) (*ent.AdmissionRequestConnection, error) {
-	panic(fmt.Errorf("not implemented: AdmissionRequests - admissionRequests"))
+func (r *queryResolver) AdmissionRequests(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.AdmissionRequestOrder, where *ent.AdmissionRequestWhereInput) (*ent.AdmissionRequestConnection, error) {
+	if _, err := r.signedIn(ctx); err != nil {
+		return nil, err
+	}
+	return r.Client.AdmissionRequest.Query().Paginate(ctx, after, first, before, last,
+		ent.WithAdmissionRequestOrder(orderBy), ent.WithAdmissionRequestFilter(where.Filter))
 }
 
 // Structures is the resolver for the structures field.
-func (r *queryResolver) Structures(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.StructureOrder, where *ent.StructureWhereInput) (*ent.StructureConnection, error) {
-	panic(fmt.Errorf("not implemented: Structures - structures"))
+func (r *queryResolver) Structures(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.StructureOrder, where *ent.StructureWhereInput) (*ent.StructureConnection, error) {
+	if _, err := r.signedIn(ctx); err != nil {
+		return nil, err
+	}
+	return r.Client.Structure.Query().Paginate(ctx, after, first, before, last,
+		ent.WithStructureOrder(orderBy), ent.WithStructureFilter(where.Filter))
 }
 
 // Units is the resolver for the units field.
-func (r *queryResolver) Units(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.UnitOrder, where *ent.UnitWhereInput) (*ent.UnitConnection, error) {
-	panic(fmt.Errorf("not implemented: Units - units"))
+func (r *queryResolver) Units(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.UnitOrder, where *ent.UnitWhereInput) (*ent.UnitConnection, error) {
+	if _, err := r.signedIn(ctx); err != nil {
+		return nil, err
+	}
+	return r.Client.Unit.Query().Paginate(ctx, after, first, before, last,
+		ent.WithUnitOrder(orderBy), ent.WithUnitFilter(where.Filter))
 }
 
-// Users is the resolver for the users field.
-func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
-	panic(fmt.Errorf("not implemented: Users - users"))
+// Users is the resolver for the users field: the whole directory is for
+// those who administer accounts; row rules narrow it to their structures.
+func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
+	v, err := r.signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !authz.CanAdministerAnywhere(v, authz.ManageAccounts) && len(authz.AdministeredStructures(v, authz.ManageAccounts)) == 0 {
+		return nil, apperr.New(apperr.Forbidden, "your profile does not allow you to list accounts")
+	}
+	return r.Client.User.Query().Paginate(ctx, after, first, before, last,
+		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
 // AdmissionRequest returns generated.AdmissionRequestResolver implementation.
@@ -62,10 +105,8 @@ func (r *Resolver) Structure() generated.StructureResolver { return &structureRe
 // Unit returns generated.UnitResolver implementation.
 func (r *Resolver) Unit() generated.UnitResolver { return &unitResolver{r} }
 
-type (
-	admissionRequestResolver struct{ *Resolver }
-	dispatchResolver         struct{ *Resolver }
-	queryResolver            struct{ *Resolver }
-	structureResolver        struct{ *Resolver }
-	unitResolver             struct{ *Resolver }
-)
+type admissionRequestResolver struct{ *Resolver }
+type dispatchResolver struct{ *Resolver }
+type queryResolver struct{ *Resolver }
+type structureResolver struct{ *Resolver }
+type unitResolver struct{ *Resolver }

@@ -1,8 +1,51 @@
 package graph
 
-// This file will not be regenerated automatically.
-//
-// It serves as dependency injection for your app, add any dependencies you require
-// here.
+import (
+	"context"
+	"log/slog"
 
-type Resolver struct{}
+	"passerelle/apperr"
+	"passerelle/auth"
+	"passerelle/directory"
+	"passerelle/ent"
+	"passerelle/events"
+	"passerelle/viewer"
+	"passerelle/workflow"
+)
+
+// Resolver holds the services the resolvers adapt to GraphQL. Resolvers stay
+// thin: they convert inputs, call one service, and return its result.
+type Resolver struct {
+	Client    *ent.Client
+	Auth      *auth.Service
+	Workflow  *workflow.Service
+	Directory *directory.Service
+	Broker    *events.Broker
+	Logger    *slog.Logger
+	// AuthError returns why a bearer token given with the request was
+	// rejected (nil when none was given or it was accepted).
+	AuthError func(context.Context) error
+	// ClientAddr returns the caller's address (sign-in throttling).
+	ClientAddr func(context.Context) string
+}
+
+// signedIn returns the viewer or UNAUTHENTICATED with the reason the token
+// was refused.
+func (r *Resolver) signedIn(ctx context.Context) (*viewer.Viewer, error) {
+	if v := viewer.FromContext(ctx); v != nil {
+		return v, nil
+	}
+	if r.AuthError != nil {
+		if err := r.AuthError(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return nil, apperr.New(apperr.Unauthenticated, "sign in first")
+}
+
+func (r *Resolver) clientAddr(ctx context.Context) string {
+	if r.ClientAddr == nil {
+		return ""
+	}
+	return r.ClientAddr(ctx)
+}

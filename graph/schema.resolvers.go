@@ -7,255 +7,406 @@ package graph
 
 import (
 	"context"
-	"fmt"
-	"passerelle/ent"
-	"passerelle/enums"
-	"passerelle/graph/generated"
-	"passerelle/graph/model"
 	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
+
+	"passerelle/apperr"
+	"passerelle/directory"
+	"passerelle/ent"
+	"passerelle/ent/dispatch"
+	"passerelle/ent/event"
+	"passerelle/ent/structure"
+	"passerelle/ent/unit"
+	"passerelle/enums"
+	"passerelle/graph/generated"
+	"passerelle/graph/model"
+	"passerelle/labels"
+	"passerelle/workflow"
 )
 
 // Events is the resolver for the events field.
-func (r *admissionRequestResolver) Events(ctx context.Context, obj *ent.AdmissionRequest) ([]ent.Event, error) {
-	panic(fmt.Errorf("not implemented: Events - events"))
+func (r *admissionRequestResolver) Events(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Event, error) {
+	return r.Client.Event.Query().Where(event.RequestID(obj.ID)).Order(ent.Asc(event.FieldID)).All(ctx)
 }
 
 // Late is the resolver for the late field.
 func (r *dispatchResolver) Late(ctx context.Context, obj *ent.Dispatch) (bool, error) {
-	panic(fmt.Errorf("not implemented: Late - late"))
+	return workflow.IsWaiting(obj.Status) && time.Since(obj.SentAt) >= workflow.LateAfter, nil
 }
 
 // Overdue is the resolver for the overdue field.
 func (r *dispatchResolver) Overdue(ctx context.Context, obj *ent.Dispatch) (bool, error) {
-	panic(fmt.Errorf("not implemented: Overdue - overdue"))
+	return workflow.IsWaiting(obj.Status) && time.Since(obj.SentAt) >= workflow.OverdueAfter, nil
 }
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, email string, password string) (*model.LoginPayload, error) {
-	panic(fmt.Errorf("not implemented: Login - login"))
+	s, err := r.Auth.Login(ctx, email, password, r.clientAddr(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return r.loginPayload(ctx, s)
 }
 
 // Logout is the resolver for the logout field.
 func (r *mutationResolver) Logout(ctx context.Context) (bool, error) {
-	panic(fmt.Errorf("not implemented: Logout - logout"))
+	v, err := r.signedIn(ctx)
+	if err != nil {
+		return false, err
+	}
+	return err == nil, r.Auth.Logout(ctx, v)
 }
 
 // ChangePassword is the resolver for the changePassword field.
 func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error) {
-	panic(fmt.Errorf("not implemented: ChangePassword - changePassword"))
+	v, err := r.signedIn(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := r.Auth.ChangePassword(ctx, v, currentPassword, newPassword); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // SetupPassword is the resolver for the setupPassword field.
 func (r *mutationResolver) SetupPassword(ctx context.Context, setupToken string, newPassword string) (*model.LoginPayload, error) {
-	panic(fmt.Errorf("not implemented: SetupPassword - setupPassword"))
+	s, err := r.Auth.SetupPassword(ctx, setupToken, newPassword, r.clientAddr(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return r.loginPayload(ctx, s)
 }
 
 // CreateStructure is the resolver for the createStructure field.
 func (r *mutationResolver) CreateStructure(ctx context.Context, input model.CreateStructureInput) (*ent.Structure, error) {
-	panic(fmt.Errorf("not implemented: CreateStructure - createStructure"))
+	return r.Directory.CreateStructure(ctx, directory.StructureInput{
+		Finess: input.Finess, Name: input.Name, Kind: input.Kind, Department: input.Department,
+		Address: val(input.Address), PostalCode: val(input.PostalCode), City: val(input.City),
+		Phone: val(input.Phone), Email: val(input.Email), Contacts: val(input.Contacts),
+	})
 }
 
 // UpdateStructure is the resolver for the updateStructure field.
 func (r *mutationResolver) UpdateStructure(ctx context.Context, id uuid.UUID, input model.UpdateStructureInput) (*ent.Structure, error) {
-	panic(fmt.Errorf("not implemented: UpdateStructure - updateStructure"))
+	return r.Directory.UpdateStructure(ctx, id, directory.StructurePatch{
+		Name: val(input.Name), Department: val(input.Department), Address: val(input.Address),
+		PostalCode: val(input.PostalCode), City: val(input.City), Phone: val(input.Phone),
+		Email: val(input.Email), Contacts: val(input.Contacts),
+	})
 }
 
 // CreateUnit is the resolver for the createUnit field.
 func (r *mutationResolver) CreateUnit(ctx context.Context, input model.CreateUnitInput) (*ent.Unit, error) {
-	panic(fmt.Errorf("not implemented: CreateUnit - createUnit"))
+	return r.Directory.CreateUnit(ctx, directory.UnitInput{
+		StructureID: input.StructureID, Name: input.Name, Kind: input.Kind, Capacity: val(input.Capacity),
+		AcceptingRequests: val(input.AcceptingRequests), AdmissionCriteria: val(input.AdmissionCriteria),
+		AdmissionHours: val(input.AdmissionHours), Contacts: val(input.Contacts),
+	})
 }
 
 // UpdateUnit is the resolver for the updateUnit field.
 func (r *mutationResolver) UpdateUnit(ctx context.Context, id uuid.UUID, input model.UpdateUnitInput) (*ent.Unit, error) {
-	panic(fmt.Errorf("not implemented: UpdateUnit - updateUnit"))
+	return r.Directory.UpdateUnit(ctx, id, directory.UnitPatch{
+		Name: val(input.Name), Capacity: val(input.Capacity), AdmissionCriteria: val(input.AdmissionCriteria),
+		AdmissionHours: val(input.AdmissionHours), Contacts: val(input.Contacts),
+	})
 }
 
 // UpdateUnitAvailability is the resolver for the updateUnitAvailability field.
 func (r *mutationResolver) UpdateUnitAvailability(ctx context.Context, unitID uuid.UUID, availableBeds *int, acceptingRequests *bool) (*ent.Unit, error) {
-	panic(fmt.Errorf("not implemented: UpdateUnitAvailability - updateUnitAvailability"))
+	return r.Directory.UpdateAvailability(ctx, unitID, availableBeds, acceptingRequests)
 }
 
 // CreateUser is the resolver for the createUser field.
 func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUserInput) (*model.CreateUserPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateUser - createUser"))
+	in := directory.UserInput{
+		Email: input.Email, FirstName: input.FirstName, LastName: input.LastName,
+		Profession: val(input.Profession), Phone: val(input.Phone), RPPS: val(input.Rpps),
+	}
+	if h := val(input.Habilitation); h != nil {
+		g := grantInput(*h)
+		in.Habilitation = &g
+	}
+	acc, err := r.Directory.CreateUser(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreateUserPayload{User: acc.User, SetupToken: acc.SetupToken, SetupTokenExpiresAt: acc.SetupTokenExpiresAt}, nil
 }
 
 // GrantHabilitation is the resolver for the grantHabilitation field.
 func (r *mutationResolver) GrantHabilitation(ctx context.Context, input model.GrantHabilitationInput) (*ent.Habilitation, error) {
-	panic(fmt.Errorf("not implemented: GrantHabilitation - grantHabilitation"))
+	g := grantInput(input)
+	if g.UserID == uuid.Nil {
+		return nil, apperr.BadInput("input.userId", "userId is required")
+	}
+	return r.Directory.Grant(ctx, g)
 }
 
 // RevokeHabilitation is the resolver for the revokeHabilitation field.
 func (r *mutationResolver) RevokeHabilitation(ctx context.Context, id uuid.UUID) (*ent.Habilitation, error) {
-	panic(fmt.Errorf("not implemented: RevokeHabilitation - revokeHabilitation"))
+	return r.Directory.Revoke(ctx, id)
 }
 
 // DisableUser is the resolver for the disableUser field.
 func (r *mutationResolver) DisableUser(ctx context.Context, id uuid.UUID) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: DisableUser - disableUser"))
+	return r.Directory.DisableUser(ctx, id)
 }
 
 // IssuePasswordReset is the resolver for the issuePasswordReset field.
 func (r *mutationResolver) IssuePasswordReset(ctx context.Context, userID uuid.UUID) (*model.PasswordResetPayload, error) {
-	panic(fmt.Errorf("not implemented: IssuePasswordReset - issuePasswordReset"))
+	token, exp, err := r.Directory.IssuePasswordReset(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PasswordResetPayload{SetupToken: token, SetupTokenExpiresAt: exp}, nil
 }
 
 // CreateAdmissionRequest is the resolver for the createAdmissionRequest field.
 func (r *mutationResolver) CreateAdmissionRequest(ctx context.Context, input model.CreateAdmissionRequestInput) (*model.CreateAdmissionRequestPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateAdmissionRequest - createAdmissionRequest"))
+	p := input.Patient
+	out, err := r.Workflow.Create(ctx, workflow.CreateInput{
+		OriginStructureID: input.OriginStructureID, OriginUnitID: val(input.OriginUnitID),
+		Urgency: input.Urgency, DesiredAdmissionDate: val(input.DesiredAdmissionDate),
+		Patient: workflow.PatientInput{
+			BirthName: p.BirthName, FirstName: p.FirstName, UsedName: val(p.UsedName), BirthPlace: val(p.BirthPlace),
+			BirthDate: p.BirthDate, Sex: p.Sex, INS: val(p.Ins),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreateAdmissionRequestPayload{Request: out.Request, DuplicateWarning: out.DuplicateWarning}, nil
 }
 
 // SaveMedicalSection is the resolver for the saveMedicalSection field.
 func (r *mutationResolver) SaveMedicalSection(ctx context.Context, requestID uuid.UUID, input model.MedicalSectionInput, expectedVersion *int) (*ent.AdmissionRequest, error) {
-	panic(fmt.Errorf("not implemented: SaveMedicalSection - saveMedicalSection"))
+	return r.Workflow.SaveSection(ctx, requestID, enums.SectionKindMedical, patchOf(input), expectedVersion)
 }
 
 // ValidateMedicalSection is the resolver for the validateMedicalSection field.
 func (r *mutationResolver) ValidateMedicalSection(ctx context.Context, requestID uuid.UUID) (*ent.AdmissionRequest, error) {
-	panic(fmt.Errorf("not implemented: ValidateMedicalSection - validateMedicalSection"))
+	return r.Workflow.ValidateMedical(ctx, requestID)
 }
 
 // SaveCareProjectSection is the resolver for the saveCareProjectSection field.
 func (r *mutationResolver) SaveCareProjectSection(ctx context.Context, requestID uuid.UUID, input model.CareProjectSectionInput, expectedVersion *int) (*ent.AdmissionRequest, error) {
-	panic(fmt.Errorf("not implemented: SaveCareProjectSection - saveCareProjectSection"))
+	return r.Workflow.SaveSection(ctx, requestID, enums.SectionKindCareProject, patchOf(input), expectedVersion)
 }
 
 // SaveAdminSocialSection is the resolver for the saveAdminSocialSection field.
 func (r *mutationResolver) SaveAdminSocialSection(ctx context.Context, requestID uuid.UUID, input model.AdminSocialSectionInput, expectedVersion *int) (*ent.AdmissionRequest, error) {
-	panic(fmt.Errorf("not implemented: SaveAdminSocialSection - saveAdminSocialSection"))
+	return r.Workflow.SaveSection(ctx, requestID, enums.SectionKindAdminSocial, patchOf(input), expectedVersion)
 }
 
 // SendAdmissionRequest is the resolver for the sendAdmissionRequest field.
 func (r *mutationResolver) SendAdmissionRequest(ctx context.Context, requestID uuid.UUID, unitIds []uuid.UUID) (*ent.AdmissionRequest, error) {
-	panic(fmt.Errorf("not implemented: SendAdmissionRequest - sendAdmissionRequest"))
+	return r.Workflow.Send(ctx, requestID, unitIds)
 }
 
 // CancelAdmissionRequest is the resolver for the cancelAdmissionRequest field.
 func (r *mutationResolver) CancelAdmissionRequest(ctx context.Context, requestID uuid.UUID, reason enums.CancellationReason, comment *string) (*ent.AdmissionRequest, error) {
-	panic(fmt.Errorf("not implemented: CancelAdmissionRequest - cancelAdmissionRequest"))
+	return r.Workflow.Cancel(ctx, requestID, reason, comment)
 }
 
 // OpenDispatch is the resolver for the openDispatch field.
 func (r *mutationResolver) OpenDispatch(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch, error) {
-	panic(fmt.Errorf("not implemented: OpenDispatch - openDispatch"))
+	return r.Workflow.Open(ctx, dispatchID)
 }
 
 // RequestInformation is the resolver for the requestInformation field.
 func (r *mutationResolver) RequestInformation(ctx context.Context, dispatchID uuid.UUID, question string) (*ent.Dispatch, error) {
-	panic(fmt.Errorf("not implemented: RequestInformation - requestInformation"))
+	return r.Workflow.AskInformation(ctx, dispatchID, question)
 }
 
 // PostMessage is the resolver for the postMessage field.
 func (r *mutationResolver) PostMessage(ctx context.Context, dispatchID uuid.UUID, body string) (*ent.Dispatch, error) {
-	panic(fmt.Errorf("not implemented: PostMessage - postMessage"))
+	return r.Workflow.PostMessage(ctx, dispatchID, body)
 }
 
 // AnswerDispatch is the resolver for the answerDispatch field.
 func (r *mutationResolver) AnswerDispatch(ctx context.Context, dispatchID uuid.UUID, input model.DispatchAnswerInput) (*ent.Dispatch, error) {
-	panic(fmt.Errorf("not implemented: AnswerDispatch - answerDispatch"))
+	return r.Workflow.Answer(ctx, dispatchID, workflow.AnswerInput{
+		Decision: input.Decision, RefusalReason: val(input.RefusalReason), Comment: val(input.Comment),
+		ProposedAdmissionDate: val(input.ProposedAdmissionDate),
+	})
 }
 
 // ConfirmDispatch is the resolver for the confirmDispatch field.
 func (r *mutationResolver) ConfirmDispatch(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch, error) {
-	panic(fmt.Errorf("not implemented: ConfirmDispatch - confirmDispatch"))
+	return r.Workflow.Confirm(ctx, dispatchID)
 }
 
 // WithdrawDispatch is the resolver for the withdrawDispatch field.
 func (r *mutationResolver) WithdrawDispatch(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch, error) {
-	panic(fmt.Errorf("not implemented: WithdrawDispatch - withdrawDispatch"))
+	return r.Workflow.Withdraw(ctx, dispatchID)
 }
 
 // RecordAdmission is the resolver for the recordAdmission field.
 func (r *mutationResolver) RecordAdmission(ctx context.Context, dispatchID uuid.UUID, admittedAt time.Time) (*ent.Dispatch, error) {
-	panic(fmt.Errorf("not implemented: RecordAdmission - recordAdmission"))
+	return r.Workflow.RecordAdmission(ctx, dispatchID, admittedAt)
 }
 
 // RecordNonAdmission is the resolver for the recordNonAdmission field.
 func (r *mutationResolver) RecordNonAdmission(ctx context.Context, dispatchID uuid.UUID, reason enums.NotAdmittedReason, comment *string) (*ent.Dispatch, error) {
-	panic(fmt.Errorf("not implemented: RecordNonAdmission - recordNonAdmission"))
+	return r.Workflow.RecordNonAdmission(ctx, dispatchID, reason, comment)
 }
 
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
-	panic(fmt.Errorf("not implemented: Viewer - viewer"))
+	v, err := r.signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.viewerModel(ctx, v)
 }
 
 // UspUnits is the resolver for the uspUnits field.
-func (r *queryResolver) UspUnits(ctx context.Context, department *string) ([]ent.Unit, error) {
-	panic(fmt.Errorf("not implemented: UspUnits - uspUnits"))
+func (r *queryResolver) UspUnits(ctx context.Context, department *string) ([]*ent.Unit, error) {
+	if _, err := r.signedIn(ctx); err != nil {
+		return nil, err
+	}
+	q := r.Client.Unit.Query().Where(unit.KindEQ(enums.UnitKindUsp))
+	if department != nil {
+		q.Where(unit.HasStructureWith(structure.Department(*department)))
+	}
+	return q.Order(ent.Asc(unit.FieldName)).All(ctx)
 }
 
 // Inbox is the resolver for the inbox field.
 func (r *queryResolver) Inbox(ctx context.Context, unitID uuid.UUID, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, where *ent.DispatchWhereInput) (*ent.DispatchConnection, error) {
-	panic(fmt.Errorf("not implemented: Inbox - inbox"))
+	v, err := r.signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !v.ReceivesFor(unitID) {
+		return nil, apperr.NotFoundError("unit inbox")
+	}
+	return r.Client.Dispatch.Query().Where(dispatch.UnitID(unitID)).Paginate(ctx, after, first, before, last,
+		ent.WithDispatchOrder([]*ent.DispatchOrder{{Field: ent.DispatchOrderFieldSentAt, Direction: entgql.OrderDirectionDesc}}),
+		ent.WithDispatchFilter(where.Filter))
 }
 
 // SearchUsers is the resolver for the searchUsers field.
-func (r *queryResolver) SearchUsers(ctx context.Context, structureID uuid.UUID, query *string) ([]ent.User, error) {
-	panic(fmt.Errorf("not implemented: SearchUsers - searchUsers"))
+func (r *queryResolver) SearchUsers(ctx context.Context, structureID uuid.UUID, query *string) ([]*ent.User, error) {
+	q := ""
+	if query != nil {
+		q = *query
+	}
+	return r.Directory.SearchUsers(ctx, structureID, q)
 }
 
 // AdmissionStatistics is the resolver for the admissionStatistics field.
 func (r *queryResolver) AdmissionStatistics(ctx context.Context, filter *model.StatisticsFilter) (*model.AdmissionStatistics, error) {
-	panic(fmt.Errorf("not implemented: AdmissionStatistics - admissionStatistics"))
+	if _, err := r.signedIn(ctx); err != nil {
+		return nil, err
+	}
+	return r.statistics(ctx, filter)
 }
 
 // EnumLabels is the resolver for the enumLabels field.
-func (r *queryResolver) EnumLabels(ctx context.Context) ([]model.EnumLabels, error) {
-	panic(fmt.Errorf("not implemented: EnumLabels - enumLabels"))
+func (r *queryResolver) EnumLabels(ctx context.Context) ([]*model.EnumLabels, error) {
+	var out []*model.EnumLabels
+	for _, typ := range labels.Types() {
+		values, ok := enums.Types[typ]
+		if !ok {
+			continue
+		}
+		e := &model.EnumLabels{Type: typ}
+		for _, v := range values {
+			l, _ := labels.Label(typ, v)
+			e.Values = append(e.Values, &model.EnumLabel{Value: v, Label: l})
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // Cursor is the resolver for the cursor field.
 func (r *requestEventResolver) Cursor(ctx context.Context, obj *ent.Event) (*entgql.Cursor[uuid.UUID], error) {
-	panic(fmt.Errorf("not implemented: Cursor - cursor"))
+	return eventCursor(obj.ID), nil
 }
 
 // Label is the resolver for the label field.
 func (r *requestEventResolver) Label(ctx context.Context, obj *ent.Event) (string, error) {
-	panic(fmt.Errorf("not implemented: Label - label"))
+	l, _ := labels.Label("EventType", string(obj.Type))
+	return l, nil
 }
 
 // Actor is the resolver for the actor field.
 func (r *requestEventResolver) Actor(ctx context.Context, obj *ent.Event) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Actor - actor"))
+	if obj.ActorID == nil {
+		return nil, nil
+	}
+	return nilIfNotFound(r.Client.User.Get(ctx, *obj.ActorID))
 }
 
 // Request is the resolver for the request field.
 func (r *requestEventResolver) Request(ctx context.Context, obj *ent.Event) (*ent.AdmissionRequest, error) {
-	panic(fmt.Errorf("not implemented: Request - request"))
+	return nilIfNotFound(r.Client.AdmissionRequest.Get(ctx, obj.RequestID))
 }
 
 // Dispatch is the resolver for the dispatch field.
 func (r *requestEventResolver) Dispatch(ctx context.Context, obj *ent.Event) (*ent.Dispatch, error) {
-	panic(fmt.Errorf("not implemented: Dispatch - dispatch"))
+	if obj.DispatchID == nil {
+		return nil, nil
+	}
+	return nilIfNotFound(r.Client.Dispatch.Get(ctx, *obj.DispatchID))
 }
 
 // Staffing is the resolver for the staffing field.
-func (r *structureResolver) Staffing(ctx context.Context, obj *ent.Structure) ([]model.ProfileHeadcount, error) {
-	panic(fmt.Errorf("not implemented: Staffing - staffing"))
+func (r *structureResolver) Staffing(ctx context.Context, obj *ent.Structure) ([]*model.ProfileHeadcount, error) {
+	counts, err := r.Directory.Staffing(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.ProfileHeadcount, len(counts))
+	for i, c := range counts {
+		out[i] = &model.ProfileHeadcount{Profile: c.Profile, Holders: c.Holders, Understaffed: c.Understaffed}
+	}
+	return out, nil
 }
 
 // RequestEvents is the resolver for the requestEvents field.
 func (r *subscriptionResolver) RequestEvents(ctx context.Context, requestID uuid.UUID, after *entgql.Cursor[uuid.UUID]) (<-chan *ent.Event, error) {
-	panic(fmt.Errorf("not implemented: RequestEvents - requestEvents"))
+	if _, err := r.signedIn(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := r.Client.AdmissionRequest.Get(ctx, requestID); err != nil {
+		return nil, err
+	}
+	return r.subscribe(ctx, after, event.RequestID(requestID))
 }
 
 // UnitEvents is the resolver for the unitEvents field.
 func (r *subscriptionResolver) UnitEvents(ctx context.Context, unitID uuid.UUID, after *entgql.Cursor[uuid.UUID]) (<-chan *ent.Event, error) {
-	panic(fmt.Errorf("not implemented: UnitEvents - unitEvents"))
+	v, err := r.signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !v.ReceivesFor(unitID) {
+		return nil, apperr.NotFoundError("unit")
+	}
+	return r.subscribe(ctx, after, event.UnitID(unitID))
 }
 
 // DashboardEvents is the resolver for the dashboardEvents field.
 func (r *subscriptionResolver) DashboardEvents(ctx context.Context, after *entgql.Cursor[uuid.UUID]) (<-chan *ent.Event, error) {
-	panic(fmt.Errorf("not implemented: DashboardEvents - dashboardEvents"))
+	if _, err := r.signedIn(ctx); err != nil {
+		return nil, err
+	}
+	return r.subscribe(ctx, after)
 }
 
 // AvailableBedsUpdatedBy is the resolver for the availableBedsUpdatedBy field.
 func (r *unitResolver) AvailableBedsUpdatedBy(ctx context.Context, obj *ent.Unit) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: AvailableBedsUpdatedBy - availableBedsUpdatedBy"))
+	if obj.AvailableBedsUpdatedBy == nil {
+		return nil, nil
+	}
+	return nilIfNotFound(r.Client.User.Get(ctx, *obj.AvailableBedsUpdatedBy))
 }
 
 // Mutation returns generated.MutationResolver implementation.
@@ -267,8 +418,6 @@ func (r *Resolver) RequestEvent() generated.RequestEventResolver { return &reque
 // Subscription returns generated.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
-type (
-	mutationResolver     struct{ *Resolver }
-	requestEventResolver struct{ *Resolver }
-	subscriptionResolver struct{ *Resolver }
-)
+type mutationResolver struct{ *Resolver }
+type requestEventResolver struct{ *Resolver }
+type subscriptionResolver struct{ *Resolver }

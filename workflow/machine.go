@@ -5,6 +5,7 @@ package workflow
 
 import (
 	"slices"
+	"time"
 
 	"passerelle/authz"
 	"passerelle/enums"
@@ -140,3 +141,9 @@ func IsOpen(s enums.DispatchStatus) bool { return slices.Contains(open, s) }
 
 // IsWaiting reports whether a dispatch still waits for the unit's answer.
 func IsWaiting(s enums.DispatchStatus) bool { return slices.Contains(waiting, s) }
+
+// Timers of rule 9: an unanswered dispatch is late after 24 h, overdue after 48 h.
+const (
+	LateAfter    = 24 * time.Hour
+	OverdueAfter = 48 * time.Hour
+)

@@ -378,16 +378,16 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AdmissionRequests   func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.AdmissionRequestOrder, where *ent.AdmissionRequestWhereInput) int
+		AdmissionRequests   func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.AdmissionRequestOrder, where *ent.AdmissionRequestWhereInput) int
 		AdmissionStatistics func(childComplexity int, filter *model.StatisticsFilter) int
 		EnumLabels          func(childComplexity int) int
 		Inbox               func(childComplexity int, unitID uuid.UUID, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, where *ent.DispatchWhereInput) int
 		Node                func(childComplexity int, id uuid.UUID) int
 		Nodes               func(childComplexity int, ids []uuid.UUID) int
 		SearchUsers         func(childComplexity int, structureID uuid.UUID, query *string) int
-		Structures          func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.StructureOrder, where *ent.StructureWhereInput) int
-		Units               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.UnitOrder, where *ent.UnitWhereInput) int
-		Users               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.UserOrder, where *ent.UserWhereInput) int
+		Structures          func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.StructureOrder, where *ent.StructureWhereInput) int
+		Units               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.UnitOrder, where *ent.UnitWhereInput) int
+		Users               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.UserOrder, where *ent.UserWhereInput) int
 		UspUnits            func(childComplexity int, department *string) int
 		Viewer              func(childComplexity int) int
 	}
@@ -516,7 +516,7 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type AdmissionRequestResolver interface {
-	Events(ctx context.Context, obj *ent.AdmissionRequest) ([]ent.Event, error)
+	Events(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Event, error)
 }
 type DispatchResolver interface {
 	Late(ctx context.Context, obj *ent.Dispatch) (bool, error)
@@ -556,16 +556,16 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error)
-	AdmissionRequests(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.AdmissionRequestOrder, where *ent.AdmissionRequestWhereInput) (*ent.AdmissionRequestConnection, error)
-	Structures(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.StructureOrder, where *ent.StructureWhereInput) (*ent.StructureConnection, error)
-	Units(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.UnitOrder, where *ent.UnitWhereInput) (*ent.UnitConnection, error)
-	Users(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error)
+	AdmissionRequests(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.AdmissionRequestOrder, where *ent.AdmissionRequestWhereInput) (*ent.AdmissionRequestConnection, error)
+	Structures(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.StructureOrder, where *ent.StructureWhereInput) (*ent.StructureConnection, error)
+	Units(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.UnitOrder, where *ent.UnitWhereInput) (*ent.UnitConnection, error)
+	Users(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
-	UspUnits(ctx context.Context, department *string) ([]ent.Unit, error)
+	UspUnits(ctx context.Context, department *string) ([]*ent.Unit, error)
 	Inbox(ctx context.Context, unitID uuid.UUID, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, where *ent.DispatchWhereInput) (*ent.DispatchConnection, error)
-	SearchUsers(ctx context.Context, structureID uuid.UUID, query *string) ([]ent.User, error)
+	SearchUsers(ctx context.Context, structureID uuid.UUID, query *string) ([]*ent.User, error)
 	AdmissionStatistics(ctx context.Context, filter *model.StatisticsFilter) (*model.AdmissionStatistics, error)
-	EnumLabels(ctx context.Context) ([]model.EnumLabels, error)
+	EnumLabels(ctx context.Context) ([]*model.EnumLabels, error)
 }
 type RequestEventResolver interface {
 	Cursor(ctx context.Context, obj *ent.Event) (*entgql.Cursor[uuid.UUID], error)
@@ -577,7 +577,7 @@ type RequestEventResolver interface {
 	Dispatch(ctx context.Context, obj *ent.Event) (*ent.Dispatch, error)
 }
 type StructureResolver interface {
-	Staffing(ctx context.Context, obj *ent.Structure) ([]model.ProfileHeadcount, error)
+	Staffing(ctx context.Context, obj *ent.Structure) ([]*model.ProfileHeadcount, error)
 }
 type SubscriptionResolver interface {
 	RequestEvents(ctx context.Context, requestID uuid.UUID, after *entgql.Cursor[uuid.UUID]) (<-chan *ent.Event, error)
@@ -2248,7 +2248,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.AdmissionRequests(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].([]ent.AdmissionRequestOrder), args["where"].(*ent.AdmissionRequestWhereInput)), true
+		return e.ComplexityRoot.Query.AdmissionRequests(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].([]*ent.AdmissionRequestOrder), args["where"].(*ent.AdmissionRequestWhereInput)), true
 	case "Query.admissionStatistics":
 		if e.ComplexityRoot.Query.AdmissionStatistics == nil {
 			break
@@ -2321,7 +2321,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Structures(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].([]ent.StructureOrder), args["where"].(*ent.StructureWhereInput)), true
+		return e.ComplexityRoot.Query.Structures(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].([]*ent.StructureOrder), args["where"].(*ent.StructureWhereInput)), true
 	case "Query.units":
 		if e.ComplexityRoot.Query.Units == nil {
 			break
@@ -2332,7 +2332,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Units(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].([]ent.UnitOrder), args["where"].(*ent.UnitWhereInput)), true
+		return e.ComplexityRoot.Query.Units(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].([]*ent.UnitOrder), args["where"].(*ent.UnitWhereInput)), true
 	case "Query.users":
 		if e.ComplexityRoot.Query.Users == nil {
 			break
@@ -2343,7 +2343,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Users(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].([]ent.UserOrder), args["where"].(*ent.UserWhereInput)), true
+		return e.ComplexityRoot.Query.Users(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].([]*ent.UserOrder), args["where"].(*ent.UserWhereInput)), true
 	case "Query.uspUnits":
 		if e.ComplexityRoot.Query.UspUnits == nil {
 			break
@@ -6937,8 +6937,8 @@ func (ec *executionContext) field_Query_admissionRequests_args(ctx context.Conte
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) ([]ent.AdmissionRequestOrder, error) {
-			return ec.unmarshalOAdmissionRequestOrder2ᚕpasserelleᚋentᚐAdmissionRequestOrderᚄ(ctx, v)
+		func(ctx context.Context, v any) ([]*ent.AdmissionRequestOrder, error) {
+			return ec.unmarshalOAdmissionRequestOrder2ᚕᚖpasserelleᚋentᚐAdmissionRequestOrderᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7109,8 +7109,8 @@ func (ec *executionContext) field_Query_structures_args(ctx context.Context, raw
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) ([]ent.StructureOrder, error) {
-			return ec.unmarshalOStructureOrder2ᚕpasserelleᚋentᚐStructureOrderᚄ(ctx, v)
+		func(ctx context.Context, v any) ([]*ent.StructureOrder, error) {
+			return ec.unmarshalOStructureOrder2ᚕᚖpasserelleᚋentᚐStructureOrderᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7163,8 +7163,8 @@ func (ec *executionContext) field_Query_units_args(ctx context.Context, rawArgs 
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) ([]ent.UnitOrder, error) {
-			return ec.unmarshalOUnitOrder2ᚕpasserelleᚋentᚐUnitOrderᚄ(ctx, v)
+		func(ctx context.Context, v any) ([]*ent.UnitOrder, error) {
+			return ec.unmarshalOUnitOrder2ᚕᚖpasserelleᚋentᚐUnitOrderᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7217,8 +7217,8 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) ([]ent.UserOrder, error) {
-			return ec.unmarshalOUserOrder2ᚕpasserelleᚋentᚐUserOrderᚄ(ctx, v)
+		func(ctx context.Context, v any) ([]*ent.UserOrder, error) {
+			return ec.unmarshalOUserOrder2ᚕᚖpasserelleᚋentᚐUserOrderᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8470,8 +8470,8 @@ func (ec *executionContext) _AdmissionRequest_events(ctx context.Context, field 
 			return ec.Resolvers.AdmissionRequest().Events(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []ent.Event) graphql.Marshaler {
-			return ec.marshalNRequestEvent2ᚕpasserelleᚋentᚐEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Event) graphql.Marshaler {
+			return ec.marshalNRequestEvent2ᚕᚖpasserelleᚋentᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8897,8 +8897,8 @@ func (ec *executionContext) _AdmissionStatistics_refusalsByReason(ctx context.Co
 			return obj.RefusalsByReason, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.RefusalCount) graphql.Marshaler {
-			return ec.marshalNRefusalCount2ᚕpasserelleᚋgraphᚋmodelᚐRefusalCountᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RefusalCount) graphql.Marshaler {
+			return ec.marshalNRefusalCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐRefusalCountᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8929,8 +8929,8 @@ func (ec *executionContext) _AdmissionStatistics_cancellationsByReason(ctx conte
 			return obj.CancellationsByReason, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.CancellationCount) graphql.Marshaler {
-			return ec.marshalNCancellationCount2ᚕpasserelleᚋgraphᚋmodelᚐCancellationCountᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CancellationCount) graphql.Marshaler {
+			return ec.marshalNCancellationCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐCancellationCountᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8961,8 +8961,8 @@ func (ec *executionContext) _AdmissionStatistics_requestsByOriginKind(ctx contex
 			return obj.RequestsByOriginKind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.OriginKindCount) graphql.Marshaler {
-			return ec.marshalNOriginKindCount2ᚕpasserelleᚋgraphᚋmodelᚐOriginKindCountᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.OriginKindCount) graphql.Marshaler {
+			return ec.marshalNOriginKindCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐOriginKindCountᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8993,8 +8993,8 @@ func (ec *executionContext) _AdmissionStatistics_requestsByDepartment(ctx contex
 			return obj.RequestsByDepartment, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.DepartmentCount) graphql.Marshaler {
-			return ec.marshalNDepartmentCount2ᚕpasserelleᚋgraphᚋmodelᚐDepartmentCountᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DepartmentCount) graphql.Marshaler {
+			return ec.marshalNDepartmentCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐDepartmentCountᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9025,8 +9025,8 @@ func (ec *executionContext) _AdmissionStatistics_requestsByMonth(ctx context.Con
 			return obj.RequestsByMonth, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.MonthCount) graphql.Marshaler {
-			return ec.marshalNMonthCount2ᚕpasserelleᚋgraphᚋmodelᚐMonthCountᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.MonthCount) graphql.Marshaler {
+			return ec.marshalNMonthCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐMonthCountᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10555,8 +10555,8 @@ func (ec *executionContext) _EnumLabels_values(ctx context.Context, field graphq
 			return obj.Values, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.EnumLabel) graphql.Marshaler {
-			return ec.marshalNEnumLabel2ᚕpasserelleᚋgraphᚋmodelᚐEnumLabelᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EnumLabel) graphql.Marshaler {
+			return ec.marshalNEnumLabel2ᚕᚖpasserelleᚋgraphᚋmodelᚐEnumLabelᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -14111,7 +14111,7 @@ func (ec *executionContext) _Query_admissionRequests(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AdmissionRequests(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]ent.AdmissionRequestOrder), fc.Args["where"].(*ent.AdmissionRequestWhereInput))
+			return ec.Resolvers.Query().AdmissionRequests(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.AdmissionRequestOrder), fc.Args["where"].(*ent.AdmissionRequestWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.AdmissionRequestConnection) graphql.Marshaler {
@@ -14155,7 +14155,7 @@ func (ec *executionContext) _Query_structures(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Structures(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]ent.StructureOrder), fc.Args["where"].(*ent.StructureWhereInput))
+			return ec.Resolvers.Query().Structures(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.StructureOrder), fc.Args["where"].(*ent.StructureWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.StructureConnection) graphql.Marshaler {
@@ -14199,7 +14199,7 @@ func (ec *executionContext) _Query_units(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Units(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]ent.UnitOrder), fc.Args["where"].(*ent.UnitWhereInput))
+			return ec.Resolvers.Query().Units(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.UnitOrder), fc.Args["where"].(*ent.UnitWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UnitConnection) graphql.Marshaler {
@@ -14243,7 +14243,7 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Users(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]ent.UserOrder), fc.Args["where"].(*ent.UserWhereInput))
+			return ec.Resolvers.Query().Users(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.UserOrder), fc.Args["where"].(*ent.UserWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
@@ -14322,8 +14322,8 @@ func (ec *executionContext) _Query_uspUnits(ctx context.Context, field graphql.C
 			return ec.Resolvers.Query().UspUnits(ctx, fc.Args["department"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []ent.Unit) graphql.Marshaler {
-			return ec.marshalNUnit2ᚕpasserelleᚋentᚐUnitᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Unit) graphql.Marshaler {
+			return ec.marshalNUnit2ᚕᚖpasserelleᚋentᚐUnitᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -14410,8 +14410,8 @@ func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphq
 			return ec.Resolvers.Query().SearchUsers(ctx, fc.Args["structureId"].(uuid.UUID), fc.Args["query"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚕpasserelleᚋentᚐUserᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕᚖpasserelleᚋentᚐUserᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -14497,8 +14497,8 @@ func (ec *executionContext) _Query_enumLabels(ctx context.Context, field graphql
 			return ec.Resolvers.Query().EnumLabels(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.EnumLabels) graphql.Marshaler {
-			return ec.marshalNEnumLabels2ᚕpasserelleᚋgraphᚋmodelᚐEnumLabelsᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EnumLabels) graphql.Marshaler {
+			return ec.marshalNEnumLabels2ᚕᚖpasserelleᚋgraphᚋmodelᚐEnumLabelsᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15274,8 +15274,8 @@ func (ec *executionContext) _Structure_staffing(ctx context.Context, field graph
 			return ec.Resolvers.Structure().Staffing(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.ProfileHeadcount) graphql.Marshaler {
-			return ec.marshalNProfileHeadcount2ᚕpasserelleᚋgraphᚋmodelᚐProfileHeadcountᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProfileHeadcount) graphql.Marshaler {
+			return ec.marshalNProfileHeadcount2ᚕᚖpasserelleᚋgraphᚋmodelᚐProfileHeadcountᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -28060,9 +28060,9 @@ func (ec *executionContext) marshalNAdmissionRequestConnection2ᚖpasserelleᚋe
 	return ec._AdmissionRequestConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAdmissionRequestOrder2passerelleᚋentᚐAdmissionRequestOrder(ctx context.Context, v any) (ent.AdmissionRequestOrder, error) {
+func (ec *executionContext) unmarshalNAdmissionRequestOrder2ᚖpasserelleᚋentᚐAdmissionRequestOrder(ctx context.Context, v any) (*ent.AdmissionRequestOrder, error) {
 	res, err := ec.unmarshalInputAdmissionRequestOrder(ctx, v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNAdmissionRequestOrderField2ᚖpasserelleᚋentᚐAdmissionRequestOrderField(ctx context.Context, v any) (*ent.AdmissionRequestOrderField, error) {
@@ -28116,15 +28116,11 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) marshalNCancellationCount2passerelleᚋgraphᚋmodelᚐCancellationCount(ctx context.Context, sel ast.SelectionSet, v model.CancellationCount) graphql.Marshaler {
-	return ec._CancellationCount(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNCancellationCount2ᚕpasserelleᚋgraphᚋmodelᚐCancellationCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CancellationCount) graphql.Marshaler {
+func (ec *executionContext) marshalNCancellationCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐCancellationCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CancellationCount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNCancellationCount2passerelleᚋgraphᚋmodelᚐCancellationCount(ctx, sel, v[i])
+		return ec.marshalNCancellationCount2ᚖpasserelleᚋgraphᚋmodelᚐCancellationCount(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28134,6 +28130,14 @@ func (ec *executionContext) marshalNCancellationCount2ᚕpasserelleᚋgraphᚋmo
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNCancellationCount2ᚖpasserelleᚋgraphᚋmodelᚐCancellationCount(ctx context.Context, sel ast.SelectionSet, v *model.CancellationCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancellationCount!")
+		return graphql.Null
+	}
+	return ec._CancellationCount(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCancellationReason2passerelleᚋenumsᚐCancellationReason(ctx context.Context, v any) (enums.CancellationReason, error) {
@@ -28225,15 +28229,11 @@ func (ec *executionContext) marshalNDate2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) marshalNDepartmentCount2passerelleᚋgraphᚋmodelᚐDepartmentCount(ctx context.Context, sel ast.SelectionSet, v model.DepartmentCount) graphql.Marshaler {
-	return ec._DepartmentCount(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNDepartmentCount2ᚕpasserelleᚋgraphᚋmodelᚐDepartmentCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.DepartmentCount) graphql.Marshaler {
+func (ec *executionContext) marshalNDepartmentCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐDepartmentCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DepartmentCount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNDepartmentCount2passerelleᚋgraphᚋmodelᚐDepartmentCount(ctx, sel, v[i])
+		return ec.marshalNDepartmentCount2ᚖpasserelleᚋgraphᚋmodelᚐDepartmentCount(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28243,6 +28243,14 @@ func (ec *executionContext) marshalNDepartmentCount2ᚕpasserelleᚋgraphᚋmode
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNDepartmentCount2ᚖpasserelleᚋgraphᚋmodelᚐDepartmentCount(ctx context.Context, sel ast.SelectionSet, v *model.DepartmentCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DepartmentCount!")
+		return graphql.Null
+	}
+	return ec._DepartmentCount(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDispatch2ᚖpasserelleᚋentᚐDispatch(ctx context.Context, sel ast.SelectionSet, v *ent.Dispatch) graphql.Marshaler {
@@ -28295,15 +28303,11 @@ func (ec *executionContext) unmarshalNDispatchWhereInput2ᚖpasserelleᚋentᚐD
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNEnumLabel2passerelleᚋgraphᚋmodelᚐEnumLabel(ctx context.Context, sel ast.SelectionSet, v model.EnumLabel) graphql.Marshaler {
-	return ec._EnumLabel(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNEnumLabel2ᚕpasserelleᚋgraphᚋmodelᚐEnumLabelᚄ(ctx context.Context, sel ast.SelectionSet, v []model.EnumLabel) graphql.Marshaler {
+func (ec *executionContext) marshalNEnumLabel2ᚕᚖpasserelleᚋgraphᚋmodelᚐEnumLabelᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EnumLabel) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNEnumLabel2passerelleᚋgraphᚋmodelᚐEnumLabel(ctx, sel, v[i])
+		return ec.marshalNEnumLabel2ᚖpasserelleᚋgraphᚋmodelᚐEnumLabel(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28315,15 +28319,19 @@ func (ec *executionContext) marshalNEnumLabel2ᚕpasserelleᚋgraphᚋmodelᚐEn
 	return ret
 }
 
-func (ec *executionContext) marshalNEnumLabels2passerelleᚋgraphᚋmodelᚐEnumLabels(ctx context.Context, sel ast.SelectionSet, v model.EnumLabels) graphql.Marshaler {
-	return ec._EnumLabels(ctx, sel, &v)
+func (ec *executionContext) marshalNEnumLabel2ᚖpasserelleᚋgraphᚋmodelᚐEnumLabel(ctx context.Context, sel ast.SelectionSet, v *model.EnumLabel) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnumLabel!")
+		return graphql.Null
+	}
+	return ec._EnumLabel(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNEnumLabels2ᚕpasserelleᚋgraphᚋmodelᚐEnumLabelsᚄ(ctx context.Context, sel ast.SelectionSet, v []model.EnumLabels) graphql.Marshaler {
+func (ec *executionContext) marshalNEnumLabels2ᚕᚖpasserelleᚋgraphᚋmodelᚐEnumLabelsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EnumLabels) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNEnumLabels2passerelleᚋgraphᚋmodelᚐEnumLabels(ctx, sel, v[i])
+		return ec.marshalNEnumLabels2ᚖpasserelleᚋgraphᚋmodelᚐEnumLabels(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28333,6 +28341,14 @@ func (ec *executionContext) marshalNEnumLabels2ᚕpasserelleᚋgraphᚋmodelᚐE
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNEnumLabels2ᚖpasserelleᚋgraphᚋmodelᚐEnumLabels(ctx context.Context, sel ast.SelectionSet, v *model.EnumLabels) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnumLabels!")
+		return graphql.Null
+	}
+	return ec._EnumLabels(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNEventType2passerelleᚋenumsᚐEventType(ctx context.Context, v any) (enums.EventType, error) {
@@ -28471,15 +28487,11 @@ func (ec *executionContext) marshalNMessage2ᚖpasserelleᚋentᚐMessage(ctx co
 	return ec._Message(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNMonthCount2passerelleᚋgraphᚋmodelᚐMonthCount(ctx context.Context, sel ast.SelectionSet, v model.MonthCount) graphql.Marshaler {
-	return ec._MonthCount(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNMonthCount2ᚕpasserelleᚋgraphᚋmodelᚐMonthCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.MonthCount) graphql.Marshaler {
+func (ec *executionContext) marshalNMonthCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐMonthCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MonthCount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMonthCount2passerelleᚋgraphᚋmodelᚐMonthCount(ctx, sel, v[i])
+		return ec.marshalNMonthCount2ᚖpasserelleᚋgraphᚋmodelᚐMonthCount(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28489,6 +28501,14 @@ func (ec *executionContext) marshalNMonthCount2ᚕpasserelleᚋgraphᚋmodelᚐM
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNMonthCount2ᚖpasserelleᚋgraphᚋmodelᚐMonthCount(ctx context.Context, sel ast.SelectionSet, v *model.MonthCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MonthCount!")
+		return graphql.Null
+	}
+	return ec._MonthCount(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNNode2ᚕpasserelleᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
@@ -28521,15 +28541,11 @@ func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgql
 	return v
 }
 
-func (ec *executionContext) marshalNOriginKindCount2passerelleᚋgraphᚋmodelᚐOriginKindCount(ctx context.Context, sel ast.SelectionSet, v model.OriginKindCount) graphql.Marshaler {
-	return ec._OriginKindCount(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNOriginKindCount2ᚕpasserelleᚋgraphᚋmodelᚐOriginKindCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OriginKindCount) graphql.Marshaler {
+func (ec *executionContext) marshalNOriginKindCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐOriginKindCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.OriginKindCount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNOriginKindCount2passerelleᚋgraphᚋmodelᚐOriginKindCount(ctx, sel, v[i])
+		return ec.marshalNOriginKindCount2ᚖpasserelleᚋgraphᚋmodelᚐOriginKindCount(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28539,6 +28555,14 @@ func (ec *executionContext) marshalNOriginKindCount2ᚕpasserelleᚋgraphᚋmode
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNOriginKindCount2ᚖpasserelleᚋgraphᚋmodelᚐOriginKindCount(ctx context.Context, sel ast.SelectionSet, v *model.OriginKindCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OriginKindCount!")
+		return graphql.Null
+	}
+	return ec._OriginKindCount(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[uuid.UUID]) graphql.Marshaler {
@@ -28576,15 +28600,11 @@ func (ec *executionContext) marshalNProfile2passerelleᚋenumsᚐProfile(ctx con
 	return v
 }
 
-func (ec *executionContext) marshalNProfileHeadcount2passerelleᚋgraphᚋmodelᚐProfileHeadcount(ctx context.Context, sel ast.SelectionSet, v model.ProfileHeadcount) graphql.Marshaler {
-	return ec._ProfileHeadcount(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNProfileHeadcount2ᚕpasserelleᚋgraphᚋmodelᚐProfileHeadcountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ProfileHeadcount) graphql.Marshaler {
+func (ec *executionContext) marshalNProfileHeadcount2ᚕᚖpasserelleᚋgraphᚋmodelᚐProfileHeadcountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProfileHeadcount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProfileHeadcount2passerelleᚋgraphᚋmodelᚐProfileHeadcount(ctx, sel, v[i])
+		return ec.marshalNProfileHeadcount2ᚖpasserelleᚋgraphᚋmodelᚐProfileHeadcount(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28596,15 +28616,19 @@ func (ec *executionContext) marshalNProfileHeadcount2ᚕpasserelleᚋgraphᚋmod
 	return ret
 }
 
-func (ec *executionContext) marshalNRefusalCount2passerelleᚋgraphᚋmodelᚐRefusalCount(ctx context.Context, sel ast.SelectionSet, v model.RefusalCount) graphql.Marshaler {
-	return ec._RefusalCount(ctx, sel, &v)
+func (ec *executionContext) marshalNProfileHeadcount2ᚖpasserelleᚋgraphᚋmodelᚐProfileHeadcount(ctx context.Context, sel ast.SelectionSet, v *model.ProfileHeadcount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProfileHeadcount!")
+		return graphql.Null
+	}
+	return ec._ProfileHeadcount(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNRefusalCount2ᚕpasserelleᚋgraphᚋmodelᚐRefusalCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.RefusalCount) graphql.Marshaler {
+func (ec *executionContext) marshalNRefusalCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐRefusalCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RefusalCount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNRefusalCount2passerelleᚋgraphᚋmodelᚐRefusalCount(ctx, sel, v[i])
+		return ec.marshalNRefusalCount2ᚖpasserelleᚋgraphᚋmodelᚐRefusalCount(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28614,6 +28638,14 @@ func (ec *executionContext) marshalNRefusalCount2ᚕpasserelleᚋgraphᚋmodel�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNRefusalCount2ᚖpasserelleᚋgraphᚋmodelᚐRefusalCount(ctx context.Context, sel ast.SelectionSet, v *model.RefusalCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RefusalCount!")
+		return graphql.Null
+	}
+	return ec._RefusalCount(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRefusalReason2passerelleᚋenumsᚐRefusalReason(ctx context.Context, v any) (enums.RefusalReason, error) {
@@ -28626,15 +28658,11 @@ func (ec *executionContext) marshalNRefusalReason2passerelleᚋenumsᚐRefusalRe
 	return v
 }
 
-func (ec *executionContext) marshalNRequestEvent2passerelleᚋentᚐEvent(ctx context.Context, sel ast.SelectionSet, v ent.Event) graphql.Marshaler {
-	return ec._RequestEvent(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNRequestEvent2ᚕpasserelleᚋentᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []ent.Event) graphql.Marshaler {
+func (ec *executionContext) marshalNRequestEvent2ᚕᚖpasserelleᚋentᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Event) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNRequestEvent2passerelleᚋentᚐEvent(ctx, sel, v[i])
+		return ec.marshalNRequestEvent2ᚖpasserelleᚋentᚐEvent(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28734,9 +28762,9 @@ func (ec *executionContext) marshalNStructureKind2passerelleᚋenumsᚐStructure
 	return v
 }
 
-func (ec *executionContext) unmarshalNStructureOrder2passerelleᚋentᚐStructureOrder(ctx context.Context, v any) (ent.StructureOrder, error) {
+func (ec *executionContext) unmarshalNStructureOrder2ᚖpasserelleᚋentᚐStructureOrder(ctx context.Context, v any) (*ent.StructureOrder, error) {
 	res, err := ec.unmarshalInputStructureOrder(ctx, v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNStructureOrderField2ᚖpasserelleᚋentᚐStructureOrderField(ctx context.Context, v any) (*ent.StructureOrderField, error) {
@@ -28772,15 +28800,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) marshalNUnit2passerelleᚋentᚐUnit(ctx context.Context, sel ast.SelectionSet, v ent.Unit) graphql.Marshaler {
-	return ec._Unit(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNUnit2ᚕpasserelleᚋentᚐUnitᚄ(ctx context.Context, sel ast.SelectionSet, v []ent.Unit) graphql.Marshaler {
+func (ec *executionContext) marshalNUnit2ᚕᚖpasserelleᚋentᚐUnitᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Unit) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNUnit2passerelleᚋentᚐUnit(ctx, sel, v[i])
+		return ec.marshalNUnit2ᚖpasserelleᚋentᚐUnit(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28816,11 +28840,6 @@ func (ec *executionContext) unmarshalNUnitKind2passerelleᚋenumsᚐUnitKind(ctx
 
 func (ec *executionContext) marshalNUnitKind2passerelleᚋenumsᚐUnitKind(ctx context.Context, sel ast.SelectionSet, v enums.UnitKind) graphql.Marshaler {
 	return v
-}
-
-func (ec *executionContext) unmarshalNUnitOrder2passerelleᚋentᚐUnitOrder(ctx context.Context, v any) (ent.UnitOrder, error) {
-	res, err := ec.unmarshalInputUnitOrder(ctx, v)
-	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNUnitOrder2ᚖpasserelleᚋentᚐUnitOrder(ctx context.Context, v any) (*ent.UnitOrder, error) {
@@ -28867,15 +28886,11 @@ func (ec *executionContext) marshalNUrgency2passerelleᚋenumsᚐUrgency(ctx con
 	return v
 }
 
-func (ec *executionContext) marshalNUser2passerelleᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v ent.User) graphql.Marshaler {
-	return ec._User(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNUser2ᚕpasserelleᚋentᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []ent.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕᚖpasserelleᚋentᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNUser2passerelleᚋentᚐUser(ctx, sel, v[i])
+		return ec.marshalNUser2ᚖpasserelleᚋentᚐUser(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28903,9 +28918,9 @@ func (ec *executionContext) marshalNUserConnection2ᚖpasserelleᚋentᚐUserCon
 	return ec._UserConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNUserOrder2passerelleᚋentᚐUserOrder(ctx context.Context, v any) (ent.UserOrder, error) {
+func (ec *executionContext) unmarshalNUserOrder2ᚖpasserelleᚋentᚐUserOrder(ctx context.Context, v any) (*ent.UserOrder, error) {
 	res, err := ec.unmarshalInputUserOrder(ctx, v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNUserOrderField2ᚖpasserelleᚋentᚐUserOrderField(ctx context.Context, v any) (*ent.UserOrderField, error) {
@@ -29111,16 +29126,16 @@ func (ec *executionContext) marshalOAdmissionRequestEdge2ᚖpasserelleᚋentᚐA
 	return ec._AdmissionRequestEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOAdmissionRequestOrder2ᚕpasserelleᚋentᚐAdmissionRequestOrderᚄ(ctx context.Context, v any) ([]ent.AdmissionRequestOrder, error) {
+func (ec *executionContext) unmarshalOAdmissionRequestOrder2ᚕᚖpasserelleᚋentᚐAdmissionRequestOrderᚄ(ctx context.Context, v any) ([]*ent.AdmissionRequestOrder, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]ent.AdmissionRequestOrder, len(vSlice))
+	res := make([]*ent.AdmissionRequestOrder, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNAdmissionRequestOrder2passerelleᚋentᚐAdmissionRequestOrder(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNAdmissionRequestOrder2ᚖpasserelleᚋentᚐAdmissionRequestOrder(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -30160,16 +30175,16 @@ func (ec *executionContext) marshalOStructureKind2ᚖpasserelleᚋenumsᚐStruct
 	return v
 }
 
-func (ec *executionContext) unmarshalOStructureOrder2ᚕpasserelleᚋentᚐStructureOrderᚄ(ctx context.Context, v any) ([]ent.StructureOrder, error) {
+func (ec *executionContext) unmarshalOStructureOrder2ᚕᚖpasserelleᚋentᚐStructureOrderᚄ(ctx context.Context, v any) ([]*ent.StructureOrder, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]ent.StructureOrder, len(vSlice))
+	res := make([]*ent.StructureOrder, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNStructureOrder2passerelleᚋentᚐStructureOrder(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNStructureOrder2ᚖpasserelleᚋentᚐStructureOrder(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -30350,23 +30365,6 @@ func (ec *executionContext) marshalOUnitKind2ᚖpasserelleᚋenumsᚐUnitKind(ct
 	return v
 }
 
-func (ec *executionContext) unmarshalOUnitOrder2ᚕpasserelleᚋentᚐUnitOrderᚄ(ctx context.Context, v any) ([]ent.UnitOrder, error) {
-	if v == nil {
-		return nil, nil
-	}
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]ent.UnitOrder, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNUnitOrder2passerelleᚋentᚐUnitOrder(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
 func (ec *executionContext) unmarshalOUnitOrder2ᚕᚖpasserelleᚋentᚐUnitOrderᚄ(ctx context.Context, v any) ([]*ent.UnitOrder, error) {
 	if v == nil {
 		return nil, nil
@@ -30488,16 +30486,16 @@ func (ec *executionContext) marshalOUserEdge2ᚖpasserelleᚋentᚐUserEdge(ctx 
 	return ec._UserEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOUserOrder2ᚕpasserelleᚋentᚐUserOrderᚄ(ctx context.Context, v any) ([]ent.UserOrder, error) {
+func (ec *executionContext) unmarshalOUserOrder2ᚕᚖpasserelleᚋentᚐUserOrderᚄ(ctx context.Context, v any) ([]*ent.UserOrder, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]ent.UserOrder, len(vSlice))
+	res := make([]*ent.UserOrder, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNUserOrder2passerelleᚋentᚐUserOrder(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNUserOrder2ᚖpasserelleᚋentᚐUserOrder(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}

@@ -40,12 +40,12 @@ type AdmissionStatistics struct {
 	MedianSendToAnswerMinutes    *float64 `json:"medianSendToAnswerMinutes,omitempty"`
 	MedianSendToAdmissionMinutes *float64 `json:"medianSendToAdmissionMinutes,omitempty"`
 	// Share of dispatches never answered.
-	UnansweredShare       *float64            `json:"unansweredShare,omitempty"`
-	RefusalsByReason      []RefusalCount      `json:"refusalsByReason"`
-	CancellationsByReason []CancellationCount `json:"cancellationsByReason"`
-	RequestsByOriginKind  []OriginKindCount   `json:"requestsByOriginKind"`
-	RequestsByDepartment  []DepartmentCount   `json:"requestsByDepartment"`
-	RequestsByMonth       []MonthCount        `json:"requestsByMonth"`
+	UnansweredShare       *float64             `json:"unansweredShare,omitempty"`
+	RefusalsByReason      []*RefusalCount      `json:"refusalsByReason"`
+	CancellationsByReason []*CancellationCount `json:"cancellationsByReason"`
+	RequestsByOriginKind  []*OriginKindCount   `json:"requestsByOriginKind"`
+	RequestsByDepartment  []*DepartmentCount   `json:"requestsByDepartment"`
+	RequestsByMonth       []*MonthCount        `json:"requestsByMonth"`
 }
 
 type CancellationCount struct {
@@ -151,8 +151,8 @@ type EnumLabel struct {
 
 type EnumLabels struct {
 	// The GraphQL enum type name, e.g. DispatchStatus.
-	Type   string      `json:"type"`
-	Values []EnumLabel `json:"values"`
+	Type   string       `json:"type"`
+	Values []*EnumLabel `json:"values"`
 }
 
 type GrantHabilitationInput struct {

@@ -3,14 +3,14 @@
 package scalar
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+
+	"passerelle/apperr"
 )
 
 // MarshalID writes a UUID as a GraphQL ID.
@@ -21,7 +21,7 @@ func MarshalID(u uuid.UUID) graphql.Marshaler {
 }
 
 // ErrBadID is returned for an ID that is not one of ours.
-var ErrBadID = errors.New("malformed ID")
+var ErrBadID = apperr.New(apperr.BadUserInput, "malformed ID")
 
 // UnmarshalID reads a GraphQL ID into a UUID.
 func UnmarshalID(v any) (uuid.UUID, error) {
@@ -50,11 +50,11 @@ func MarshalDate(t time.Time) graphql.Marshaler {
 func UnmarshalDate(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
-		return time.Time{}, fmt.Errorf("a Date must be a string YYYY-MM-DD")
+		return time.Time{}, apperr.New(apperr.BadUserInput, "a Date must be a string YYYY-MM-DD")
 	}
 	t, err := time.ParseInLocation(DateLayout, s, time.UTC)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+		return time.Time{}, apperr.New(apperr.BadUserInput, "%q is not a date (YYYY-MM-DD)", s)
 	}
 	return t, nil
 }

@@ -1,0 +1,103 @@
+// Package app wires the program together: database, services, GraphQL
+// schema and HTTP handler. The command line and the end-to-end tests build
+// the server through it, so tests exercise exactly what runs.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+
+	"passerelle/auth"
+	"passerelle/demo"
+	"passerelle/directory"
+	"passerelle/events"
+	"passerelle/graph"
+	"passerelle/server"
+	"passerelle/server/reqctx"
+	"passerelle/store"
+	"passerelle/workflow"
+)
+
+// Config is the whole configuration of a server.
+type Config struct {
+	Store  store.Config
+	Server server.Config
+	Auth   auth.Config
+	// MaxHabilitationDuration caps a grant's validity (default one year).
+	MaxHabilitationDuration time.Duration
+	// Demo loads the demo data set into an empty database and lets demo
+	// accounts sign in.
+	Demo bool
+	// Migrate brings the schema up to date at start.
+	Migrate bool
+	Logger  *slog.Logger
+	// Banner receives the demo notice (stdout in the command).
+	Banner io.Writer
+}
+
+// App is a running configuration.
+type App struct {
+	DB        *store.DB
+	Auth      *auth.Service
+	Workflow  *workflow.Service
+	Directory *directory.Service
+	Broker    *events.Broker
+	Handler   http.Handler
+}
+
+// New opens the database and builds the handler.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	db, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Migrate || cfg.Demo {
+		if err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("migrating %s: %w", db.Where, err)
+		}
+	}
+	cfg.Auth.DemoMode = cfg.Demo
+	a := &App{DB: db, Broker: events.NewBroker(256)}
+	a.Auth = auth.NewService(db.Client, cfg.Auth)
+	a.Workflow = workflow.NewService(db.Client, a.Broker, workflow.Config{})
+	a.Directory = directory.NewService(db.Client, a.Auth, directory.Config{MaxHabilitationDuration: cfg.MaxHabilitationDuration})
+	if cfg.Demo {
+		created, err := demo.Load(ctx, db.Client, time.Now().UTC())
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		cfg.Logger.Info("demo data", "created", created, "reused", !created)
+		if cfg.Banner != nil {
+			demo.PrintBanner(cfg.Banner)
+		}
+	}
+	res := &graph.Resolver{
+		Client: db.Client, Auth: a.Auth, Workflow: a.Workflow, Directory: a.Directory, Broker: a.Broker,
+		Logger: cfg.Logger, AuthError: reqctx.AuthError, ClientAddr: reqctx.ClientAddr,
+	}
+	a.Handler = server.New(cfg.Server, server.Deps{
+		Schema: graph.NewSchema(res),
+		Auth:   a.Auth,
+		Ready:  db.Ping,
+		Logger: cfg.Logger,
+		Configure: func(h *handler.Server) {
+			h.SetErrorPresenter(graph.ErrorPresenter(cfg.Logger, reqctx.RequestID))
+			h.AroundRootFields(graph.PasswordGate)
+		},
+	})
+	return a, nil
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }

@@ -1,0 +1,196 @@
+// Command passerelle is the Passerelle server and its tools.
+//
+//	passerelle serve [--demo] [--addr 127.0.0.1:8080] [--data-dir data] [--database-url URL] [--cors-origins ...]
+//	passerelle migrate [--data-dir data] [--database-url URL]
+//	passerelle bootstrap --email E --first-name F --last-name L   (first REGIONAL_SUPPORT account)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"passerelle/app"
+	"passerelle/auth"
+	"passerelle/server"
+	"passerelle/store"
+	"passerelle/viewer"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(ctx, os.Args[2:])
+	case "migrate":
+		err = migrate(ctx, os.Args[2:])
+	case "bootstrap":
+		err = bootstrap(ctx, os.Args[2:])
+	case "-h", "--help", "help":
+		usage()
+		return
+	default:
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "passerelle:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: passerelle <command> [flags]
+
+commands:
+  serve       run the GraphQL server (embedded SQLite by default; --demo loads demo data)
+  migrate     bring the database schema up to date
+  bootstrap   create the first REGIONAL_SUPPORT account and print its one-time set-up token
+
+Run "passerelle <command> -h" for the flags of a command. Every flag has an
+environment twin (PASSERELLE_ADDR, PASSERELLE_DATA_DIR, DATABASE_URL, ...).
+`)
+}
+
+// env returns the environment variable or the default.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envBool(name string, def bool) bool {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	return v == "1" || strings.EqualFold(v, "true") || strings.EqualFold(v, "yes")
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+		fmt.Fprintf(os.Stderr, "passerelle: ignoring %s=%q (not a duration)\n", name, v)
+	}
+	return def
+}
+
+// storeFlags adds the database flags shared by every command.
+func storeFlags(fs *flag.FlagSet) *store.Config {
+	c := &store.Config{}
+	fs.StringVar(&c.DataDir, "data-dir", env("PASSERELLE_DATA_DIR", "data"), "directory of the SQLite database file (env PASSERELLE_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "postgres:// URL to use PostgreSQL instead of SQLite (env DATABASE_URL)")
+	return c
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	st := storeFlags(fs)
+	addr := fs.String("addr", env("PASSERELLE_ADDR", "127.0.0.1:8080"), "listen address (env PASSERELLE_ADDR)")
+	cors := fs.String("cors-origins", env("PASSERELLE_CORS_ORIGINS", ""), "comma-separated allowed browser origins (env PASSERELLE_CORS_ORIGINS)")
+	demoMode := fs.Bool("demo", envBool("PASSERELLE_DEMO", false), "load the demo data set into an empty database; demo accounts may sign in (env PASSERELLE_DEMO)")
+	production := fs.Bool("production", envBool("PASSERELLE_PRODUCTION", false), "turn off the IDE and introspection (env PASSERELLE_PRODUCTION)")
+	tokenTTL := fs.Duration("token-ttl", envDuration("PASSERELLE_TOKEN_TTL", 12*time.Hour), "absolute session lifetime (env PASSERELLE_TOKEN_TTL)")
+	idle := fs.Duration("idle-timeout", envDuration("PASSERELLE_IDLE_TIMEOUT", 30*time.Minute), "session idle timeout (env PASSERELLE_IDLE_TIMEOUT)")
+	maxHab := fs.Duration("max-habilitation", envDuration("PASSERELLE_MAX_HABILITATION", 365*24*time.Hour), "longest habilitation validity (env PASSERELLE_MAX_HABILITATION)")
+	behindTLS := fs.Bool("behind-tls", envBool("PASSERELLE_BEHIND_TLS", false), "clients reach the server over HTTPS: send HSTS (env PASSERELLE_BEHIND_TLS)")
+	trustProxy := fs.Bool("trust-proxy", envBool("PASSERELLE_TRUST_PROXY", false), "take the client address from X-Forwarded-For (env PASSERELLE_TRUST_PROXY)")
+	jsonLogs := fs.Bool("json-logs", envBool("PASSERELLE_JSON_LOGS", false), "log as JSON (env PASSERELLE_JSON_LOGS)")
+	_ = fs.Parse(args)
+
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	if *jsonLogs {
+		h = slog.NewJSONHandler(os.Stderr, nil)
+	}
+	logger := slog.New(h)
+	origins := splitList(*cors)
+	if *demoMode && len(origins) == 0 {
+		origins = []string{"http://localhost:*", "http://127.0.0.1:*"}
+	}
+	a, err := app.New(ctx, app.Config{
+		Store: *st,
+		Server: server.Config{
+			CORSOrigins: origins, EnableIDE: !*production, EnableIntrospection: !*production,
+			BehindTLS: *behindTLS, TrustProxy: *trustProxy,
+		},
+		Auth:                    auth.Config{TokenTTL: *tokenTTL, IdleTimeout: *idle},
+		MaxHabilitationDuration: *maxHab,
+		Demo:                    *demoMode,
+		Migrate:                 true,
+		Logger:                  logger,
+		Banner:                  os.Stdout,
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	logger.Info("database ready", "where", a.DB.Where)
+	return server.Run(ctx, *addr, a.Handler, logger)
+}
+
+func migrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ExitOnError)
+	st := storeFlags(fs)
+	_ = fs.Parse(args)
+	db, err := store.Open(ctx, *st)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("schema of %s is up to date\n", db.Where)
+	return nil
+}
+
+func bootstrap(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bootstrap", flag.ExitOnError)
+	st := storeFlags(fs)
+	email := fs.String("email", "", "e-mail of the first regional support account")
+	first := fs.String("first-name", "", "first name")
+	last := fs.String("last-name", "", "last name")
+	_ = fs.Parse(args)
+	if *email == "" || *first == "" || *last == "" {
+		return errors.New("bootstrap needs --email, --first-name and --last-name")
+	}
+	a, err := app.New(ctx, app.Config{Store: *st, Migrate: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	acc, err := a.Directory.Bootstrap(viewer.System(ctx), *email, *first, *last)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Account %s created (REGIONAL_SUPPORT).\n", acc.User.Email)
+	fmt.Printf("One-time set-up token (valid until %s):\n\n  %s\n\n", acc.SetupTokenExpiresAt.Format(time.RFC3339), acc.SetupToken)
+	fmt.Println("Sign in with the mutation setupPassword(setupToken, newPassword) to choose the password.")
+	return nil
+}

@@ -1,0 +1,57 @@
+package graph
+
+import (
+	"reflect"
+	"strings"
+	"unicode"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"passerelle/workflow"
+)
+
+// val returns the value of an optional input (nil when absent or null).
+func val[T any](o graphql.Omittable[*T]) *T {
+	v, _ := o.ValueOK()
+	return v
+}
+
+// snake turns a GraphQL field name into the ent column name (ppsScore →
+// pps_score).
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// patchOf turns a section input (all fields graphql.Omittable[*T]) into a
+// workflow.Patch holding only the fields the client sent: a value sets the
+// field, an explicit null clears it.
+func patchOf(input any) workflow.Patch {
+	p := workflow.Patch{}
+	v := reflect.ValueOf(input)
+	t := v.Type()
+	for i := range t.NumField() {
+		f := v.Field(i)
+		isSet := f.MethodByName("IsSet")
+		if !isSet.IsValid() || !isSet.Call(nil)[0].Bool() {
+			continue
+		}
+		name := snake(strings.Split(t.Field(i).Tag.Get("json"), ",")[0])
+		ptr := f.MethodByName("Value").Call(nil)[0]
+		if ptr.IsNil() {
+			p[name] = nil
+		} else {
+			p[name] = ptr.Elem().Interface()
+		}
+	}
+	return p
+}

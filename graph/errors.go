@@ -1,0 +1,56 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"passerelle/apperr"
+)
+
+// ErrorPresenter gives every error an extensions.code, maps domain and
+// storage errors through apperr (the one mapping), and hides internals:
+// INTERNAL errors are logged with the request id and answered without detail.
+func ErrorPresenter(logger *slog.Logger, requestID func(context.Context) string) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		var cause error = err
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) && ge.Err != nil {
+			cause = ge.Err
+		} else if ge != nil && ge.Err == nil {
+			// A gqlgen validation/parse error or one already carrying a code.
+			if gerr.Extensions == nil {
+				gerr.Extensions = map[string]any{}
+			}
+			if _, ok := gerr.Extensions["code"]; !ok {
+				gerr.Extensions["code"] = string(apperr.BadUserInput)
+			}
+			return gerr
+		}
+		ae := apperr.From(cause)
+		if gerr.Extensions == nil {
+			gerr.Extensions = map[string]any{}
+		}
+		gerr.Extensions["code"] = string(ae.Code)
+		if ae.Field != "" {
+			gerr.Extensions["field"] = ae.Field
+		}
+		for k, v := range ae.Extensions {
+			gerr.Extensions[k] = v
+		}
+		gerr.Message = ae.Message
+		if ae.Code == apperr.Internal {
+			id := ""
+			if requestID != nil {
+				id = requestID(ctx)
+			}
+			gerr.Extensions["requestId"] = id
+			logger.ErrorContext(ctx, "internal error", "err", err, "requestId", id, "path", gerr.Path.String())
+		}
+		return gerr
+	}
+}

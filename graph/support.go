@@ -1,0 +1,164 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+
+	"passerelle/apperr"
+	"passerelle/auth"
+	"passerelle/authz"
+	"passerelle/directory"
+	"passerelle/ent"
+	"passerelle/ent/habilitation"
+	"passerelle/enums"
+	"passerelle/graph/generated"
+	"passerelle/graph/model"
+	"passerelle/viewer"
+)
+
+// NewSchema builds the executable schema with its directives.
+func NewSchema(r *Resolver) graphql.ExecutableSchema {
+	cfg := generated.Config{Resolvers: r}
+	cfg.Directives.Section = r.sectionDirective
+	return generated.NewExecutableSchema(cfg)
+}
+
+// sectionRead maps a section to the profile action that reads it.
+var sectionRead = map[enums.SectionKind]authz.Action{
+	enums.SectionKindMedical:     authz.ReadMedical,
+	enums.SectionKindCareProject: authz.ReadCareProject,
+	enums.SectionKindAdminSocial: authz.ReadAdminSocial,
+}
+
+// sectionDirective is the field rule: a section the viewer's profiles may
+// not read resolves to null with FORBIDDEN at its path. Every reading of a
+// medical section is logged.
+func (r *Resolver) sectionDirective(ctx context.Context, obj any, next graphql.Resolver, kind enums.SectionKind) (any, error) {
+	req, ok := obj.(*ent.AdmissionRequest)
+	if !ok {
+		return nil, apperr.New(apperr.Forbidden, "section outside a request")
+	}
+	v, err := r.signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scope := authz.RequestScope{OriginStructure: req.OriginStructureID, OriginUnit: req.OriginUnitID}
+	units, err := req.QueryDispatches().Select("unit_id").All(viewer.System(ctx))
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range units {
+		scope.DispatchedUnits = append(scope.DispatchedUnits, d.UnitID)
+	}
+	// Only the units this viewer receives for count on the receiving side.
+	scope.DispatchedUnits = slices.DeleteFunc(scope.DispatchedUnits, func(u uuid.UUID) bool { return !v.ReceivesFor(u) })
+	can, _ := authz.OnRequest(v, scope)
+	if !can[sectionRead[kind]] {
+		return nil, apperr.New(apperr.Forbidden, "your profile does not allow you to read this section")
+	}
+	if kind == enums.SectionKindMedical {
+		if err := r.Workflow.LogMedicalRead(ctx, []uuid.UUID{req.ID}); err != nil {
+			return nil, err
+		}
+	}
+	return next(ctx)
+}
+
+// PasswordGate answers PASSWORD_EXPIRED to every root field but those that
+// let the user change their password (and see who they are).
+func PasswordGate(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	fc := graphql.GetRootFieldContext(ctx)
+	v := viewer.FromContext(ctx)
+	if v == nil || !v.PasswordExpired || fc == nil {
+		return next(ctx)
+	}
+	switch fc.Field.Name {
+	case "changePassword", "logout", "viewer", "login", "setupPassword", "__typename", "__schema", "__type":
+		return next(ctx)
+	}
+	graphql.AddError(ctx, apperr.New(apperr.PasswordExpired, "your password is older than 6 months: change it first (changePassword)"))
+	return graphql.Null
+}
+
+func (r *Resolver) loginPayload(ctx context.Context, s *auth.Session) (*model.LoginPayload, error) {
+	vm, err := r.viewerModel(viewer.NewContext(ctx, s.Viewer), s.Viewer)
+	if err != nil {
+		return nil, err
+	}
+	return &model.LoginPayload{Token: s.Token, ExpiresAt: s.ExpiresAt, Viewer: vm}, nil
+}
+
+// viewerModel is the signed-in user with their currently valid habilitations.
+func (r *Resolver) viewerModel(ctx context.Context, v *viewer.Viewer) (*model.Viewer, error) {
+	u, err := r.Client.User.Get(viewer.System(ctx), v.UserID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(v.Habilitations))
+	for i, h := range v.Habilitations {
+		ids[i] = h.ID
+	}
+	habs, err := r.Client.Habilitation.Query().Where(habilitation.IDIn(ids...)).
+		WithStructure().WithUnit().Order(ent.Asc(habilitation.FieldValidUntil)).All(viewer.System(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return &model.Viewer{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
+		Profession: optional(u.Profession), PasswordExpired: v.PasswordExpired, Habilitations: habs}, nil
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func grantInput(in model.GrantHabilitationInput) directory.GrantInput {
+	g := directory.GrantInput{StructureID: in.StructureID, UnitID: val(in.UnitID), Profile: in.Profile,
+		ValidFrom: val(in.ValidFrom), ValidUntil: in.ValidUntil, EmailNotifications: val(in.EmailNotifications)}
+	if u := val(in.UserID); u != nil {
+		g.UserID = *u
+	}
+	return g
+}
+
+// nilIfNotFound turns an invisible optional edge into null.
+func nilIfNotFound[T any](v *T, err error) (*T, error) {
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// eventCursor is the opaque cursor of an event: its position in the log.
+func eventCursor(id int64) *entgql.Cursor[uuid.UUID] {
+	return &entgql.Cursor[uuid.UUID]{Value: id}
+}
+
+// cursorPosition reads an event cursor back.
+func cursorPosition(c *entgql.Cursor[uuid.UUID]) (int64, error) {
+	if c == nil {
+		return 0, nil
+	}
+	var pos int64
+	switch v := c.Value.(type) {
+	case int64:
+		pos = v
+	case int8, int16, int32, int, uint8, uint16, uint32, uint64:
+		if _, err := fmt.Sscan(fmt.Sprint(v), &pos); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, apperr.BadInput("after", "not an event cursor")
+	}
+	if pos < 0 || c.ID != uuid.Nil {
+		return 0, apperr.BadInput("after", "not an event cursor")
+	}
+	return pos, nil
+}
