@@ -318,7 +318,7 @@ func (s *Service) RecordAdmission(ctx context.Context, dispatchID uuid.UUID, adm
 		if admittedAt.After(o.now.Add(5 * time.Minute)) {
 			return apperr.BadInput("admittedAt", "the admission time is in the future")
 		}
-		if admittedAt.Before(d.SentAt) {
+		if admittedAt.Before(d.SentAt.Truncate(time.Minute)) { // clients send whole seconds or minutes
 			return apperr.BadInput("admittedAt", "the admission time is before the request was sent")
 		}
 		from := d.Status

@@ -14,8 +14,8 @@ import (
 	"passerelle/apperr"
 	"passerelle/authz"
 	"passerelle/ent"
-	"passerelle/ent/admissionrequest"
 	"passerelle/ent/adminsocialsection"
+	"passerelle/ent/admissionrequest"
 	"passerelle/ent/careprojectsection"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/medicalsection"
@@ -285,7 +285,9 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 	case enums.SectionKindMedical:
 		u := o.tx.MedicalSection.Update().Where(medicalsection.RequestID(req.ID))
 		m, save = u.Mutation(), func() error { return u.Exec(o.ctx) }
-		load = func() (any, error) { return o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).Only(o.ctx) }
+		load = func() (any, error) {
+			return o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).Only(o.ctx)
+		}
 	case enums.SectionKindCareProject:
 		u := o.tx.CareProjectSection.Update().Where(careprojectsection.RequestID(req.ID))
 		m, save = u.Mutation(), func() error { return u.Exec(o.ctx) }

@@ -1,0 +1,197 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"passerelle/app"
+	"passerelle/demo"
+	"passerelle/server"
+	"passerelle/store"
+)
+
+// contract is the client contract, kept in the repo and run unchanged.
+var contract = func() string {
+	b, err := os.ReadFile("testdata/operations.graphql")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
+
+var dbSeq atomic.Int64
+
+// env is a running server on a fresh database with the demo data set.
+type env struct {
+	t      *testing.T
+	app    *app.App
+	srv    *httptest.Server
+	tokens map[string]string
+}
+
+// databaseURL lets the suite run on PostgreSQL (PASSERELLE_TEST_DATABASE_URL);
+// by default each test gets its own in-memory SQLite database.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	name := fmt.Sprintf("e2e_%s_%d", strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()), dbSeq.Add(1))
+	a, err := app.New(context.Background(), app.Config{
+		Store:  store.Config{DatabaseURL: store.MemoryDSN(name)},
+		Server: server.Config{EnableIntrospection: true},
+		Demo:   true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(func() {
+		srv.Close()
+		a.Close()
+	})
+	return &env{t: t, app: a, srv: srv, tokens: map[string]string{}}
+}
+
+// gqlError is one error of a response.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// result is a decoded response.
+type result struct {
+	Data   map[string]any `json:"data"`
+	Errors []gqlError     `json:"errors"`
+}
+
+func (r result) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// post sends a GraphQL request with an optional bearer token.
+func (e *env) post(token, query, opName string, vars map[string]any) result {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "operationName": opName, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r result
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		e.t.Fatalf("%s: decoding response (HTTP %d): %v", opName, resp.StatusCode, err)
+	}
+	return r
+}
+
+// op runs one contract operation as a demo account (signing in once).
+func (e *env) op(who, opName string, vars map[string]any) result {
+	e.t.Helper()
+	return e.post(e.token(who), contract, opName, vars)
+}
+
+// must runs a contract operation and fails on any error.
+func (e *env) must(who, opName string, vars map[string]any) map[string]any {
+	e.t.Helper()
+	r := e.op(who, opName, vars)
+	if len(r.Errors) > 0 {
+		e.t.Fatalf("%s as %s: %+v", opName, who, r.Errors)
+	}
+	return r.Data
+}
+
+// token signs a demo account in (cached).
+func (e *env) token(who string) string {
+	e.t.Helper()
+	if who == "" {
+		return ""
+	}
+	if tok, ok := e.tokens[who]; ok {
+		return tok
+	}
+	r := e.post("", contract, "Login", map[string]any{"email": who, "password": demo.Password})
+	if len(r.Errors) > 0 {
+		e.t.Fatalf("login %s: %+v", who, r.Errors)
+	}
+	tok := get(r.Data, "login.token").(string)
+	e.tokens[who] = tok
+	return tok
+}
+
+// get walks a decoded JSON value with a dotted path (numbers index lists).
+func get(v any, path string) any {
+	for _, p := range strings.Split(path, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[p]
+		case []any:
+			var i int
+			fmt.Sscan(p, &i)
+			if i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+func str(v any, path string) string {
+	s, _ := get(v, path).(string)
+	return s
+}
+
+// Demo accounts.
+const (
+	prescriber   = "prescripteur@diaconesses.demo"
+	careTeam     = "soignant@diaconesses.demo"
+	adminSocial  = "gestionnaire@diaconesses.demo"
+	referent     = "referent@diaconesses.demo"
+	pompidou     = "prescripteur@pompidou.demo"
+	coordinator  = "coordo@dac75.demo"
+	nonMedical   = "gestionnaire@dac75.demo"
+	liberal      = "dr.martin@liberal.demo"
+	perineDoctor = "medecin@sainte-perine.demo"
+	perineStaff  = "secretariat@sainte-perine.demo"
+	garnierDoc   = "medecin@jeanne-garnier.demo"
+	forcillesDoc = "medecin@forcilles.demo"
+	support      = "support@region.demo"
+	observer     = "observatoire@ars.demo"
+)
+
+// ids of demo structures and units, looked up through the API.
+func (e *env) structureID(who string) string {
+	e.t.Helper()
+	d := e.must(who, "Viewer", nil)
+	return str(d, "viewer.habilitations.0.structure.id")
+}
+
+func (e *env) unitID(name string) string {
+	e.t.Helper()
+	d := e.must(prescriber, "UspUnits", nil)
+	for _, u := range get(d, "uspUnits").([]any) {
+		if str(u, "name") == name {
+			return str(u, "id")
+		}
+	}
+	e.t.Fatalf("no USP unit %q", name)
+	return ""
+}
