@@ -9,13 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"passerelle/app"
 	"passerelle/demo"
 	"passerelle/server"
 	"passerelle/store"
+	"passerelle/store/storetest"
 )
 
 // contract is the client contract, kept in the repo and run unchanged.
@@ -27,8 +27,6 @@ var contract = func() string {
 	return string(b)
 }()
 
-var dbSeq atomic.Int64
-
 // env is a running server on a fresh database with the demo data set.
 type env struct {
 	t      *testing.T
@@ -37,13 +35,12 @@ type env struct {
 	tokens map[string]string
 }
 
-// databaseURL lets the suite run on PostgreSQL (PASSERELLE_TEST_DATABASE_URL);
-// by default each test gets its own in-memory SQLite database.
+// newEnv starts a server on a fresh database (SQLite in memory, or
+// PostgreSQL when PASSERELLE_TEST_POSTGRES is set: see storetest).
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	name := fmt.Sprintf("e2e_%s_%d", strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()), dbSeq.Add(1))
 	a, err := app.New(context.Background(), app.Config{
-		Store:  store.Config{DatabaseURL: store.MemoryDSN(name)},
+		Store:  store.Config{DatabaseURL: storetest.DatabaseURL(t)},
 		Server: server.Config{EnableIntrospection: true},
 		Demo:   true,
 	})

@@ -1,0 +1,67 @@
+// Package storetest gives each test a fresh database: an in-memory SQLite
+// one by default, or a PostgreSQL database created (and dropped) on the
+// server named by PASSERELLE_TEST_POSTGRES (e.g.
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable). When
+// PASSERELLE_REQUIRE_POSTGRES=1 and no server answers, tests fail instead of
+// skipping: CI sets it so the PostgreSQL run cannot silently vanish.
+package storetest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"passerelle/store"
+)
+
+var seq atomic.Int64
+
+// PostgresURL returns the server URL given to the tests, if any.
+func PostgresURL() string { return os.Getenv("PASSERELLE_TEST_POSTGRES") }
+
+// DatabaseURL returns the DSN of a fresh database for t.
+func DatabaseURL(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("t_%d_%d_%s", os.Getpid(), seq.Add(1),
+		strings.ToLower(strings.NewReplacer("/", "_", " ", "_", "-", "_").Replace(t.Name())))
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	admin := PostgresURL()
+	if admin == "" {
+		return store.MemoryDSN(name)
+	}
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		db.Close()
+		if os.Getenv("PASSERELLE_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("PostgreSQL required but unavailable: %v", err)
+		}
+		t.Skipf("PostgreSQL unavailable (%v): skipping", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		db.Close()
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
