@@ -37,6 +37,8 @@ type Config struct {
 	// Migrate brings the schema up to date at start.
 	Migrate bool
 	Logger  *slog.Logger
+	// Limits bound depth, complexity and page sizes of operations.
+	Limits graph.Limits
 	// Banner receives the demo notice (stdout in the command).
 	Banner io.Writer
 }
@@ -94,6 +96,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Configure: func(h *handler.Server) {
 			h.SetErrorPresenter(graph.ErrorPresenter(cfg.Logger, reqctx.RequestID))
 			h.AroundRootFields(graph.PasswordGate)
+			graph.Install(h, cfg.Limits)
 		},
 	})
 	return a, nil

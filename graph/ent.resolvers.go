@@ -49,7 +49,11 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder
 
 // AdmissionRequests is the resolver for the admissionRequests field.
 func (r *queryResolver) AdmissionRequests(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.AdmissionRequestOrder, where *ent.AdmissionRequestWhereInput) (*ent.AdmissionRequestConnection, error) {
-	if _, err := r.signedIn(ctx); err != nil {
+	_, err := r.signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first, last, err = page(first, last); err != nil {
 		return nil, err
 	}
 	return r.Client.AdmissionRequest.Query().Paginate(ctx, after, first, before, last,
@@ -58,7 +62,11 @@ func (r *queryResolver) AdmissionRequests(ctx context.Context, after *entgql.Cur
 
 // Structures is the resolver for the structures field.
 func (r *queryResolver) Structures(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.StructureOrder, where *ent.StructureWhereInput) (*ent.StructureConnection, error) {
-	if _, err := r.signedIn(ctx); err != nil {
+	_, err := r.signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first, last, err = page(first, last); err != nil {
 		return nil, err
 	}
 	return r.Client.Structure.Query().Paginate(ctx, after, first, before, last,
@@ -67,7 +75,11 @@ func (r *queryResolver) Structures(ctx context.Context, after *entgql.Cursor[uui
 
 // Units is the resolver for the units field.
 func (r *queryResolver) Units(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.UnitOrder, where *ent.UnitWhereInput) (*ent.UnitConnection, error) {
-	if _, err := r.signedIn(ctx); err != nil {
+	_, err := r.signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first, last, err = page(first, last); err != nil {
 		return nil, err
 	}
 	return r.Client.Unit.Query().Paginate(ctx, after, first, before, last,
@@ -83,6 +95,9 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[uuid.UUI
 	}
 	if !authz.CanAdministerAnywhere(v, authz.ManageAccounts) && len(authz.AdministeredStructures(v, authz.ManageAccounts)) == 0 {
 		return nil, apperr.New(apperr.Forbidden, "your profile does not allow you to list accounts")
+	}
+	if first, last, err = page(first, last); err != nil {
+		return nil, err
 	}
 	return r.Client.User.Query().Paginate(ctx, after, first, before, last,
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))

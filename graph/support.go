@@ -25,6 +25,7 @@ import (
 func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	cfg := generated.Config{Resolvers: r}
 	cfg.Directives.Section = r.sectionDirective
+	complexity(&cfg.Complexity)
 	return generated.NewExecutableSchema(cfg)
 }
 

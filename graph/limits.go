@@ -1,0 +1,144 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"passerelle/apperr"
+	"passerelle/ent"
+	"passerelle/graph/generated"
+)
+
+// Limits bound what one operation may ask for.
+type Limits struct {
+	MaxDepth      int // selection depth (default 15: the IDE's introspection query needs 13)
+	MaxComplexity int // weighted field count (default 5000)
+	MaxPageSize   int // first/last of a connection (default 100)
+	DefaultPage   int // page size when neither first nor last is given (default 50)
+}
+
+func (l *Limits) defaults() {
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = 15
+	}
+	if l.MaxComplexity <= 0 {
+		l.MaxComplexity = 5000
+	}
+	if l.MaxPageSize <= 0 {
+		l.MaxPageSize = 100
+	}
+	if l.DefaultPage <= 0 {
+		l.DefaultPage = 50
+	}
+}
+
+// limits are the active limits (set by Install; read by resolvers).
+var limits = func() Limits { var l Limits; l.defaults(); return l }()
+
+// page checks first/last against the maximum page size and gives a default
+// page when neither is set: a connection never returns an unbounded list.
+func page(first, last *int) (*int, *int, error) {
+	for name, n := range map[string]*int{"first": first, "last": last} {
+		if n != nil && (*n < 0 || *n > limits.MaxPageSize) {
+			return nil, nil, apperr.BadInput(name, "%s must be between 0 and %d", name, limits.MaxPageSize)
+		}
+	}
+	if first == nil && last == nil {
+		n := limits.DefaultPage
+		first = &n
+	}
+	return first, last, nil
+}
+
+// weight is the complexity of a connection: its page size times its items.
+func weight(child int, first, last *int) int {
+	n := limits.DefaultPage
+	if first != nil {
+		n = *first
+	} else if last != nil {
+		n = *last
+	}
+	if n < 1 {
+		n = 1
+	}
+	return 1 + n*child
+}
+
+// complexity weights connections by the page asked for.
+func complexity(c *generated.ComplexityRoot) {
+	c.Query.AdmissionRequests = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ []*ent.AdmissionRequestOrder, _ *ent.AdmissionRequestWhereInput) int {
+		return weight(child, first, last)
+	}
+	c.Query.Structures = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ []*ent.StructureOrder, _ *ent.StructureWhereInput) int {
+		return weight(child, first, last)
+	}
+	c.Query.Units = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ []*ent.UnitOrder, _ *ent.UnitWhereInput) int {
+		return weight(child, first, last)
+	}
+	c.Query.Users = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ []*ent.UserOrder, _ *ent.UserWhereInput) int {
+		return weight(child, first, last)
+	}
+	c.Query.Inbox = func(child int, _ uuid.UUID, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.DispatchWhereInput) int {
+		return weight(child, first, last)
+	}
+	c.Structure.Units = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ []*ent.UnitOrder, _ *ent.UnitWhereInput) int {
+		return weight(child, first, last)
+	}
+	c.Query.Nodes = func(child int, ids []uuid.UUID) int { return 1 + len(ids)*child }
+}
+
+// Install adds the operation limits to the handler.
+func Install(h *handler.Server, l Limits) {
+	l.defaults()
+	limits = l
+	h.Use(extension.FixedComplexityLimit(l.MaxComplexity))
+	h.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		if d := depth(oc.Doc, oc.Operation.SelectionSet, 0, map[string]bool{}); d > l.MaxDepth {
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+				Message:    fmt.Sprintf("the query is %d levels deep; the limit is %d", d, l.MaxDepth),
+				Extensions: map[string]any{"code": string(apperr.BadUserInput)},
+			}}})
+		}
+		return next(ctx)
+	})
+}
+
+// depth measures a selection set, following fragments (each once per path).
+func depth(doc *ast.QueryDocument, set ast.SelectionSet, level int, seen map[string]bool) int {
+	deepest := level
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if len(s.SelectionSet) == 0 {
+				d = level + 1
+			} else {
+				d = depth(doc, s.SelectionSet, level+1, seen)
+			}
+		case *ast.InlineFragment:
+			d = depth(doc, s.SelectionSet, level, seen)
+		case *ast.FragmentSpread:
+			if seen[s.Name] {
+				continue
+			}
+			f := doc.Fragments.ForName(s.Name)
+			if f == nil {
+				continue
+			}
+			seen[s.Name] = true
+			d = depth(doc, f.SelectionSet, level, seen)
+			delete(seen, s.Name)
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}
