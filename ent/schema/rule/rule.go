@@ -6,6 +6,8 @@ package rule
 import (
 	"context"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/google/uuid"
 
 	"passerelle/authz"
@@ -13,12 +15,12 @@ import (
 	"passerelle/ent/adminsocialsection"
 	"passerelle/ent/admissionrequest"
 	"passerelle/ent/careprojectsection"
-	"passerelle/ent/medicalsection"
-	"passerelle/ent/message"
-	"passerelle/ent/patient"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
+	"passerelle/ent/medicalsection"
+	"passerelle/ent/message"
+	"passerelle/ent/patient"
 	"passerelle/ent/predicate"
 	"passerelle/ent/privacy"
 	"passerelle/ent/user"
@@ -120,17 +122,33 @@ func requestingSide(v *viewer.Viewer) predicate.AdmissionRequest {
 }
 
 // EventVisible: the requesting side sees every event of its requests; a
-// receiver sees its own dispatch's events and the request-wide ones of the
-// requests dispatched to it.
+// receiver sees its own dispatch's events, and the request-wide ones of the
+// requests dispatched to it up to the moment its dispatch closed (a withdrawn
+// unit keeps what it had received and nothing after).
 func EventVisible(v *viewer.Viewer) predicate.Event {
 	ors := []predicate.Event{event.HasRequestWith(requestingSide(v))}
 	if len(v.ReceivingUnits) > 0 {
-		ors = append(ors,
-			event.UnitIDIn(v.ReceivingUnits...),
-			event.And(event.UnitIDIsNil(),
-				event.HasRequestWith(admissionrequest.HasDispatchesWith(dispatch.UnitIDIn(v.ReceivingUnits...)))))
+		ors = append(ors, event.UnitIDIn(v.ReceivingUnits...), event.And(event.UnitIDIsNil(), openToUnits(v.ReceivingUnits)))
 	}
 	return event.Or(ors...)
+}
+
+// openToUnits matches events of a request dispatched to one of the units,
+// that occurred before that dispatch was closed.
+func openToUnits(units []uuid.UUID) predicate.Event {
+	return func(s *sql.Selector) {
+		d := sql.Table(dispatch.Table)
+		args := make([]any, len(units))
+		for i, u := range units {
+			args[i] = u
+		}
+		s.Where(sql.Exists(sql.Select(d.C(dispatch.FieldID)).From(d).Where(sql.And(
+			sql.ColumnsEQ(d.C(dispatch.FieldRequestID), s.C(event.FieldRequestID)),
+			sql.In(d.C(dispatch.FieldUnitID), args...),
+			sql.Or(sql.IsNull(d.C(dispatch.FieldClosedAt)),
+				sql.ColumnsLTE(s.C(event.FieldOccurredAt), d.C(dispatch.FieldClosedAt))),
+		))))
+	}
 }
 
 // HabilitationVisible: one's own, those of the structures one administers,
