@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,6 +44,7 @@ func newEnv(t *testing.T) *env {
 		Store:  store.Config{DatabaseURL: storetest.DatabaseURL(t)},
 		Server: server.Config{EnableIntrospection: true},
 		Demo:   true,
+		Logger: testLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -191,4 +193,12 @@ func (e *env) unitID(name string) string {
 	}
 	e.t.Fatalf("no USP unit %q", name)
 	return ""
+}
+
+// testLogger discards logs unless PASSERELLE_TEST_LOG=1.
+func testLogger() *slog.Logger {
+	if os.Getenv("PASSERELLE_TEST_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return nil
 }

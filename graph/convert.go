@@ -32,7 +32,7 @@ func snake(s string) string {
 	return b.String()
 }
 
-// patchOf turns a section input (all fields graphql.Omittable[*T]) into a
+// patchOf turns a section input (fields graphql.Omittable[*T] or [[]T]) into a
 // workflow.Patch holding only the fields the client sent: a value sets the
 // field, an explicit null clears it.
 func patchOf(input any) workflow.Patch {
@@ -46,11 +46,14 @@ func patchOf(input any) workflow.Patch {
 			continue
 		}
 		name := snake(strings.Split(t.Field(i).Tag.Get("json"), ",")[0])
-		ptr := f.MethodByName("Value").Call(nil)[0]
-		if ptr.IsNil() {
+		value := f.MethodByName("Value").Call(nil)[0]
+		switch {
+		case value.IsNil(): // *T or list: explicit null
 			p[name] = nil
-		} else {
-			p[name] = ptr.Elem().Interface()
+		case value.Kind() == reflect.Pointer:
+			p[name] = value.Elem().Interface()
+		default: // a list is held by value
+			p[name] = value.Interface()
 		}
 	}
 	return p
