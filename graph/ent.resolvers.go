@@ -7,14 +7,13 @@ package graph
 
 import (
 	"context"
-
-	"entgo.io/contrib/entgql"
-	"github.com/google/uuid"
-
 	"passerelle/apperr"
 	"passerelle/authz"
 	"passerelle/ent"
 	"passerelle/graph/generated"
+
+	"entgo.io/contrib/entgql"
+	"github.com/google/uuid"
 )
 
 // Node is the resolver for the node field.
@@ -120,8 +119,10 @@ func (r *Resolver) Structure() generated.StructureResolver { return &structureRe
 // Unit returns generated.UnitResolver implementation.
 func (r *Resolver) Unit() generated.UnitResolver { return &unitResolver{r} }
 
-type admissionRequestResolver struct{ *Resolver }
-type dispatchResolver struct{ *Resolver }
-type queryResolver struct{ *Resolver }
-type structureResolver struct{ *Resolver }
-type unitResolver struct{ *Resolver }
+type (
+	admissionRequestResolver struct{ *Resolver }
+	dispatchResolver         struct{ *Resolver }
+	queryResolver            struct{ *Resolver }
+	structureResolver        struct{ *Resolver }
+	unitResolver             struct{ *Resolver }
+)

@@ -95,7 +95,8 @@ func complexity(c *generated.ComplexityRoot) {
 	c.Query.Nodes = func(child int, ids []uuid.UUID) int { return 1 + len(ids)*child }
 }
 
-// Install adds the operation limits to the handler.
+// Install adds the operation limits (and the per-operation cache of request
+// scopes) to the handler.
 func Install(h *handler.Server, l Limits) {
 	l.defaults()
 	limits = l
@@ -108,7 +109,7 @@ func Install(h *handler.Server, l Limits) {
 				Extensions: map[string]any{"code": string(apperr.BadUserInput)},
 			}}})
 		}
-		return next(ctx)
+		return next(withScopeCache(ctx))
 	})
 }
 

@@ -7,11 +7,6 @@ package graph
 
 import (
 	"context"
-	"time"
-
-	"entgo.io/contrib/entgql"
-	"github.com/google/uuid"
-
 	"passerelle/apperr"
 	"passerelle/directory"
 	"passerelle/ent"
@@ -24,6 +19,10 @@ import (
 	"passerelle/graph/model"
 	"passerelle/labels"
 	"passerelle/workflow"
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"github.com/google/uuid"
 )
 
 // Events is the resolver for the events field.
@@ -421,6 +420,8 @@ func (r *Resolver) RequestEvent() generated.RequestEventResolver { return &reque
 // Subscription returns generated.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
-type mutationResolver struct{ *Resolver }
-type requestEventResolver struct{ *Resolver }
-type subscriptionResolver struct{ *Resolver }
+type (
+	mutationResolver     struct{ *Resolver }
+	requestEventResolver struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+)

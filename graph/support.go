@@ -48,13 +48,9 @@ func (r *Resolver) sectionDirective(ctx context.Context, obj any, next graphql.R
 	if err != nil {
 		return nil, err
 	}
-	scope := authz.RequestScope{OriginStructure: req.OriginStructureID, OriginUnit: req.OriginUnitID}
-	units, err := req.QueryDispatches().Select("unit_id").All(viewer.System(ctx))
+	scope, err := r.requestScope(ctx, req.ID)
 	if err != nil {
 		return nil, err
-	}
-	for _, d := range units {
-		scope.DispatchedUnits = append(scope.DispatchedUnits, d.UnitID)
 	}
 	// Only the units this viewer receives for count on the receiving side.
 	scope.DispatchedUnits = slices.DeleteFunc(scope.DispatchedUnits, func(u uuid.UUID) bool { return !v.ReceivesFor(u) })

@@ -3,6 +3,7 @@
 package scalar
 
 import (
+	"entgo.io/contrib/entgql"
 	"io"
 	"strconv"
 	"time"
@@ -57,4 +58,17 @@ func UnmarshalDate(v any) (time.Time, error) {
 		return time.Time{}, apperr.New(apperr.BadUserInput, "%q is not a date (YYYY-MM-DD)", s)
 	}
 	return t, nil
+}
+
+// MarshalCursor writes an opaque cursor (list position or event position).
+func MarshalCursor(c entgql.Cursor[uuid.UUID]) graphql.Marshaler { return c }
+
+// UnmarshalCursor reads a cursor; anything that is not one of ours is a
+// BAD_USER_INPUT, not an internal error.
+func UnmarshalCursor(v any) (entgql.Cursor[uuid.UUID], error) {
+	var c entgql.Cursor[uuid.UUID]
+	if err := c.UnmarshalGQL(v); err != nil {
+		return c, apperr.New(apperr.BadUserInput, "malformed cursor")
+	}
+	return c, nil
 }
