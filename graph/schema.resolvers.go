@@ -32,12 +32,20 @@ func (r *admissionRequestResolver) Events(ctx context.Context, obj *ent.Admissio
 
 // Late is the resolver for the late field.
 func (r *dispatchResolver) Late(ctx context.Context, obj *ent.Dispatch) (bool, error) {
-	return workflow.IsWaiting(obj.Status) && time.Since(obj.SentAt) >= workflow.LateAfter, nil
+	d, err := r.complete(ctx, obj)
+	if err != nil {
+		return false, err
+	}
+	return workflow.IsWaiting(d.Status) && time.Since(d.SentAt) >= workflow.LateAfter, nil
 }
 
 // Overdue is the resolver for the overdue field.
 func (r *dispatchResolver) Overdue(ctx context.Context, obj *ent.Dispatch) (bool, error) {
-	return workflow.IsWaiting(obj.Status) && time.Since(obj.SentAt) >= workflow.OverdueAfter, nil
+	d, err := r.complete(ctx, obj)
+	if err != nil {
+		return false, err
+	}
+	return workflow.IsWaiting(d.Status) && time.Since(d.SentAt) >= workflow.OverdueAfter, nil
 }
 
 // Login is the resolver for the login field.
@@ -405,10 +413,11 @@ func (r *subscriptionResolver) DashboardEvents(ctx context.Context, after *entgq
 
 // AvailableBedsUpdatedBy is the resolver for the availableBedsUpdatedBy field.
 func (r *unitResolver) AvailableBedsUpdatedBy(ctx context.Context, obj *ent.Unit) (*ent.User, error) {
-	if obj.AvailableBedsUpdatedBy == nil {
-		return nil, nil
+	u, err := r.Client.Unit.Get(ctx, obj.ID) // field collection may not have selected the column
+	if err != nil || u.AvailableBedsUpdatedBy == nil {
+		return nil, err
 	}
-	return nilIfNotFound(r.Client.User.Get(ctx, *obj.AvailableBedsUpdatedBy))
+	return nilIfNotFound(r.Client.User.Get(ctx, *u.AvailableBedsUpdatedBy))
 }
 
 // Mutation returns generated.MutationResolver implementation.

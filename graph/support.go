@@ -159,3 +159,12 @@ func cursorPosition(c *entgql.Cursor[uuid.UUID]) (int64, error) {
 	}
 	return pos, nil
 }
+
+// complete returns the dispatch with every column: field collection selects
+// only the requested ones, and the timers need the status and sending time.
+func (r *Resolver) complete(ctx context.Context, d *ent.Dispatch) (*ent.Dispatch, error) {
+	if !d.SentAt.IsZero() && d.Status != "" {
+		return d, nil
+	}
+	return r.Client.Dispatch.Get(ctx, d.ID)
+}
