@@ -96,6 +96,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Configure: func(h *handler.Server) {
 			h.SetErrorPresenter(graph.ErrorPresenter(cfg.Logger, reqctx.RequestID))
 			h.AroundRootFields(graph.PasswordGate)
+			h.AroundRootFields(res.LogReads)
 			graph.Install(h, cfg.Limits)
 		},
 	})

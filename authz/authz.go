@@ -296,3 +296,42 @@ func FitsStructure(p enums.Profile, kind enums.StructureKind, unitKind *enums.Un
 	}
 	return true, ""
 }
+
+// OnVisibleRequest is OnRequest for a request the row rules already let the
+// viewer see. Visibility comes from the requesting side or from a dispatch to
+// one of the viewer's units, so a viewer not on the requesting side whose
+// receiving habilitations all grant the same actions needs no look-up of the
+// dispatches; dispatched is called only in the other, rare, cases.
+func OnVisibleRequest(v *viewer.Viewer, s RequestScope, dispatched func() ([]uuid.UUID, error)) (map[Action]bool, error) {
+	var receiving []Action
+	uniform, requesting := true, false
+	for _, h := range v.Habilitations {
+		rule := Table[h.Profile]
+		switch {
+		case rule.Side == Requesting && requestingHabilitationCovers(h, s):
+			requesting = true
+		case rule.Side == Receiving && receiving == nil:
+			receiving = rule.Actions
+		case rule.Side == Receiving:
+			uniform = uniform && slices.Equal(rule.Actions, receiving)
+		}
+	}
+	if receiving == nil {
+		all, _ := OnRequest(v, s)
+		return all, nil
+	}
+	if !requesting && uniform {
+		all := map[Action]bool{}
+		for _, a := range receiving {
+			all[a] = true
+		}
+		return all, nil
+	}
+	units, err := dispatched()
+	if err != nil {
+		return nil, err
+	}
+	s.DispatchedUnits = units
+	all, _ := OnRequest(v, s)
+	return all, nil
+}

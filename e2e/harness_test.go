@@ -40,8 +40,14 @@ type env struct {
 // PostgreSQL when PASSERELLE_TEST_POSTGRES is set: see storetest).
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvTraced(t, nil)
+}
+
+// newEnvTraced is newEnv with every SQL statement passed to trace.
+func newEnvTraced(t *testing.T, trace func(context.Context, string)) *env {
+	t.Helper()
 	a, err := app.New(context.Background(), app.Config{
-		Store:  store.Config{DatabaseURL: storetest.DatabaseURL(t)},
+		Store:  store.Config{DatabaseURL: storetest.DatabaseURL(t), Trace: trace},
 		Server: server.Config{EnableIntrospection: true},
 		Demo:   true,
 		Logger: testLogger(),

@@ -869,7 +869,8 @@ func (c *AdmissionRequestClient) Hooks() []Hook {
 
 // Interceptors returns the client interceptors.
 func (c *AdmissionRequestClient) Interceptors() []Interceptor {
-	return c.inters.AdmissionRequest
+	inters := c.inters.AdmissionRequest
+	return append(inters[:len(inters):len(inters)], admissionrequest.Interceptors[:]...)
 }
 
 func (c *AdmissionRequestClient) mutate(ctx context.Context, m *AdmissionRequestMutation) (Value, error) {

@@ -49,7 +49,7 @@ func ErrorPresenter(logger *slog.Logger, requestID func(context.Context) string)
 				id = requestID(ctx)
 			}
 			gerr.Extensions["requestId"] = id
-			logger.ErrorContext(ctx, "internal error", "err", err, "requestId", id, "path", gerr.Path.String())
+			logger.ErrorContext(ctx, "internal error", "err", cause, "requestId", id, "path", gerr.Path.String())
 		}
 		return gerr
 	}

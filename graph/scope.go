@@ -8,60 +8,85 @@ import (
 
 	"passerelle/authz"
 	"passerelle/ent"
-	"passerelle/ent/admissionrequest"
 	"passerelle/ent/dispatch"
-	"passerelle/viewer"
 )
 
-// scopeCache remembers, for one operation, what the profile rules need about
-// each request (field collection may have left those columns unselected).
+// scopeCache remembers, for one operation, the actions the viewer holds on
+// each request, so that the three sections of a request cost one decision.
 type scopeCache struct {
-	mu     sync.Mutex
-	scopes map[uuid.UUID]authz.RequestScope
+	mu      sync.Mutex
+	actions map[uuid.UUID]map[authz.Action]bool
+	// medicalReads are the requests whose medical section was read, logged
+	// in one write when the root field is done.
+	medicalReads []uuid.UUID
+}
+
+// noteMedicalRead records a reading of a medical section for the access log.
+func noteMedicalRead(ctx context.Context, id uuid.UUID) bool {
+	cache, _ := ctx.Value(scopeCacheKey{}).(*scopeCache)
+	if cache == nil {
+		return false
+	}
+	cache.mu.Lock()
+	cache.medicalReads = append(cache.medicalReads, id)
+	cache.mu.Unlock()
+	return true
+}
+
+// flushMedicalReads writes the access log of a root field's medical reads.
+func (r *Resolver) flushMedicalReads(ctx context.Context) error {
+	cache, _ := ctx.Value(scopeCacheKey{}).(*scopeCache)
+	if cache == nil {
+		return nil
+	}
+	cache.mu.Lock()
+	ids := cache.medicalReads
+	cache.medicalReads = nil
+	cache.mu.Unlock()
+	return r.Workflow.LogMedicalRead(ctx, ids)
 }
 
 type scopeCacheKey struct{}
 
 func withScopeCache(ctx context.Context) context.Context {
-	return context.WithValue(ctx, scopeCacheKey{}, &scopeCache{scopes: map[uuid.UUID]authz.RequestScope{}})
+	return context.WithValue(ctx, scopeCacheKey{}, &scopeCache{actions: map[uuid.UUID]map[authz.Action]bool{}})
 }
 
-// requestScope reads a request's origin and dispatched units (as the
-// system: a receiver must be recognised even though the other units'
-// dispatches are hidden from them), once per operation.
-func (r *Resolver) requestScope(ctx context.Context, id uuid.UUID) (authz.RequestScope, error) {
+// actionsOn returns the viewer's actions on a request it can see. The origin
+// columns are always loaded (rule.KeepScopeColumns); the dispatches are read
+// only when the profile table needs them (authz.OnVisibleRequest), through
+// the viewer's row rules: a receiver sees its own units' dispatches, which is
+// all that decides its rights.
+func (r *Resolver) actionsOn(ctx context.Context, req *ent.AdmissionRequest) (map[authz.Action]bool, error) {
 	cache, _ := ctx.Value(scopeCacheKey{}).(*scopeCache)
 	if cache != nil {
 		cache.mu.Lock()
-		s, ok := cache.scopes[id]
+		a, ok := cache.actions[req.ID]
 		cache.mu.Unlock()
 		if ok {
-			return s, nil
+			return a, nil
 		}
 	}
-	sys := viewer.System(ctx)
-	req, err := r.Client.AdmissionRequest.Query().Where(admissionrequest.ID(id)).
-		Select(admissionrequest.FieldOriginStructureID, admissionrequest.FieldOriginUnitID).Only(sys)
+	v, err := r.signedIn(ctx)
 	if err != nil {
-		return authz.RequestScope{}, err
+		return nil, err
 	}
-	ds, err := r.Client.Dispatch.Query().Where(dispatch.RequestID(id)).Select(dispatch.FieldUnitID).All(sys)
+	scope := authz.RequestScope{OriginStructure: req.OriginStructureID, OriginUnit: req.OriginUnitID}
+	actions, err := authz.OnVisibleRequest(v, scope, func() ([]uuid.UUID, error) {
+		ds, err := r.Client.Dispatch.Query().Where(dispatch.RequestID(req.ID)).Select(dispatch.FieldUnitID).All(ctx)
+		units := make([]uuid.UUID, len(ds))
+		for i, d := range ds {
+			units[i] = d.UnitID
+		}
+		return units, err
+	})
 	if err != nil {
-		return authz.RequestScope{}, err
+		return nil, err
 	}
-	s := scopeOf(req, ds)
 	if cache != nil {
 		cache.mu.Lock()
-		cache.scopes[id] = s
+		cache.actions[req.ID] = actions
 		cache.mu.Unlock()
 	}
-	return s, nil
-}
-
-func scopeOf(req *ent.AdmissionRequest, ds []*ent.Dispatch) authz.RequestScope {
-	s := authz.RequestScope{OriginStructure: req.OriginStructureID, OriginUnit: req.OriginUnitID}
-	for _, d := range ds {
-		s.DispatchedUnits = append(s.DispatchedUnits, d.UnitID)
-	}
-	return s
+	return actions, nil
 }

@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -44,26 +43,31 @@ func (r *Resolver) sectionDirective(ctx context.Context, obj any, next graphql.R
 	if !ok {
 		return nil, apperr.New(apperr.Forbidden, "section outside a request")
 	}
-	v, err := r.signedIn(ctx)
+	can, err := r.actionsOn(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	scope, err := r.requestScope(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	// Only the units this viewer receives for count on the receiving side.
-	scope.DispatchedUnits = slices.DeleteFunc(scope.DispatchedUnits, func(u uuid.UUID) bool { return !v.ReceivesFor(u) })
-	can, _ := authz.OnRequest(v, scope)
 	if !can[sectionRead[kind]] {
 		return nil, apperr.New(apperr.Forbidden, "your profile does not allow you to read this section")
 	}
-	if kind == enums.SectionKindMedical {
+	if kind == enums.SectionKindMedical && !noteMedicalRead(ctx, req.ID) {
+		// Outside an operation cache (no Install): log at once.
 		if err := r.Workflow.LogMedicalRead(ctx, []uuid.UUID{req.ID}); err != nil {
 			return nil, err
 		}
 	}
 	return next(ctx)
+}
+
+// LogReads writes, once per root field, the access log of the medical
+// sections it read. A failure to log fails the field: no untraced reading.
+func (r *Resolver) LogReads(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	m := next(ctx)
+	if err := r.flushMedicalReads(ctx); err != nil {
+		graphql.AddError(ctx, err)
+		return graphql.Null
+	}
+	return m
 }
 
 // PasswordGate answers PASSWORD_EXPIRED to every root field but those that

@@ -28,6 +28,8 @@ type Config struct {
 	DataDir string
 	// MaxOpenConns for PostgreSQL (default 20).
 	MaxOpenConns int
+	// Trace, when set, is called with every SQL statement (tests count them).
+	Trace func(ctx context.Context, statement string)
 }
 
 // DB is an open database with its ent client.
@@ -95,7 +97,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", where, err)
 	}
-	drv := entsql.OpenDB(dial, db)
+	var drv dialect.Driver = entsql.OpenDB(dial, db)
+	if cfg.Trace != nil {
+		drv = dialect.DebugWithContext(drv, func(ctx context.Context, args ...any) {
+			cfg.Trace(ctx, fmt.Sprint(args...))
+		})
+	}
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where}, nil
 }
 

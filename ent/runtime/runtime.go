@@ -133,6 +133,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	admissionrequestInters := schema.AdmissionRequest{}.Interceptors()
+	admissionrequest.Interceptors[0] = admissionrequestInters[0]
 	admissionrequestMixinFields0 := admissionrequestMixin[0].Fields()
 	_ = admissionrequestMixinFields0
 	admissionrequestMixinFields1 := admissionrequestMixin[1].Fields()

@@ -75,6 +75,11 @@ func (AdmissionRequest) Indexes() []ent.Index {
 	}
 }
 
+// Interceptors keep the columns the profile rules need in every projection.
+func (AdmissionRequest) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{rule.KeepScopeColumns()}
+}
+
 func (AdmissionRequest) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField(), entgql.MultiOrder()}
 }

@@ -5,6 +5,9 @@ package rule
 
 import (
 	"context"
+	"slices"
+
+	entgo "entgo.io/ent"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -274,5 +277,27 @@ func AdminSocialSections() privacy.QueryRule {
 func Messages() privacy.QueryRule {
 	return FilterBy[*ent.MessageQuery](func(v *viewer.Viewer) predicate.Message {
 		return message.HasDispatchWith(DispatchVisible(v))
+	})
+}
+
+// entityOps load whole entities (not ids, counts or scans into values).
+var entityOps = []string{entgo.OpQueryAll, entgo.OpQueryFirst, entgo.OpQueryOnly}
+
+// KeepScopeColumns makes every projection of admission requests (entgql
+// field collection selects only the requested columns) include the columns
+// the profile rules read: the origin structure and unit.
+func KeepScopeColumns() entgo.Interceptor {
+	return entgo.InterceptFunc(func(next entgo.Querier) entgo.Querier {
+		return entgo.QuerierFunc(func(ctx context.Context, q entgo.Query) (entgo.Value, error) {
+			qc := entgo.QueryFromContext(ctx)
+			if qc != nil && len(qc.Fields) > 0 && slices.Contains(entityOps, qc.Op) {
+				for _, f := range []string{admissionrequest.FieldOriginStructureID, admissionrequest.FieldOriginUnitID} {
+					if !slices.Contains(qc.Fields, f) {
+						qc.Fields = append(qc.Fields, f)
+					}
+				}
+			}
+			return next.Query(ctx, q)
+		})
 	})
 }

@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"passerelle/ent/accesslog"
+	"passerelle/viewer"
+)
+
+// statementCounter counts the SQL statements sent while it is armed.
+type statementCounter struct {
+	mu    sync.Mutex
+	armed bool
+	n     int
+	log   []string
+}
+
+func (c *statementCounter) trace(_ context.Context, stmt string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.armed {
+		c.n++
+		c.log = append(c.log, stmt)
+	}
+}
+
+func (c *statementCounter) count(f func()) (int, []string) {
+	c.mu.Lock()
+	c.armed, c.n, c.log = true, 0, nil
+	c.mu.Unlock()
+	f()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armed = false
+	return c.n, c.log
+}
+
+// dashboard is the prescriber dashboard: requests with patient, sections
+// and every dispatch with its unit.
+const dashboard = `query Dashboard($first: Int) {
+  admissionRequests(first: $first) {
+    totalCount
+    edges { node {
+      id reference status urgency
+      patient { birthName firstName birthDate }
+      medical { state diagnosis }
+      careProject { state }
+      adminSocial { state }
+      dispatches { id status late unit { id name } }
+    } }
+  }
+}`
+
+// TestStatementsDoNotGrowWithRows fails when a list query issues SQL per row
+// (N+1): the same dashboard over 2 and over 8 requests must cost the same.
+func TestStatementsDoNotGrowWithRows(t *testing.T) {
+	var counter statementCounter
+	e := newEnvTraced(t, counter.trace)
+	perine, garnier := e.unitID("USP Sainte-Périne"), e.unitID("Maison médicale Jeanne Garnier")
+	for range 8 {
+		id := e.readyRequest(prescriber)
+		e.must(prescriber, "Send", map[string]any{"requestId": id, "unitIds": []string{perine, garnier}})
+	}
+	tok := e.token(prescriber)
+	run := func(n int) int {
+		got, log := counter.count(func() {
+			r := e.post(tok, dashboard, "Dashboard", map[string]any{"first": n})
+			if len(r.Errors) > 0 {
+				t.Fatalf("dashboard: %+v", r.Errors)
+			}
+			if edges := get(r.Data, "admissionRequests.edges").([]any); len(edges) != n {
+				t.Fatalf("want %d rows, got %d", n, len(edges))
+			}
+		})
+		t.Logf("%d rows: %d statements\n%s", n, got, strings.Join(log, "\n"))
+		return got
+	}
+	small, large := run(2), run(8)
+	if large != small {
+		t.Fatalf("statements grow with rows: %d for 2 rows, %d for 8 (N+1)", small, large)
+	}
+
+	// The receiver dashboard: the contract's Inbox.
+	doc := e.token(perineDoctor)
+	inbox := func(n int) int {
+		got, _ := counter.count(func() {
+			r := e.post(doc, contract, "Inbox", map[string]any{"unitId": perine, "first": n})
+			if len(r.Errors) > 0 || len(get(r.Data, "inbox.edges").([]any)) != n {
+				t.Fatalf("inbox: %+v", r.Errors)
+			}
+		})
+		return got
+	}
+	if small, large := inbox(2), inbox(8); large != small {
+		t.Fatalf("inbox statements grow with rows: %d for 2 rows, %d for 8 (N+1)", small, large)
+	}
+}
+
+// TestMedicalReadsAreLogged: every reading of a medical section leaves an
+// access-log row; reading other sections does not.
+func TestMedicalReadsAreLogged(t *testing.T) {
+	e := newEnv(t)
+	id := e.draftRequest(careTeam)
+	logged := func() int {
+		n, err := e.app.DB.Client.AccessLog.Query().Where(accesslog.KindEQ("MEDICAL_SECTION_READ")).Count(viewer.System(context.Background()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := logged()
+	e.must(prescriber, "Request", map[string]any{"id": id})
+	if got := logged(); got != before+1 {
+		t.Fatalf("medical reads logged: %d, want %d", got, before+1)
+	}
+	e.must(prescriber, "Viewer", nil)
+	r := e.post(e.token(prescriber), `query($id: ID!) { node(id: $id) { ... on AdmissionRequest { careProject { state } } } }`, "", map[string]any{"id": id})
+	if len(r.Errors) > 0 || logged() != before+1 {
+		t.Fatalf("a care-section read was logged as medical (%d) or failed %v", logged(), r.Errors)
+	}
+}
