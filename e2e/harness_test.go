@@ -46,17 +46,24 @@ func newEnv(t *testing.T) *env {
 // newEnvTraced is newEnv with every SQL statement passed to trace.
 func newEnvTraced(t *testing.T, trace func(context.Context, string)) *env {
 	t.Helper()
+	return serve(t, t, trace)
+}
+
+// serve starts the server with its clean-up bound to owner (a test, or a
+// fuzz target whose function runs many times on one server).
+func serve(owner testing.TB, t *testing.T, trace func(context.Context, string)) *env {
+	owner.Helper()
 	a, err := app.New(context.Background(), app.Config{
-		Store:  store.Config{DatabaseURL: storetest.DatabaseURL(t), Trace: trace},
+		Store:  store.Config{DatabaseURL: storetest.DatabaseURL(owner), Trace: trace},
 		Server: server.Config{EnableIntrospection: true},
 		Demo:   true,
 		Logger: testLogger(),
 	})
 	if err != nil {
-		t.Fatal(err)
+		owner.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(func() {
+	owner.Cleanup(func() {
 		srv.Close()
 		a.Close()
 	})
