@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +50,14 @@ type op struct {
 }
 
 // run executes fn in one transaction; its events are published after commit.
+//
+// The events fn recorded are inserted last, just before commit, after the
+// publisher's LockEvents (on PostgreSQL: a transaction-level advisory lock,
+// so that event-writing transactions commit in event id order and a
+// subscriber resuming "after id X" can never miss a smaller id committed
+// later) and followed by its NotifyEvents (PostgreSQL NOTIFY, delivered on
+// commit). Holding the lock only around those inserts keeps it short and
+// free of deadlocks: the holder takes no other row lock afterwards.
 func (s *Service) run(ctx context.Context, fn func(o *op) error) error {
 	v := viewer.FromContext(ctx)
 	if v == nil {
@@ -64,6 +71,37 @@ func (s *Service) run(ctx context.Context, fn func(o *op) error) error {
 	if err := fn(o); err != nil {
 		_ = tx.Rollback()
 		return err
+	}
+	if len(o.events) > 0 {
+		outbox, _ := s.pub.(interface {
+			LockEvents(ctx context.Context, tx *ent.Tx) error
+			NotifyEvents(ctx context.Context, tx *ent.Tx, evs []*ent.Event) error
+		})
+		if outbox != nil {
+			if err := outbox.LockEvents(o.ctx, tx); err != nil {
+				_ = tx.Rollback()
+				return err
+			}
+		}
+		creates := make([]*ent.EventCreate, len(o.events))
+		for i, e := range o.events {
+			c := tx.Event.Create().SetType(e.Type).SetOccurredAt(e.OccurredAt).SetRequestID(e.RequestID).
+				SetNillableActorID(e.ActorID).SetFromStatus(e.FromStatus).SetToStatus(e.ToStatus).
+				SetReason(e.Reason).SetNillableSection(e.Section)
+			if e.DispatchID != nil {
+				c.SetDispatchID(*e.DispatchID).SetNillableUnitID(e.UnitID)
+			}
+			creates[i] = c
+		}
+		saved, err := tx.Event.CreateBulk(creates...).Save(o.ctx)
+		if err == nil && outbox != nil {
+			err = outbox.NotifyEvents(o.ctx, tx, saved)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		o.events = saved
 	}
 	if err := tx.Commit(); err != nil {
 		return err
@@ -84,17 +122,15 @@ type eventSpec struct {
 	section  *enums.SectionKind
 }
 
-// record writes an event row in the operation's transaction.
+// record adds an event to the operation; run inserts the operation's events
+// in its transaction, just before commit.
 func (o *op) record(e eventSpec) error {
-	c := o.tx.Event.Create().SetType(e.typ).SetOccurredAt(o.now).SetRequestID(e.request).
-		SetActorID(o.v.UserID).SetFromStatus(e.from).SetToStatus(e.to).SetReason(e.reason).
-		SetNillableSection(e.section)
+	actor := o.v.UserID
+	ev := &ent.Event{Type: e.typ, OccurredAt: o.now, RequestID: e.request, ActorID: &actor,
+		FromStatus: e.from, ToStatus: e.to, Reason: e.reason, Section: e.section}
 	if e.dispatch != nil {
-		c.SetDispatchID(e.dispatch.ID).SetUnitID(e.dispatch.UnitID)
-	}
-	ev, err := c.Save(o.ctx)
-	if err != nil {
-		return err
+		d, u := e.dispatch.ID, e.dispatch.UnitID
+		ev.DispatchID, ev.UnitID = &d, &u
 	}
 	o.events = append(o.events, ev)
 	return nil
@@ -219,11 +255,4 @@ func (s *Service) reloadRequest(ctx context.Context, id uuid.UUID) (*ent.Admissi
 // reloadDispatch returns the fresh dispatch row as the viewer sees it.
 func (s *Service) reloadDispatch(ctx context.Context, id uuid.UUID) (*ent.Dispatch, error) {
 	return s.client.Dispatch.Get(ctx, id)
-}
-
-func wrapf(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
 }
