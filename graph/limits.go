@@ -23,6 +23,10 @@ type Limits struct {
 	MaxComplexity int // weighted field count (default 5000)
 	MaxPageSize   int // first/last of a connection (default 100)
 	DefaultPage   int // page size when neither first nor last is given (default 50)
+	// MutationsPerMinute and MutationBurst limit each user's mutations
+	// (defaults 300 and 60).
+	MutationsPerMinute int
+	MutationBurst      int
 }
 
 func (l *Limits) defaults() {
@@ -37,6 +41,12 @@ func (l *Limits) defaults() {
 	}
 	if l.DefaultPage <= 0 {
 		l.DefaultPage = 50
+	}
+	if l.MutationsPerMinute <= 0 {
+		l.MutationsPerMinute = 300
+	}
+	if l.MutationBurst <= 0 {
+		l.MutationBurst = 60
 	}
 }
 
@@ -101,6 +111,7 @@ func Install(h *handler.Server, l Limits) {
 	l.defaults()
 	limits = l
 	h.Use(extension.FixedComplexityLimit(l.MaxComplexity))
+	h.AroundRootFields(newMutationLimiter(l.MutationsPerMinute, l.MutationBurst).limitMutations)
 	h.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
 		if d := depth(oc.Doc, oc.Operation.SelectionSet, 0, map[string]bool{}); d > l.MaxDepth {

@@ -2,18 +2,27 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"passerelle/apperr"
 	"passerelle/ent"
 	"passerelle/ent/event"
 	"passerelle/ent/predicate"
 )
 
-// backlogLimit bounds one replay; a client further behind resumes again
-// from the last cursor it received.
+// backlogLimit bounds one read of a replay; a longer backlog is read page
+// after page (the live events wait meanwhile in the subscription's buffer).
 const backlogLimit = 5000
+
+// readAttempts is how many times a failed read of the events table is tried
+// (with a growing pause) before the subscription ends with an error: an
+// event must never be skipped because a read failed.
+const readAttempts = 5
 
 // subscribe streams the events matching the feed filters: first those after
 // the cursor (replay), then live ones, with no gap and no duplicate — the
@@ -26,10 +35,13 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 		return nil, err
 	}
 	sub := r.Broker.Subscribe()
+	readBacklog := func(from int64) ([]*ent.Event, error) {
+		return r.Client.Event.Query().Where(append(feed, event.IDGT(from))...).
+			Order(ent.Asc(event.FieldID)).Limit(backlogLimit).All(ctx)
+	}
 	var backlog []*ent.Event
 	if after != nil {
-		backlog, err = r.Client.Event.Query().Where(append(feed, event.IDGT(pos))...).
-			Order(ent.Asc(event.FieldID)).Limit(backlogLimit).All(ctx)
+		backlog, err = readBacklog(pos)
 		if err != nil {
 			r.Broker.Unsubscribe(sub)
 			return nil, err
@@ -49,8 +61,26 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 				return false
 			}
 		}
-		for _, e := range backlog {
-			if !send(e) {
+		failed := func(err error) {
+			if ctx.Err() != nil {
+				return
+			}
+			r.Logger.ErrorContext(ctx, "subscription ended: reading events failed", "error", err)
+			endWithError(ctx, apperr.Internal, "events could not be read; resume with the last cursor")
+		}
+		for after != nil {
+			for _, e := range backlog {
+				if !send(e) {
+					return
+				}
+			}
+			if len(backlog) < backlogLimit {
+				break
+			}
+			// More than one page behind: read on from the last event sent,
+			// or the events between this page and the live ones are lost.
+			if backlog, err = retry(ctx, func() ([]*ent.Event, error) { return readBacklog(last) }); err != nil {
+				failed(err)
 				return
 			}
 		}
@@ -61,14 +91,21 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 			case <-sub.Done():
 				if err := sub.Err(); err != nil {
 					r.Logger.InfoContext(ctx, "subscription dropped", "reason", err)
+					endWithError(ctx, apperr.RateLimited, err.Error())
 				}
 				return
 			case e := <-sub.C:
 				if e.ID <= last {
 					continue
 				}
-				visible, err := r.Client.Event.Query().Where(append(feed, event.ID(e.ID))...).Exist(ctx)
-				if err != nil || !visible {
+				visible, err := retry(ctx, func() (bool, error) {
+					return r.Client.Event.Query().Where(append(feed, event.ID(e.ID))...).Exist(ctx)
+				})
+				if err != nil {
+					failed(err)
+					return
+				}
+				if !visible {
 					continue
 				}
 				if !send(e) {
@@ -78,4 +115,32 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 		}
 	}()
 	return out, nil
+}
+
+// retry runs read until it succeeds, readAttempts times at most, pausing
+// longer after each failure (a busy or briefly unreachable database).
+func retry[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	pause := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		v, err := read()
+		if err == nil || attempt == readAttempts || ctx.Err() != nil {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause *= 2
+	}
+}
+
+// endWithError makes a websocket subscription end with an "error" message
+// carrying the reason instead of a "complete" that a client would take for
+// a normal end (and not resume). The SSE transport has no such message: its
+// stream just completes (gqlgen panics on the missing error holder, hence
+// the recover).
+func endWithError(ctx context.Context, code apperr.Code, message string) {
+	defer func() { _ = recover() }()
+	transport.AddSubscriptionError(ctx, &gqlerror.Error{Message: message, Extensions: map[string]any{"code": string(code)}})
 }
