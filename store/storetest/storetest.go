@@ -30,8 +30,15 @@ func PostgresURL() string { return os.Getenv("PASSERELLE_TEST_POSTGRES") }
 // DatabaseURL returns the DSN of a fresh database for t.
 func DatabaseURL(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("t_%d_%d_%s", os.Getpid(), seq.Add(1),
-		strings.ToLower(strings.NewReplacer("/", "_", " ", "_", "-", "_").Replace(t.Name())))
+	// Only [a-z0-9_]: the name goes into a SQLite URI (where '#' or '?' would
+	// end the path) and into a PostgreSQL identifier.
+	clean := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(t.Name()))
+	name := fmt.Sprintf("t_%d_%d_%s", os.Getpid(), seq.Add(1), clean)
 	if len(name) > 60 {
 		name = name[:60]
 	}
