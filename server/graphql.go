@@ -60,6 +60,9 @@ func (s *server) newGraphQL(schema graphql.ExecutableSchema, configure func(*han
 	}
 	if s.cfg.EnableIntrospection {
 		srv.Use(extension.Introspection{})
+	} else {
+		// "Did you mean …?" would leak the schema that introspection hides.
+		srv.SetDisableSuggestion(true)
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](s.cfg.QueryCacheSize)})
 	srv.SetRecoverFunc(s.recoverGraphQL)
