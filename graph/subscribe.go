@@ -13,6 +13,7 @@ import (
 	"passerelle/ent"
 	"passerelle/ent/event"
 	"passerelle/ent/predicate"
+	"passerelle/server/reqctx"
 )
 
 // backlogLimit bounds one read of a replay; a longer backlog is read page
@@ -34,6 +35,15 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 	if err != nil {
 		return nil, err
 	}
+	budget := reqctx.SubscriptionBudget(ctx)
+	if budget != nil && !budget.Acquire() {
+		return nil, apperr.New(apperr.RateLimited, "too many subscriptions on this connection")
+	}
+	release := func() {
+		if budget != nil {
+			budget.Release()
+		}
+	}
 	sub := r.Broker.Subscribe()
 	readBacklog := func(from int64) ([]*ent.Event, error) {
 		return r.Client.Event.Query().Where(append(feed, event.IDGT(from))...).
@@ -44,12 +54,14 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 		backlog, err = readBacklog(pos)
 		if err != nil {
 			r.Broker.Unsubscribe(sub)
+			release()
 			return nil, err
 		}
 	}
 	out := make(chan *ent.Event, 1)
 	go func() {
 		defer close(out)
+		defer release()
 		defer r.Broker.Unsubscribe(sub)
 		last := pos
 		send := func(e *ent.Event) bool {

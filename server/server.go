@@ -80,6 +80,11 @@ type Config struct {
 	// server. Leave it off when clients reach the server directly: the header
 	// would then be theirs to forge.
 	TrustProxy bool
+	// MaxConnectionsPerUser caps a user's open websocket connections
+	// (default 20); MaxSubscriptionsPerConnection caps the subscriptions of
+	// one connection (default 50).
+	MaxConnectionsPerUser         int
+	MaxSubscriptionsPerConnection int
 	// ParserTokenLimit caps the number of tokens of a GraphQL document;
 	// default 15000, negative for no limit.
 	ParserTokenLimit int
@@ -134,6 +139,12 @@ func (c *Config) defaults() {
 	if c.QueryCacheSize <= 0 {
 		c.QueryCacheSize = defaultQueryCacheSize
 	}
+	if c.MaxConnectionsPerUser <= 0 {
+		c.MaxConnectionsPerUser = 20
+	}
+	if c.MaxSubscriptionsPerConnection <= 0 {
+		c.MaxSubscriptionsPerConnection = 50
+	}
 	if c.ParserTokenLimit == 0 {
 		c.ParserTokenLimit = defaultParserTokenLimit
 	}
@@ -146,6 +157,7 @@ type server struct {
 	log     *slog.Logger
 	origins originSet
 	gql     *handler.Server
+	conns   connCounter
 }
 
 // New returns the HTTP handler of the whole API. It panics when deps.Schema

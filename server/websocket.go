@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/google/uuid"
 	"net/http"
 	"net/url"
 	"slices"
@@ -23,6 +24,9 @@ const (
 	CloseForbidden = 4403
 	// CloseGoingAway closes connections when the server shuts down.
 	CloseGoingAway = 1001
+	// CloseTooManyConnections refuses a user's connection beyond
+	// Config.MaxConnectionsPerUser.
+	CloseTooManyConnections = 4429
 )
 
 // Close reasons sent with CloseForbidden.
@@ -31,6 +35,8 @@ const (
 	ReasonSessionEnded        = "Forbidden: session expired or revoked"
 	ReasonHabilitationRevoked = "Forbidden: habilitation revoked"
 	reasonShutdown            = "server shutting down"
+	// ReasonTooManyConnections goes with CloseTooManyConnections.
+	ReasonTooManyConnections = "Too many connections for this user"
 )
 
 // serveWebsocket checks the handshake and the origin, then hands the
@@ -198,14 +204,54 @@ func (s *server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 	if err != nil {
 		return reject("token rejected", err)
 	}
+	if !s.conns.acquire(v.UserID, s.cfg.MaxConnectionsPerUser) {
+		s.log.InfoContext(ctx, "websocket connection refused", "request_id", reqctx.RequestID(ctx),
+			"reason", "too many connections for this user")
+		ctx = transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, ReasonTooManyConnections), CloseTooManyConnections)
+		return ctx, nil, errTooManyConnections
+	}
 	ctx = viewer.NewContext(reqctx.WithAuth(ctx, token, nil), v)
+	ctx = reqctx.WithBudget(ctx, reqctx.NewBudget(s.cfg.MaxSubscriptionsPerConnection))
 	ctx, closeConn := context.WithCancel(ctx)
+	go func() {
+		<-ctx.Done()
+		s.conns.release(v.UserID)
+	}()
 	st, _ := ctx.Value(wsStateKey{}).(*wsState)
 	go s.watchSession(ctx, closeConn, st, token, v)
 	return ctx, nil, nil
 }
 
 var errNoToken = errors.New("no token")
+
+var errTooManyConnections = errors.New("too many connections")
+
+// connCounter counts open websocket connections per user.
+type connCounter struct {
+	mu sync.Mutex
+	n  map[uuid.UUID]int
+}
+
+func (c *connCounter) acquire(user uuid.UUID, max int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[uuid.UUID]int{}
+	}
+	if c.n[user] >= max {
+		return false
+	}
+	c.n[user]++
+	return true
+}
+
+func (c *connCounter) release(user uuid.UUID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[user]--; c.n[user] <= 0 {
+		delete(c.n, user)
+	}
+}
 
 // initToken reads the token of a connection_init payload:
 // {"Authorization": "Bearer <t>"}, {"authorization": "Bearer <t>"} or

@@ -10,6 +10,7 @@ package reqctx
 import (
 	"context"
 	"errors"
+	"sync"
 )
 
 // ErrMalformedAuthorization is the AuthError of a request whose Authorization
@@ -73,4 +74,45 @@ func BearerToken(ctx context.Context) string {
 func AuthError(ctx context.Context) error {
 	a, _ := ctx.Value(authKey{}).(auth)
 	return a.err
+}
+
+// Budget counts the subscriptions of one websocket connection.
+type Budget struct {
+	mu  sync.Mutex
+	n   int
+	max int
+}
+
+// NewBudget allows max concurrent subscriptions.
+func NewBudget(max int) *Budget { return &Budget{max: max} }
+
+// Acquire takes a place, or reports that the connection is full.
+func (b *Budget) Acquire() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n >= b.max {
+		return false
+	}
+	b.n++
+	return true
+}
+
+// Release gives a place back.
+func (b *Budget) Release() {
+	b.mu.Lock()
+	b.n--
+	b.mu.Unlock()
+}
+
+type budgetKey struct{}
+
+// WithBudget returns ctx carrying a connection's subscription budget.
+func WithBudget(ctx context.Context, b *Budget) context.Context {
+	return context.WithValue(ctx, budgetKey{}, b)
+}
+
+// SubscriptionBudget returns the connection's budget, nil outside websockets.
+func SubscriptionBudget(ctx context.Context) *Budget {
+	b, _ := ctx.Value(budgetKey{}).(*Budget)
+	return b
 }
