@@ -547,7 +547,7 @@ func TestWebsocketClosedOnRevocation(t *testing.T) {
 
 func TestWebsocketNoGoroutineLeak(t *testing.T) {
 	ctx := testCtx(t)
-	e := newEnv(t, Config{ReauthInterval: 20 * time.Millisecond}, Deps{})
+	e := newEnv(t, Config{ReauthInterval: 20 * time.Millisecond, MaxConnectionsPerUser: 100}, Deps{})
 	settle := func() int {
 		runtime.GC()
 		return runtime.NumGoroutine()
