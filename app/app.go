@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/99designs/gqlgen/graphql/handler"
 
 	"passerelle/auth"
@@ -41,6 +42,8 @@ type Config struct {
 	Limits graph.Limits
 	// Banner receives the demo notice (stdout in the command).
 	Banner io.Writer
+	// Listener tunes the PostgreSQL event listener (reconnection backoff).
+	Listener events.ListenerConfig
 }
 
 // App is a running configuration.
@@ -50,7 +53,11 @@ type App struct {
 	Workflow  *workflow.Service
 	Directory *directory.Service
 	Broker    *events.Broker
-	Handler   http.Handler
+	// Relay delivers committed events to Broker in id order, once each.
+	Relay *events.Relay
+	// Listener receives other instances' events (PostgreSQL only, else nil).
+	Listener *events.Listener
+	Handler  http.Handler
 }
 
 // New opens the database and builds the handler.
@@ -70,13 +77,34 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	cfg.Auth.DemoMode = cfg.Demo
 	a := &App{DB: db, Broker: events.NewBroker(256)}
+	a.Relay = events.NewRelay(a.Broker, events.EntSource{Client: db.Client}, events.RelayConfig{
+		Postgres: db.Dialect == dialect.Postgres, Logger: cfg.Logger,
+	})
+	if err := a.Relay.Start(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reading the events of %s: %w", db.Where, err)
+	}
+	if db.Dialect == dialect.Postgres {
+		// Other instances' events arrive through LISTEN/NOTIFY.
+		lcfg := cfg.Listener
+		if lcfg.Logger == nil {
+			lcfg.Logger = cfg.Logger
+		}
+		a.Listener = events.NewListener(cfg.Store.DatabaseURL, a.Relay, lcfg)
+		a.Listener.Start()
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := a.Listener.WaitReady(wctx); err != nil {
+			cfg.Logger.Warn("event listener not ready yet; /readyz reports it", "error", err)
+		}
+		cancel()
+	}
 	a.Auth = auth.NewService(db.Client, cfg.Auth)
-	a.Workflow = workflow.NewService(db.Client, a.Broker, workflow.Config{})
+	a.Workflow = workflow.NewService(db.Client, a.Relay, workflow.Config{})
 	a.Directory = directory.NewService(db.Client, a.Auth, directory.Config{MaxHabilitationDuration: cfg.MaxHabilitationDuration})
 	if cfg.Demo {
 		created, err := demo.Load(ctx, db.Client, time.Now().UTC())
 		if err != nil {
-			db.Close()
+			a.Close()
 			return nil, err
 		}
 		cfg.Logger.Info("demo data", "created", created, "reused", !created)
@@ -91,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.Handler = server.New(cfg.Server, server.Deps{
 		Schema: graph.NewSchema(res),
 		Auth:   a.Auth,
-		Ready:  db.Ping,
+		Ready:  a.Ready,
 		Logger: cfg.Logger,
 		Configure: func(h *handler.Server) {
 			h.SetErrorPresenter(graph.ErrorPresenter(cfg.Logger, reqctx.RequestID))
@@ -103,5 +131,24 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	return a, nil
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Ready says whether the instance can serve: the database answers and, on
+// PostgreSQL, the event listener is listening (else this instance's
+// subscribers would miss the other instances' events).
+func (a *App) Ready(ctx context.Context) error {
+	if err := a.DB.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if a.Listener != nil {
+		return a.Listener.Ready(ctx)
+	}
+	return nil
+}
+
+// Close stops event delivery and releases the database.
+func (a *App) Close() error {
+	if a.Listener != nil {
+		a.Listener.Close()
+	}
+	a.Relay.Close()
+	return a.DB.Close()
+}
