@@ -27,6 +27,7 @@ import (
 	"passerelle/ent/habilitation"
 	"passerelle/ent/session"
 	"passerelle/ent/user"
+	"passerelle/graph"
 	"passerelle/server"
 	"passerelle/store"
 	"passerelle/store/storetest"
@@ -57,11 +58,14 @@ func (c *testClock) Advance(d time.Duration) {
 
 // newEnvWith is newEnv with a configuration hook (clock, TTLs, proxy…): a
 // real server on a fresh database (see storetest) with the demo data set.
+// The per-user mutation rate limit is lifted: these tests replay whole
+// stories, and concurrent bursts, as one account.
 func newEnvWith(t *testing.T, configure func(*app.Config)) *env {
 	t.Helper()
 	cfg := app.Config{
 		Store:  store.Config{DatabaseURL: storetest.DatabaseURL(t)},
 		Server: server.Config{EnableIntrospection: true},
+		Limits: graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
 		Demo:   true,
 		Logger: testLogger(),
 	}

@@ -122,7 +122,7 @@ func skipIfLockBug(t *testing.T, e *env, internal int) {
 }
 
 func TestConcurrentConfirms(t *testing.T) {
-	confirmRaces(t, newEnv(t), 5)
+	confirmRaces(t, newEnvWith(t, nil), 5)
 }
 
 // confirmRaces: a request sent to Sainte-Périne and Jeanne Garnier, both
@@ -202,7 +202,7 @@ func confirmRaces(t *testing.T, e *env, rounds int) {
 }
 
 func TestConcurrentSectionSaves(t *testing.T) {
-	sectionSaveRaces(t, newEnv(t))
+	sectionSaveRaces(t, newEnvWith(t, nil))
 }
 
 // sectionSaveRaces: 10 SaveMedical at once on one request, with different

@@ -91,7 +91,7 @@ func TestSessionSQLiteFileConcurrentWriters(t *testing.T) {
 // TestConcurrentCreates: creating requests at once never conflicts (each
 // gets its own reference), on the default test database.
 func TestConcurrentCreates(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvWith(t, nil)
 	dia := e.structureID(prescriber)
 	tok := e.token(careTeam)
 	outs := concurrently(8, func(i int) outcome {
