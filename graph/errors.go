@@ -26,7 +26,11 @@ func ErrorPresenter(logger *slog.Logger, requestID func(context.Context) string)
 			if gerr.Extensions == nil {
 				gerr.Extensions = map[string]any{}
 			}
-			if _, ok := gerr.Extensions["code"]; !ok {
+			// Parse and validation failures (gqlgen's GRAPHQL_PARSE_FAILED,
+			// GRAPHQL_VALIDATION_FAILED) and limit refusals are the client's
+			// input: one code of the contract, BAD_USER_INPUT, unless the
+			// error already carries one of ours.
+			if c, _ := gerr.Extensions["code"].(string); !contractCodes[apperr.Code(c)] {
 				gerr.Extensions["code"] = string(apperr.BadUserInput)
 			}
 			return gerr
@@ -53,4 +57,10 @@ func ErrorPresenter(logger *slog.Logger, requestID func(context.Context) string)
 		}
 		return gerr
 	}
+}
+
+// contractCodes are the error codes of the client contract.
+var contractCodes = map[apperr.Code]bool{
+	apperr.Unauthenticated: true, apperr.Forbidden: true, apperr.NotFound: true, apperr.BadUserInput: true,
+	apperr.Conflict: true, apperr.PasswordExpired: true, apperr.RateLimited: true, apperr.Internal: true,
 }
