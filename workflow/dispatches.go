@@ -24,7 +24,7 @@ const (
 // Open is a receiver opening a dispatch: the first opening moves it to READ
 // and keeps the time; every opening is logged and clears "updated since read".
 func (s *Service) Open(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch, error) {
-	err := s.run(ctx, func(o *op) error {
+	return s.onDispatch(ctx, dispatchID, func(o *op) error {
 		d, req, _, recv, err := o.loadDispatch(dispatchID)
 		if err != nil {
 			return err
@@ -48,10 +48,6 @@ func (s *Service) Open(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch
 		return o.tx.AccessLog.Create().SetUserID(o.v.UserID).SetRequestID(req.ID).SetDispatchID(d.ID).
 			SetKind(AccessDispatchOpened).SetAccessedAt(o.now).Exec(o.ctx)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadDispatch(ctx, dispatchID)
 }
 
 func requireText(field, value string, max int) (string, error) {
@@ -72,7 +68,7 @@ func (s *Service) AskInformation(ctx context.Context, dispatchID uuid.UUID, ques
 	if err != nil {
 		return nil, err
 	}
-	err = s.run(ctx, func(o *op) error {
+	return s.onDispatch(ctx, dispatchID, func(o *op) error {
 		d, req, _, recv, err := o.loadDispatch(dispatchID)
 		if err != nil {
 			return err
@@ -96,10 +92,6 @@ func (s *Service) AskInformation(ctx context.Context, dispatchID uuid.UUID, ques
 		return o.record(eventSpec{typ: enums.EventTypeInformationRequested, request: req.ID, dispatch: d,
 			from: string(from), to: string(d.Status)})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadDispatch(ctx, dispatchID)
 }
 
 // PostMessage adds to a dispatch's thread; a requesting-side message on an
@@ -109,7 +101,7 @@ func (s *Service) PostMessage(ctx context.Context, dispatchID uuid.UUID, body st
 	if err != nil {
 		return nil, err
 	}
-	err = s.run(ctx, func(o *op) error {
+	return s.onDispatch(ctx, dispatchID, func(o *op) error {
 		d, req, reqSide, recv, err := o.loadDispatch(dispatchID)
 		if err != nil {
 			return err
@@ -135,10 +127,6 @@ func (s *Service) PostMessage(ctx context.Context, dispatchID uuid.UUID, body st
 		return o.record(eventSpec{typ: enums.EventTypeMessagePosted, request: req.ID, dispatch: d,
 			from: string(from), to: string(d.Status)})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadDispatch(ctx, dispatchID)
 }
 
 // AnswerInput is a unit's decision.
@@ -177,7 +165,7 @@ func (s *Service) Answer(ctx context.Context, dispatchID uuid.UUID, in AnswerInp
 	case act == ActRefuse && in.ProposedAdmissionDate != nil:
 		return nil, apperr.BadInput("input.proposedAdmissionDate", "a refusal proposes no admission date")
 	}
-	err := s.run(ctx, func(o *op) error {
+	return s.onDispatch(ctx, dispatchID, func(o *op) error {
 		d, req, _, recv, err := o.loadDispatch(dispatchID)
 		if err != nil {
 			return err
@@ -212,10 +200,6 @@ func (s *Service) Answer(ctx context.Context, dispatchID uuid.UUID, in AnswerInp
 		return o.record(eventSpec{typ: typ, request: req.ID, dispatch: d, from: string(from), to: string(d.Status),
 			reason: reason})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadDispatch(ctx, dispatchID)
 }
 
 // Confirm chooses a unit (rule 3): the request becomes CONFIRMED and every
@@ -223,7 +207,7 @@ func (s *Service) Answer(ctx context.Context, dispatchID uuid.UUID, in AnswerInp
 // request moves SENT → CONFIRMED with a conditional update, and the database
 // holds at most one confirmed dispatch per request.
 func (s *Service) Confirm(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch, error) {
-	err := s.run(ctx, func(o *op) error {
+	return s.onDispatch(ctx, dispatchID, func(o *op) error {
 		d, req, reqSide, _, err := o.loadDispatch(dispatchID)
 		if err != nil {
 			return err
@@ -269,15 +253,11 @@ func (s *Service) Confirm(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispa
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadDispatch(ctx, dispatchID)
 }
 
 // Withdraw is the requesting side withdrawing one unit.
 func (s *Service) Withdraw(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch, error) {
-	err := s.run(ctx, func(o *op) error {
+	return s.onDispatch(ctx, dispatchID, func(o *op) error {
 		d, req, reqSide, _, err := o.loadDispatch(dispatchID)
 		if err != nil {
 			return err
@@ -297,16 +277,12 @@ func (s *Service) Withdraw(ctx context.Context, dispatchID uuid.UUID) (*ent.Disp
 		return o.record(eventSpec{typ: enums.EventTypeDispatchWithdrawn, request: req.ID, dispatch: d,
 			from: string(from), to: string(d.Status), reason: "WITHDRAWN_BY_REQUESTER"})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadDispatch(ctx, dispatchID)
 }
 
 // RecordAdmission records the patient's arrival on the confirmed dispatch
 // (rule 5): the dispatch and the request become ADMITTED.
 func (s *Service) RecordAdmission(ctx context.Context, dispatchID uuid.UUID, admittedAt time.Time) (*ent.Dispatch, error) {
-	err := s.run(ctx, func(o *op) error {
+	return s.onDispatch(ctx, dispatchID, func(o *op) error {
 		d, req, reqSide, recv, err := o.loadDispatch(dispatchID)
 		if err != nil {
 			return err
@@ -336,10 +312,6 @@ func (s *Service) RecordAdmission(ctx context.Context, dispatchID uuid.UUID, adm
 		return o.record(eventSpec{typ: enums.EventTypePatientAdmitted, request: req.ID, dispatch: d,
 			from: string(from), to: string(d.Status)})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadDispatch(ctx, dispatchID)
 }
 
 // RecordNonAdmission records that a confirmed patient did not come. The
@@ -351,7 +323,7 @@ func (s *Service) RecordNonAdmission(ctx context.Context, dispatchID uuid.UUID, 
 	if reason == enums.NotAdmittedReasonOther && (comment == nil || strings.TrimSpace(*comment) == "") {
 		return nil, apperr.BadInput("comment", "a comment is required with the reason OTHER")
 	}
-	err := s.run(ctx, func(o *op) error {
+	return s.onDispatch(ctx, dispatchID, func(o *op) error {
 		d, req, _, recv, err := o.loadDispatch(dispatchID)
 		if err != nil {
 			return err
@@ -368,10 +340,6 @@ func (s *Service) RecordNonAdmission(ctx context.Context, dispatchID uuid.UUID, 
 		return o.record(eventSpec{typ: enums.EventTypePatientNotAdmitted, request: req.ID, dispatch: d,
 			from: string(from), to: string(d.Status), reason: string(reason)})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadDispatch(ctx, dispatchID)
 }
 
 // LogMedicalRead traces readings of medical sections (one row per request).

@@ -242,7 +242,7 @@ func (s *Service) SaveSection(ctx context.Context, requestID uuid.UUID, kind enu
 	if err := patch.validate(kind); err != nil {
 		return nil, err
 	}
-	err := s.run(ctx, func(o *op) error {
+	return s.onRequest(ctx, requestID, func(o *op) error {
 		req, can, err := o.loadRequest(requestID)
 		if err != nil {
 			return err
@@ -266,10 +266,6 @@ func (s *Service) SaveSection(ctx context.Context, requestID uuid.UUID, kind enu
 		}
 		return o.markUpdated(req)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadRequest(ctx, requestID)
 }
 
 // applyPatch writes the fields, then recomputes the section's state; an
@@ -418,7 +414,7 @@ func (o *op) markUpdated(req *ent.AdmissionRequest) error {
 
 // ValidateMedical validates a COMPLETE medical section.
 func (s *Service) ValidateMedical(ctx context.Context, requestID uuid.UUID) (*ent.AdmissionRequest, error) {
-	err := s.run(ctx, func(o *op) error {
+	return s.onRequest(ctx, requestID, func(o *op) error {
 		req, can, err := o.loadRequest(requestID)
 		if err != nil {
 			return err
@@ -449,10 +445,6 @@ func (s *Service) ValidateMedical(ctx context.Context, requestID uuid.UUID) (*en
 		return o.record(eventSpec{typ: enums.EventTypeMedicalValidated, request: req.ID, section: &kind,
 			from: string(enums.SectionStateComplete), to: string(enums.SectionStateValidated)})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadRequest(ctx, requestID)
 }
 
 // Send dispatches a request to USP units (rule 1): medical VALIDATED, the
@@ -471,7 +463,7 @@ func (s *Service) Send(ctx context.Context, requestID uuid.UUID, unitIDs []uuid.
 		}
 		seen[id] = true
 	}
-	err := s.run(ctx, func(o *op) error {
+	return s.onRequest(ctx, requestID, func(o *op) error {
 		req, can, err := o.loadRequest(requestID)
 		if err != nil {
 			return err
@@ -531,10 +523,6 @@ func (s *Service) Send(ctx context.Context, requestID uuid.UUID, unitIDs []uuid.
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadRequest(ctx, requestID)
 }
 
 // checkSendable enforces the section states of rule 1.
@@ -574,7 +562,7 @@ func (s *Service) Cancel(ctx context.Context, requestID uuid.UUID, reason enums.
 	if reason == enums.CancellationReasonOther && (comment == nil || strings.TrimSpace(*comment) == "") {
 		return nil, apperr.BadInput("comment", "a comment is required with the reason OTHER")
 	}
-	err := s.run(ctx, func(o *op) error {
+	return s.onRequest(ctx, requestID, func(o *op) error {
 		req, can, err := o.loadRequest(requestID)
 		if err != nil {
 			return err
@@ -615,8 +603,4 @@ func (s *Service) Cancel(ctx context.Context, requestID uuid.UUID, reason enums.
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.reloadRequest(ctx, requestID)
 }

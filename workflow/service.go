@@ -246,13 +246,3 @@ func (o *op) stepDispatch(d *ent.Dispatch, reqStatus enums.RequestStatus, a Acti
 	}
 	return t, nil
 }
-
-// reload returns the fresh request row as the viewer sees it.
-func (s *Service) reloadRequest(ctx context.Context, id uuid.UUID) (*ent.AdmissionRequest, error) {
-	return s.client.AdmissionRequest.Get(ctx, id)
-}
-
-// reloadDispatch returns the fresh dispatch row as the viewer sees it.
-func (s *Service) reloadDispatch(ctx context.Context, id uuid.UUID) (*ent.Dispatch, error) {
-	return s.client.Dispatch.Get(ctx, id)
-}
