@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,7 +36,8 @@ type Config struct {
 	// Demo loads the demo data set into an empty database and lets demo
 	// accounts sign in.
 	Demo bool
-	// Migrate brings the schema up to date at start.
+	// Migrate applies pending migrations at start. Without it, New refuses a
+	// database whose schema is behind (an empty database is initialized).
 	Migrate bool
 	Logger  *slog.Logger
 	// Limits bound depth, complexity and page sizes of operations.
@@ -69,11 +71,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Migrate || cfg.Demo {
-		if err := db.Migrate(ctx); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("migrating %s: %w", db.Where, err)
-		}
+	if err := prepareSchema(ctx, db, cfg.Migrate || cfg.Demo, cfg.Logger); err != nil {
+		db.Close()
+		return nil, err
 	}
 	cfg.Auth.DemoMode = cfg.Demo
 	a := &App{DB: db, Broker: events.NewBroker(256)}
@@ -129,6 +129,34 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		},
 	})
 	return a, nil
+}
+
+// prepareSchema applies the pending migrations when told to, or when the
+// database is empty (a fresh install just works); otherwise it refuses a
+// schema that is behind, naming the command to run.
+func prepareSchema(ctx context.Context, db *store.DB, migrate bool, log *slog.Logger) error {
+	st, err := db.CheckSchema(ctx)
+	if len(st.Unknown) > 0 {
+		log.Warn("the database has migrations this program does not know: a newer version migrated it",
+			"versions", st.Unknown)
+	}
+	if err != nil && !errors.Is(err, store.ErrSchemaBehind) {
+		return fmt.Errorf("checking the schema of %s: %w", db.Where, err)
+	}
+	if err == nil {
+		return nil
+	}
+	if !migrate && !st.Empty {
+		return err
+	}
+	applied, err := db.Migrate(ctx)
+	for _, m := range applied {
+		log.Info("migration applied", "version", m.Version, "description", m.Description)
+	}
+	if err != nil {
+		return fmt.Errorf("migrating %s: %w", db.Where, err)
+	}
+	return nil
 }
 
 // Ready says whether the instance can serve: the database answers and, on

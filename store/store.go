@@ -106,11 +106,6 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where}, nil
 }
 
-// Migrate brings the schema up to date.
-func (d *DB) Migrate(ctx context.Context) error {
-	return d.Client.Schema.Create(ctx)
-}
-
 // Ping checks the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 

@@ -1,6 +1,6 @@
 // Command passerelle is the Passerelle server and its tools.
 //
-//	passerelle serve [--demo] [--addr 127.0.0.1:8080] [--data-dir data] [--database-url URL] [--cors-origins ...]
+//	passerelle serve [--demo] [--migrate] [--addr 127.0.0.1:8080] [--data-dir data] [--database-url URL] [--cors-origins ...]
 //	passerelle migrate [--data-dir data] [--database-url URL]
 //	passerelle bootstrap --email E --first-name F --last-name L   (first REGIONAL_SUPPORT account)
 package main
@@ -57,7 +57,7 @@ func usage() {
 
 commands:
   serve       run the GraphQL server (embedded SQLite by default; --demo loads demo data)
-  migrate     bring the database schema up to date
+  migrate     apply the pending schema migrations (serve refuses a schema that is behind)
   bootstrap   create the first REGIONAL_SUPPORT account and print its one-time set-up token
 
 Run "passerelle <command> -h" for the flags of a command. Every flag has an
@@ -114,7 +114,8 @@ func serve(ctx context.Context, args []string) error {
 	st := storeFlags(fs)
 	addr := fs.String("addr", env("PASSERELLE_ADDR", "127.0.0.1:8080"), "listen address (env PASSERELLE_ADDR)")
 	cors := fs.String("cors-origins", env("PASSERELLE_CORS_ORIGINS", ""), "comma-separated allowed browser origins (env PASSERELLE_CORS_ORIGINS)")
-	demoMode := fs.Bool("demo", envBool("PASSERELLE_DEMO", false), "load the demo data set into an empty database; demo accounts may sign in (env PASSERELLE_DEMO)")
+	demoMode := fs.Bool("demo", envBool("PASSERELLE_DEMO", false), "load the demo data set into an empty database; demo accounts may sign in; implies --migrate (env PASSERELLE_DEMO)")
+	migrateAtStart := fs.Bool("migrate", envBool("PASSERELLE_MIGRATE", false), "apply pending schema migrations at start instead of refusing to start (env PASSERELLE_MIGRATE)")
 	production := fs.Bool("production", envBool("PASSERELLE_PRODUCTION", false), "turn off the IDE and introspection (env PASSERELLE_PRODUCTION)")
 	tokenTTL := fs.Duration("token-ttl", envDuration("PASSERELLE_TOKEN_TTL", 12*time.Hour), "absolute session lifetime (env PASSERELLE_TOKEN_TTL)")
 	idle := fs.Duration("idle-timeout", envDuration("PASSERELLE_IDLE_TIMEOUT", 30*time.Minute), "session idle timeout (env PASSERELLE_IDLE_TIMEOUT)")
@@ -142,7 +143,7 @@ func serve(ctx context.Context, args []string) error {
 		Auth:                    auth.Config{TokenTTL: *tokenTTL, IdleTimeout: *idle},
 		MaxHabilitationDuration: *maxHab,
 		Demo:                    *demoMode,
-		Migrate:                 true,
+		Migrate:                 *migrateAtStart,
 		Logger:                  logger,
 		Banner:                  os.Stdout,
 	})
@@ -163,10 +164,26 @@ func migrate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
+	status, err := db.SchemaStatus(ctx)
+	if err != nil {
 		return err
 	}
-	fmt.Printf("schema of %s is up to date\n", db.Where)
+	if len(status.Unknown) > 0 {
+		fmt.Printf("warning: %s has migrations this program does not know (a newer version applied them): %s\n",
+			db.Where, strings.Join(status.Unknown, ", "))
+	}
+	applied, err := db.Migrate(ctx)
+	for _, m := range applied {
+		fmt.Printf("applied %s\n", m)
+	}
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Printf("schema of %s already up to date\n", db.Where)
+		return nil
+	}
+	fmt.Printf("schema of %s is up to date (%d migration(s) applied)\n", db.Where, len(applied))
 	return nil
 }
 
@@ -180,7 +197,7 @@ func bootstrap(ctx context.Context, args []string) error {
 	if *email == "" || *first == "" || *last == "" {
 		return errors.New("bootstrap needs --email, --first-name and --last-name")
 	}
-	a, err := app.New(ctx, app.Config{Store: *st, Migrate: true})
+	a, err := app.New(ctx, app.Config{Store: *st})
 	if err != nil {
 		return err
 	}
