@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	res := &graph.Resolver{
 		Client: db.Client, Auth: a.Auth, Workflow: a.Workflow, Directory: a.Directory, Broker: a.Broker,
-		Logger: cfg.Logger, AuthError: reqctx.AuthError, ClientAddr: reqctx.ClientAddr,
+		Logger: cfg.Logger, AuthError: reqctx.AuthError, ClientAddr: reqctx.ClientAddr, Limits: cfg.Limits,
 	}
 	a.Handler = server.New(cfg.Server, server.Deps{
 		Schema: graph.NewSchema(res),
@@ -123,9 +123,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Logger: cfg.Logger,
 		Configure: func(h *handler.Server) {
 			h.SetErrorPresenter(graph.ErrorPresenter(cfg.Logger, reqctx.RequestID))
-			h.AroundRootFields(graph.PasswordGate)
+			h.AroundRootFields(graph.AccessGate)
 			h.AroundRootFields(res.LogReads)
-			graph.Install(h, cfg.Limits)
+			res.Install(h)
 		},
 	})
 	return a, nil

@@ -16,13 +16,15 @@ type Limiter struct {
 	// LockAfter failures, the key is locked for LockFor.
 	LockAfter int
 	LockFor   time.Duration
-	// Window after which failures are forgotten.
+	// Window of quiet (no failure) after which failures are forgotten. It
+	// counts from the last failure, so a key that keeps failing while slowed
+	// goes on towards the lock.
 	Window time.Duration
 }
 
 type attempts struct {
 	failures    int
-	first       time.Time
+	last        time.Time
 	nextAllowed time.Time
 }
 
@@ -40,7 +42,7 @@ func (l *Limiter) Check(key string, now time.Time) time.Duration {
 	if a == nil {
 		return 0
 	}
-	if now.Sub(a.first) > l.Window && now.After(a.nextAllowed) {
+	if now.Sub(a.last) > l.Window && now.After(a.nextAllowed) {
 		delete(l.entries, key)
 		return 0
 	}
@@ -55,11 +57,12 @@ func (l *Limiter) Fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	a := l.entries[key]
-	if a == nil || (now.Sub(a.first) > l.Window && now.After(a.nextAllowed)) {
-		a = &attempts{first: now}
+	if a == nil || (now.Sub(a.last) > l.Window && now.After(a.nextAllowed)) {
+		a = &attempts{}
 		l.entries[key] = a
 	}
 	a.failures++
+	a.last = now
 	switch {
 	case a.failures >= l.LockAfter:
 		a.nextAllowed = now.Add(l.LockFor)
@@ -68,7 +71,7 @@ func (l *Limiter) Fail(key string, now time.Time) {
 	}
 	if len(l.entries) > 100_000 { // bound memory under a spray
 		for k, e := range l.entries {
-			if now.Sub(e.first) > l.Window && now.After(e.nextAllowed) {
+			if now.Sub(e.last) > l.Window && now.After(e.nextAllowed) {
 				delete(l.entries, k)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 
 	"passerelle/app"
 	"passerelle/demo"
+	"passerelle/graph"
 	"passerelle/server"
 	"passerelle/store"
 	"passerelle/store/storetest"
@@ -56,6 +57,9 @@ func serve(owner testing.TB, t *testing.T, trace func(context.Context, string)) 
 	a, err := app.New(context.Background(), app.Config{
 		Store:  store.Config{DatabaseURL: storetest.DatabaseURL(owner), Trace: trace},
 		Server: server.Config{EnableIntrospection: true},
+		// Stories replay many changes as one account: the per-user mutation
+		// rate has its own test (graph/ratelimit_test.go).
+		Limits: graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
 		Demo:   true,
 		Logger: testLogger(),
 	})

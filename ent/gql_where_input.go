@@ -183,10 +183,6 @@ type AdmissionRequestWhereInput struct {
 	// "created_by" edge predicates.
 	HasCreatedBy     *bool             `json:"hasCreatedBy,omitempty"`
 	HasCreatedByWith []*UserWhereInput `json:"hasCreatedByWith,omitempty"`
-
-	// "dispatches" edge predicates.
-	HasDispatches     *bool                 `json:"hasDispatches,omitempty"`
-	HasDispatchesWith []*DispatchWhereInput `json:"hasDispatchesWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -671,24 +667,6 @@ func (i *AdmissionRequestWhereInput) P() (predicate.AdmissionRequest, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, admissionrequest.HasCreatedByWith(with...))
-	}
-	if i.HasDispatches != nil {
-		p := admissionrequest.HasDispatches()
-		if !*i.HasDispatches {
-			p = admissionrequest.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasDispatchesWith) > 0 {
-		with := make([]predicate.Dispatch, 0, len(i.HasDispatchesWith))
-		for _, w := range i.HasDispatchesWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasDispatchesWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, admissionrequest.HasDispatchesWith(with...))
 	}
 	switch len(predicates) {
 	case 0:
@@ -3297,10 +3275,6 @@ type UserWhereInput struct {
 	DisabledAtLTE    *time.Time  `json:"disabledAtLTE,omitempty"`
 	DisabledAtIsNil  bool        `json:"disabledAtIsNil,omitempty"`
 	DisabledAtNotNil bool        `json:"disabledAtNotNil,omitempty"`
-
-	// "habilitations" edge predicates.
-	HasHabilitations     *bool                     `json:"hasHabilitations,omitempty"`
-	HasHabilitationsWith []*HabilitationWhereInput `json:"hasHabilitationsWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -3780,24 +3754,6 @@ func (i *UserWhereInput) P() (predicate.User, error) {
 		predicates = append(predicates, user.DisabledAtNotNil())
 	}
 
-	if i.HasHabilitations != nil {
-		p := user.HasHabilitations()
-		if !*i.HasHabilitations {
-			p = user.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasHabilitationsWith) > 0 {
-		with := make([]predicate.Habilitation, 0, len(i.HasHabilitationsWith))
-		for _, w := range i.HasHabilitationsWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasHabilitationsWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, user.HasHabilitationsWith(with...))
-	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyUserWhereInput

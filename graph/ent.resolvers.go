@@ -52,7 +52,7 @@ func (r *queryResolver) AdmissionRequests(ctx context.Context, after *entgql.Cur
 	if err != nil {
 		return nil, err
 	}
-	if first, last, err = page(first, last); err != nil {
+	if first, last, err = r.Limits.page(first, last); err != nil {
 		return nil, err
 	}
 	return r.Client.AdmissionRequest.Query().Paginate(ctx, after, first, before, last,
@@ -65,7 +65,7 @@ func (r *queryResolver) Structures(ctx context.Context, after *entgql.Cursor[uui
 	if err != nil {
 		return nil, err
 	}
-	if first, last, err = page(first, last); err != nil {
+	if first, last, err = r.Limits.page(first, last); err != nil {
 		return nil, err
 	}
 	return r.Client.Structure.Query().Paginate(ctx, after, first, before, last,
@@ -78,7 +78,7 @@ func (r *queryResolver) Units(ctx context.Context, after *entgql.Cursor[uuid.UUI
 	if err != nil {
 		return nil, err
 	}
-	if first, last, err = page(first, last); err != nil {
+	if first, last, err = r.Limits.page(first, last); err != nil {
 		return nil, err
 	}
 	return r.Client.Unit.Query().Paginate(ctx, after, first, before, last,
@@ -95,7 +95,7 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[uuid.UUI
 	if !authz.CanAdministerAnywhere(v, authz.ManageAccounts) && len(authz.AdministeredStructures(v, authz.ManageAccounts)) == 0 {
 		return nil, apperr.New(apperr.Forbidden, "your profile does not allow you to list accounts")
 	}
-	if first, last, err = page(first, last); err != nil {
+	if first, last, err = r.Limits.page(first, last); err != nil {
 		return nil, err
 	}
 	return r.Client.User.Query().Paginate(ctx, after, first, before, last,

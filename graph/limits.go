@@ -50,12 +50,11 @@ func (l *Limits) defaults() {
 	}
 }
 
-// limits are the active limits (set by Install; read by resolvers).
-var limits = func() Limits { var l Limits; l.defaults(); return l }()
-
 // page checks first/last against the maximum page size and gives a default
 // page when neither is set: a connection never returns an unbounded list.
-func page(first, last *int) (*int, *int, error) {
+func (l Limits) page(first, last *int) (*int, *int, error) {
+	limits := l
+	limits.defaults()
 	for name, n := range map[string]*int{"first": first, "last": last} {
 		if n != nil && (*n < 0 || *n > limits.MaxPageSize) {
 			return nil, nil, apperr.BadInput(name, "%s must be between 0 and %d", name, limits.MaxPageSize)
@@ -69,8 +68,8 @@ func page(first, last *int) (*int, *int, error) {
 }
 
 // weight is the complexity of a connection: its page size times its items.
-func weight(child int, first, last *int) int {
-	n := limits.DefaultPage
+func (l Limits) weight(child int, first, last *int) int {
+	n := l.DefaultPage
 	if first != nil {
 		n = *first
 	} else if last != nil {
@@ -83,7 +82,9 @@ func weight(child int, first, last *int) int {
 }
 
 // complexity weights connections by the page asked for.
-func complexity(c *generated.ComplexityRoot) {
+func (l Limits) complexity(c *generated.ComplexityRoot) {
+	l.defaults()
+	weight := l.weight
 	c.Query.AdmissionRequests = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ []*ent.AdmissionRequestOrder, _ *ent.AdmissionRequestWhereInput) int {
 		return weight(child, first, last)
 	}
@@ -106,10 +107,10 @@ func complexity(c *generated.ComplexityRoot) {
 }
 
 // Install adds the operation limits (and the per-operation cache of request
-// scopes) to the handler.
-func Install(h *handler.Server, l Limits) {
+// scopes) to the handler. The limits are the resolver's (NewSchema).
+func (r *Resolver) Install(h *handler.Server) {
+	l := r.Limits
 	l.defaults()
-	limits = l
 	h.Use(extension.FixedComplexityLimit(l.MaxComplexity))
 	h.AroundRootFields(newMutationLimiter(l.MutationsPerMinute, l.MutationBurst).limitMutations)
 	h.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

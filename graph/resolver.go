@@ -27,6 +27,8 @@ type Resolver struct {
 	AuthError func(context.Context) error
 	// ClientAddr returns the caller's address (sign-in throttling).
 	ClientAddr func(context.Context) string
+	// Limits bound depth, complexity, page sizes and mutation rates.
+	Limits Limits
 }
 
 // signedIn returns the viewer or UNAUTHENTICATED with the reason the token

@@ -292,7 +292,7 @@ func (r *queryResolver) Inbox(ctx context.Context, unitID uuid.UUID, after *entg
 	if !v.ReceivesFor(unitID) {
 		return nil, apperr.NotFoundError("unit inbox")
 	}
-	if first, last, err = page(first, last); err != nil {
+	if first, last, err = r.Limits.page(first, last); err != nil {
 		return nil, err
 	}
 	return r.Client.Dispatch.Query().Where(dispatch.UnitID(unitID)).Paginate(ctx, after, first, before, last,

@@ -24,7 +24,7 @@ import (
 func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	cfg := generated.Config{Resolvers: r}
 	cfg.Directives.Section = r.sectionDirective
-	complexity(&cfg.Complexity)
+	r.Limits.complexity(&cfg.Complexity)
 	return generated.NewExecutableSchema(cfg)
 }
 
@@ -70,19 +70,25 @@ func (r *Resolver) LogReads(ctx context.Context, next graphql.RootResolver) grap
 	return m
 }
 
-// PasswordGate answers PASSWORD_EXPIRED to every root field but those that
-// let the user change their password (and see who they are).
-func PasswordGate(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+// AccessGate lets a signed-in user whose password is too old, or who holds
+// no valid habilitation, do only what gets them out of that state: see who
+// they are, change their password, sign out. Everything else answers
+// PASSWORD_EXPIRED or FORBIDDEN at the root field.
+func AccessGate(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 	fc := graphql.GetRootFieldContext(ctx)
 	v := viewer.FromContext(ctx)
-	if v == nil || !v.PasswordExpired || fc == nil {
+	if v == nil || fc == nil || (!v.PasswordExpired && v.HasAny()) {
 		return next(ctx)
 	}
 	switch fc.Field.Name {
 	case "changePassword", "logout", "viewer", "login", "setupPassword", "__typename", "__schema", "__type":
 		return next(ctx)
 	}
-	graphql.AddError(ctx, apperr.New(apperr.PasswordExpired, "your password is older than 6 months: change it first (changePassword)"))
+	if v.PasswordExpired {
+		graphql.AddError(ctx, apperr.New(apperr.PasswordExpired, "your password is older than 6 months: change it first (changePassword)"))
+	} else {
+		graphql.AddError(ctx, apperr.New(apperr.Forbidden, "you hold no valid habilitation; ask your structure's referent"))
+	}
 	return graphql.Null
 }
 

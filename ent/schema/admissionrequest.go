@@ -62,7 +62,9 @@ func (AdmissionRequest) Edges() []ent.Edge {
 			Annotations(entgql.Directives(sectionDirective(enums.SectionKindCareProject))),
 		edge.To("admin_social", AdminSocialSection.Type).Unique().
 			Annotations(entgql.Directives(sectionDirective(enums.SectionKindAdminSocial))),
-		edge.To("dispatches", Dispatch.Type),
+		// Not filterable: a receiving unit would learn through the filter where
+		// else the request went and what the other units answered.
+		edge.To("dispatches", Dispatch.Type).Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		edge.To("events", Event.Type).Annotations(hidden()),
 	}
 }

@@ -39,7 +39,8 @@ func (User) Fields() []ent.Field {
 
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.To("habilitations", Habilitation.Type),
+		// Not filterable: a referent would learn a user's grants elsewhere.
+		edge.To("habilitations", Habilitation.Type).Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		edge.To("sessions", Session.Type).Annotations(hidden()),
 	}
 }

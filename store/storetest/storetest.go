@@ -1,5 +1,5 @@
-// Package storetest gives each test a fresh database: an in-memory SQLite
-// one by default, or a PostgreSQL database created (and dropped) on the
+// Package storetest gives each test a fresh database: a SQLite file in a
+// temporary directory by default, or a PostgreSQL database created (and dropped) on the
 // server named by PASSERELLE_TEST_POSTGRES (e.g.
 // postgres://postgres@127.0.0.1:5432/test?sslmode=disable). When
 // PASSERELLE_REQUIRE_POSTGRES=1 and no server answers, tests fail instead of
@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,7 +45,10 @@ func DatabaseURL(t testing.TB) string {
 	}
 	admin := PostgresURL()
 	if admin == "" {
-		return store.MemoryDSN(name)
+		// A file with WAL, as in production: the shared in-memory mode
+		// answers concurrent writers with "table is locked" instead of
+		// waiting, which is not how the server behaves.
+		return store.SQLiteDSN(filepath.Join(t.TempDir(), name+".db"))
 	}
 	db, err := sql.Open("pgx", admin)
 	if err != nil {
