@@ -26,8 +26,15 @@ type Config struct {
 	DatabaseURL string
 	// DataDir holds the SQLite file passerelle.db (created if missing).
 	DataDir string
-	// MaxOpenConns for PostgreSQL (default 20).
+	// MaxOpenConns caps the pool (PostgreSQL default 20; SQLite unlimited
+	// unless set). On PostgreSQL each instance also holds one connection for
+	// its event listener.
 	MaxOpenConns int
+	// MaxIdleConns caps idle pooled connections (default: MaxOpenConns on
+	// PostgreSQL, database/sql's 2 on SQLite).
+	MaxIdleConns int
+	// ConnMaxLifetime closes pooled connections after that long (0: never).
+	ConnMaxLifetime time.Duration
 	// Trace, when set, is called with every SQL statement (tests count them).
 	Trace func(ctx context.Context, statement string)
 }
@@ -82,14 +89,24 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	open, idle := cfg.MaxOpenConns, cfg.MaxIdleConns
 	if dial == dialect.Postgres {
-		n := cfg.MaxOpenConns
-		if n == 0 {
-			n = 20
+		if open <= 0 {
+			open = 20
 		}
-		db.SetMaxOpenConns(n)
-		db.SetMaxIdleConns(n)
+		if idle <= 0 {
+			idle = open
+		}
 		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if open > 0 {
+		db.SetMaxOpenConns(open)
+	}
+	if idle > 0 {
+		db.SetMaxIdleConns(idle)
+	}
+	if cfg.ConnMaxLifetime > 0 {
+		db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

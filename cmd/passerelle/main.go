@@ -1,6 +1,6 @@
 // Command passerelle is the Passerelle server and its tools.
 //
-//	passerelle serve [--demo] [--migrate] [--addr 127.0.0.1:8080] [--data-dir data] [--database-url URL] [--cors-origins ...]
+//	passerelle serve [--demo] [--migrate] [--addr 127.0.0.1:8080] [--data-dir data] [--database-url URL] [--db-max-conns N] [--cors-origins ...]
 //	passerelle migrate [--data-dir data] [--database-url URL]
 //	passerelle bootstrap --email E --first-name F --last-name L   (first REGIONAL_SUPPORT account)
 package main
@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -91,11 +92,27 @@ func envDuration(name string, def time.Duration) time.Duration {
 	return def
 }
 
+func envInt(name string, def int) int {
+	if v, ok := os.LookupEnv(name); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		fmt.Fprintf(os.Stderr, "passerelle: ignoring %s=%q (not an integer)\n", name, v)
+	}
+	return def
+}
+
 // storeFlags adds the database flags shared by every command.
 func storeFlags(fs *flag.FlagSet) *store.Config {
 	c := &store.Config{}
 	fs.StringVar(&c.DataDir, "data-dir", env("PASSERELLE_DATA_DIR", "data"), "directory of the SQLite database file (env PASSERELLE_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "postgres:// URL to use PostgreSQL instead of SQLite (env DATABASE_URL)")
+	fs.IntVar(&c.MaxOpenConns, "db-max-conns", envInt("PASSERELLE_DB_MAX_CONNS", 0),
+		"most open database connections in the pool; PostgreSQL default 20, plus one per instance for the event listener (env PASSERELLE_DB_MAX_CONNS)")
+	fs.IntVar(&c.MaxIdleConns, "db-max-idle-conns", envInt("PASSERELLE_DB_MAX_IDLE_CONNS", 0),
+		"most idle connections kept in the pool; default: --db-max-conns on PostgreSQL (env PASSERELLE_DB_MAX_IDLE_CONNS)")
+	fs.DurationVar(&c.ConnMaxLifetime, "db-conn-max-lifetime", envDuration("PASSERELLE_DB_CONN_MAX_LIFETIME", 0),
+		"close pooled connections after this long, e.g. 30m; 0 keeps them (env PASSERELLE_DB_CONN_MAX_LIFETIME)")
 	return c
 }
 

@@ -1,0 +1,34 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"entgo.io/ent/dialect"
+
+	"passerelle/store"
+	"passerelle/store/storetest"
+)
+
+func TestPoolSettings(t *testing.T) {
+	db, err := store.Open(context.Background(), store.Config{DatabaseURL: storetest.DatabaseURL(t), MaxOpenConns: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n := db.SQL.Stats().MaxOpenConnections; n != 3 {
+		t.Errorf("MaxOpenConnections %d, want 3", n)
+	}
+	def, err := store.Open(context.Background(), store.Config{DatabaseURL: storetest.DatabaseURL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer def.Close()
+	want := 0 // unlimited
+	if def.Dialect == dialect.Postgres {
+		want = 20
+	}
+	if n := def.SQL.Stats().MaxOpenConnections; n != want {
+		t.Errorf("default MaxOpenConnections %d, want %d", n, want)
+	}
+}
