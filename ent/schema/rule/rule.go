@@ -194,18 +194,7 @@ func viewerOf(ctx context.Context) (*viewer.Viewer, error) {
 // FilterBy turns a row predicate on the viewer into a query rule that adds
 // it to every query of Q (lists, counts, node lookups, edge loads).
 func FilterBy[Q interface{ Where(...P) Q }, P any](pred func(*viewer.Viewer) P) privacy.QueryRule {
-	return privacy.QueryRuleFunc(func(ctx context.Context, q ent.Query) error {
-		v, err := viewerOf(ctx)
-		if err != nil {
-			return err
-		}
-		typed, ok := q.(Q)
-		if !ok {
-			return privacy.Denyf("unexpected query %T", q)
-		}
-		typed.Where(pred(v))
-		return privacy.Allow
-	})
+	return FilterUnlessAll[Q](func(v *viewer.Viewer) (P, bool) { return pred(v), false })
 }
 
 // FilterUnlessAll is FilterBy for rules that may grant every row.
