@@ -27,3 +27,13 @@ func TestEveryErrorHasAContractCode(t *testing.T) {
 		t.Errorf("unknown token: %+v", r.Errors)
 	}
 }
+
+// TestSubscriptionOverPlainPOST: a subscription sent as a plain POST is
+// refused at once (it would otherwise wait for its first event forever).
+func TestSubscriptionOverPlainPOST(t *testing.T) {
+	e := newEnv(t)
+	r := e.post(e.token(prescriber), "subscription { dashboardEvents { type } }", "", nil)
+	if r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("want BAD_USER_INPUT, got %+v", r.Errors)
+	}
+}

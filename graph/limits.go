@@ -15,6 +15,7 @@ import (
 	"passerelle/apperr"
 	"passerelle/ent"
 	"passerelle/graph/generated"
+	"passerelle/server/reqctx"
 )
 
 // Limits bound what one operation may ask for.
@@ -115,6 +116,13 @@ func (r *Resolver) Install(h *handler.Server) {
 	h.AroundRootFields(newMutationLimiter(l.MutationsPerMinute, l.MutationBurst).limitMutations)
 	h.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
+		if oc.Operation.Operation == ast.Subscription && !reqctx.Streaming(ctx) {
+			// Over plain POST/GET the first event would be awaited forever.
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+				Message:    "subscriptions go over a websocket (graphql-transport-ws) or SSE (Accept: text/event-stream)",
+				Extensions: map[string]any{"code": string(apperr.BadUserInput)},
+			}}})
+		}
 		if d := depth(oc.Doc, oc.Operation.SelectionSet, 0, map[string]bool{}); d > l.MaxDepth {
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
 				Message:    fmt.Sprintf("the query is %d levels deep; the limit is %d", d, l.MaxDepth),

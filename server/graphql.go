@@ -146,7 +146,7 @@ func (s *server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer done()
-		r = r.WithContext(ctx)
+		r = r.WithContext(reqctx.WithStreaming(ctx))
 	}
 	s.gql.ServeHTTP(w, r)
 }

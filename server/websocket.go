@@ -53,7 +53,7 @@ func (s *server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := &wsState{}
-	ctx, done, ok := trackStream(context.WithValue(r.Context(), wsStateKey{}, st), func() {
+	ctx, done, ok := trackStream(reqctx.WithStreaming(context.WithValue(r.Context(), wsStateKey{}, st)), func() {
 		st.setClose(CloseGoingAway, reasonShutdown)
 	})
 	if !ok {

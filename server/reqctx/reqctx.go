@@ -116,3 +116,17 @@ func SubscriptionBudget(ctx context.Context) *Budget {
 	b, _ := ctx.Value(budgetKey{}).(*Budget)
 	return b
 }
+
+type streamingKey struct{}
+
+// WithStreaming marks a request served over a streaming transport (SSE or
+// websocket), the only ones that carry subscriptions.
+func WithStreaming(ctx context.Context) context.Context {
+	return context.WithValue(ctx, streamingKey{}, true)
+}
+
+// Streaming reports whether the request can carry a subscription.
+func Streaming(ctx context.Context) bool {
+	b, _ := ctx.Value(streamingKey{}).(bool)
+	return b
+}
