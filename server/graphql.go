@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -147,9 +148,50 @@ func (s *server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		}
 		defer done()
 		r = r.WithContext(reqctx.WithStreaming(ctx))
+		s.gql.ServeHTTP(w, r)
+		return
 	}
-	s.gql.ServeHTTP(w, r)
+	serveBuffered(w, r, s.gql)
 }
+
+// serveBuffered runs a single-response request and adjusts what gqlgen
+// writes to the GraphQL-over-HTTP recommendations: a document that failed to
+// parse or validate (gqlgen: 422) answers 200 to a client that asked for
+// application/json (4xx stays for application/graphql-response+json), and a
+// 4xx response (the document never executed) carries no "data" member.
+func serveBuffered(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := &bufferedResponse{header: w.Header(), status: http.StatusOK}
+	h.ServeHTTP(rec, r)
+	status, body := rec.status, rec.body.Bytes()
+	if status >= 400 && status < 500 {
+		var resp map[string]json.RawMessage
+		if json.Unmarshal(body, &resp) == nil {
+			if d, ok := resp["data"]; ok && string(d) == "null" {
+				delete(resp, "data")
+				if b, err := json.Marshal(resp); err == nil {
+					body = b
+				}
+			}
+		}
+		if status == http.StatusUnprocessableEntity && !strings.Contains(r.Header.Get("Accept"), "application/graphql-response+json") {
+			status = http.StatusOK
+		}
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// bufferedResponse holds a response until it is complete.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // readBody reads the whole body within MaxBodyBytes and checks it decodes
 // as gqlgen will decode it, so that gqlgen never echoes (nor the SSE
@@ -178,7 +220,7 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request) bool {
 	var params graphql.RawParams
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil {
+	if err := dec.Decode(&params); err != nil || (params.Query == "" && params.Extensions["persistedQuery"] == nil) {
 		writeError(w, http.StatusBadRequest, "BAD_USER_INPUT",
 			`the request body must be a JSON object {"query": string, "operationName"?: string, "variables"?: object, "extensions"?: object}`, id)
 		return false
