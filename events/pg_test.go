@@ -104,13 +104,19 @@ func newRelay(t *testing.T, src events.Source) (*events.Relay, *events.Subscript
 	return r, b.Subscribe()
 }
 
-// A gap-free local publish is delivered as is, without reading the table.
+// A gap-free local publish is delivered as is, at once, without reading
+// the table.
 func TestRelayFastPath(t *testing.T) {
 	tb := &table{}
 	tb.commit(1, 2)
 	r, sub := newRelay(t, tb)
 	for id := int64(3); id <= 6; id++ {
 		r.Publish(tb.commit(id))
+		// Delivered before Publish returned: a writer's response never
+		// overtakes its own event.
+		if n := len(sub.C); n != int(id-2) {
+			t.Fatalf("%d events queued after publishing %d", n, id)
+		}
 	}
 	if got := collect(t, sub, 4); !slices.Equal(got, seq(3, 6)) {
 		t.Fatalf("got %v", got)

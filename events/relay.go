@@ -89,6 +89,8 @@ type Relay struct {
 
 	last atomic.Int64 // greatest id delivered
 
+	delivering sync.Mutex // held while handing events to the broker
+
 	mu      sync.Mutex
 	pending []*ent.Event // published locally, not yet delivered
 	target  int64        // an id known to be committed
@@ -150,15 +152,52 @@ func (r *Relay) Last() int64 { return r.last.Load() }
 // database (tests and metrics: local, gap-free publishing reads nothing).
 func (r *Relay) Reads() int64 { return r.reads.Load() }
 
-// Publish takes events just committed by this process.
+// Publish takes events just committed by this process. When they follow
+// the last delivered event without a gap and nothing else is waiting, they
+// are delivered before Publish returns (as a plain broker would: the
+// writer's response then never overtakes its own event); otherwise the
+// relay's goroutine takes over.
 func (r *Relay) Publish(evs []*ent.Event) {
 	if len(evs) == 0 {
+		return
+	}
+	if r.deliverNow(evs) {
 		return
 	}
 	r.mu.Lock()
 	r.pending = append(r.pending, evs...)
 	r.mu.Unlock()
 	r.signal()
+}
+
+// deliverNow delivers evs on the caller's goroutine if that keeps the order:
+// the relay is idle, nothing is pending and evs follow the last delivered
+// event without a gap.
+func (r *Relay) deliverNow(evs []*ent.Event) bool {
+	if !r.started.Load() || !r.delivering.TryLock() {
+		return false
+	}
+	defer r.delivering.Unlock()
+	last := r.last.Load()
+	r.mu.Lock()
+	idle := len(r.pending) == 0 && !r.full && r.target <= last
+	r.mu.Unlock()
+	if !idle || !gapless(evs, last) {
+		return false
+	}
+	r.broker.Publish(evs)
+	r.last.Store(evs[len(evs)-1].ID)
+	return true
+}
+
+// gapless reports whether evs are last+1, last+2, ...
+func gapless(evs []*ent.Event, last int64) bool {
+	for i, e := range evs {
+		if e.ID != last+1+int64(i) {
+			return false
+		}
+	}
+	return len(evs) > 0
 }
 
 // Notify says that the event id committed (NOTIFY payload).
@@ -259,6 +298,8 @@ func (r *Relay) loop() {
 
 // deliver hands over what is pending, in order, without gaps.
 func (r *Relay) deliver(ctx context.Context) error {
+	r.delivering.Lock()
+	defer r.delivering.Unlock()
 	r.mu.Lock()
 	pending, target, full := r.pending, r.target, r.full
 	r.pending, r.full = nil, false
@@ -276,11 +317,7 @@ func (r *Relay) deliver(ctx context.Context) error {
 	if !full {
 		// Fast path: what was published follows the last delivered event
 		// without a gap and covers every id announced.
-		gapless := len(pending) > 0 && pending[0].ID == last+1
-		for j := 1; gapless && j < len(pending); j++ {
-			gapless = pending[j].ID == pending[j-1].ID+1
-		}
-		if gapless && target <= pending[len(pending)-1].ID {
+		if gapless(pending, last) && target <= pending[len(pending)-1].ID {
 			r.broker.Publish(pending)
 			r.last.Store(pending[len(pending)-1].ID)
 			return nil
