@@ -21,7 +21,6 @@ import (
 	"passerelle/auth"
 	"passerelle/authz"
 	"passerelle/ent"
-	"passerelle/ent/structure"
 	"passerelle/ent/user"
 	"passerelle/enums"
 	"passerelle/identity"
@@ -71,7 +70,7 @@ func Load(ctx context.Context, client *ent.Client, now time.Time) (created bool,
 		}
 	}()
 
-	empty, err := checkExisting(ctx, tx, finess)
+	empty, err := checkExisting(ctx, tx)
 	if err != nil || !empty {
 		return false, err
 	}
@@ -85,8 +84,8 @@ func Load(ctx context.Context, client *ent.Client, now time.Time) (created bool,
 }
 
 // checkExisting reports whether the database is empty. When it is not, it
-// returns ErrRealData unless everything in it is demo data.
-func checkExisting(ctx context.Context, tx *ent.Tx, finess []string) (empty bool, err error) {
+// returns ErrRealData if any account is not a demo account.
+func checkExisting(ctx context.Context, tx *ent.Tx) (empty bool, err error) {
 	structures, err := tx.Structure.Query().Count(ctx)
 	if err != nil {
 		return false, fmt.Errorf("demo: count structures: %w", err)
@@ -102,11 +101,10 @@ func checkExisting(ctx context.Context, tx *ent.Tx, finess []string) (empty bool
 	if err != nil {
 		return false, fmt.Errorf("demo: look for real users: %w", err)
 	}
-	realStructure, err := tx.Structure.Query().Where(structure.FinessNotIn(finess...)).Exist(ctx)
-	if err != nil {
-		return false, fmt.Errorf("demo: look for real structures: %w", err)
-	}
-	if realUser || realStructure {
+	// Structures created while playing the demo (by its regional support
+	// account) do not make it real: only accounts do, and accounts created
+	// by demo accounts are demo accounts (directory.createAccount).
+	if realUser {
 		return false, ErrRealData
 	}
 	return false, nil

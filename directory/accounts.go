@@ -196,6 +196,15 @@ func (s *Service) createAccount(ctx context.Context, tx *ent.Tx, f *accountField
 		return nil, emailConflict()
 	}
 	c := tx.User.Create().SetEmail(f.email).SetFirstName(f.firstName).SetLastName(f.lastName).SetNillableRpps(f.rpps)
+	// An account created by a demo account is demo data too: it signs in only
+	// in demo mode, and the demo database stays reusable.
+	if v := viewer.FromContext(ctx); v != nil {
+		creator, err := tx.User.Get(viewer.System(ctx), v.UserID)
+		if err != nil {
+			return nil, err
+		}
+		c.SetDemo(creator.Demo)
+	}
 	setNonEmpty(f.profession, c.SetProfession)
 	setNonEmpty(f.phone, c.SetPhone)
 	u, err := c.Save(viewer.AllowWrites(ctx))
