@@ -29,6 +29,7 @@ import (
 	"github.com/google/uuid"
 
 	"passerelle/app"
+	"passerelle/demo"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/enums"
@@ -637,4 +638,234 @@ func TestServeRefusesSchemaBehind(t *testing.T) {
 		t.Fatalf("app.New once migrated: %v", err)
 	}
 	a.Close()
+}
+
+// miQuantiles reports p50 and p99 of ds as benchmark metrics.
+func miQuantiles(b *testing.B, prefix string, ds []time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[len(ds)/2].Microseconds()), prefix+"-p50-µs")
+	b.ReportMetric(float64(ds[len(ds)*99/100].Microseconds()), prefix+"-p99-µs")
+}
+
+// BenchmarkEventDelivery: time from a mutation's response on instance A to
+// its event reaching a subscriber on A (single instance: in-process relay)
+// and one on B (cross-instance: NOTIFY, listener, read back). PostgreSQL
+// only:
+//
+//	PASSERELLE_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
+//	  go test ./e2e -run '^$' -bench EventDelivery -benchtime 200x
+func BenchmarkEventDelivery(b *testing.B) {
+	if storetest.PostgresURL() == "" {
+		b.Skip("needs PASSERELLE_TEST_POSTGRES")
+	}
+	url := storetest.DatabaseURL(b)
+	a := miBenchInstance(b, url, "passerelle-listener-a")
+	bb := miBenchInstance(b, url, "passerelle-listener-b")
+	ctx := context.Background()
+	id := miBenchDraft(b, a)
+	tok := miBenchToken(b, a, careTeam)
+	subA := miBenchSubscribe(ctx, b, a, id)
+	subB := miBenchSubscribe(ctx, b, bb, id)
+	var local, remote, mutation []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		r, _, err := miDo(a.srv.URL, "", tok, contract, "SaveCareProject",
+			map[string]any{"requestId": id, "input": map[string]any{"dependence": fmt.Sprint(i)}})
+		if err != nil || len(r.Errors) > 0 {
+			b.Fatalf("%v %+v", err, r.Errors)
+		}
+		t1 := time.Now()
+		mutation = append(mutation, t1.Sub(t0))
+		for j, s := range []chan time.Time{subA, subB} {
+			select {
+			case at := <-s:
+				d := max(at.Sub(t1), 0)
+				if j == 0 {
+					local = append(local, d)
+				} else {
+					remote = append(remote, d)
+				}
+			case <-time.After(10 * time.Second):
+				b.Fatal("event not delivered")
+			}
+		}
+	}
+	b.StopTimer()
+	miQuantiles(b, "mutation", mutation)
+	miQuantiles(b, "same-instance", local)
+	miQuantiles(b, "cross-instance", remote)
+}
+
+// miBench* are the harness helpers for benchmarks (no *testing.T there).
+func miBenchInstance(b *testing.B, url, listener string) *env {
+	a, err := app.New(context.Background(), app.Config{
+		Store:    store.Config{DatabaseURL: url},
+		Limits:   graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
+		Demo:     true,
+		Logger:   testLogger(),
+		Listener: events.ListenerConfig{ApplicationName: listener},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler)
+	b.Cleanup(func() {
+		srv.Close()
+		a.Close()
+	})
+	return &env{app: a, srv: srv, tokens: map[string]string{}}
+}
+
+func miBenchToken(b *testing.B, e *env, who string) string {
+	r, _, err := miDo(e.srv.URL, "", "", contract, "Login", map[string]any{"email": who, "password": demo.Password})
+	if err != nil || len(r.Errors) > 0 {
+		b.Fatalf("login %s: %v %+v", who, err, r.Errors)
+	}
+	return str(r.Data, "login.token")
+}
+
+func miBenchDraft(b *testing.B, e *env) string {
+	tok := miBenchToken(b, e, prescriber)
+	me, _, err := miDo(e.srv.URL, "", tok, contract, "Viewer", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, _, err := miDo(e.srv.URL, "", tok, contract, "CreateRequest", map[string]any{"input": map[string]any{
+		"originStructureId": str(me.Data, "viewer.habilitations.0.structure.id"), "urgency": "WITHIN_WEEK",
+		"patient": map[string]any{"birthName": "Durand", "firstName": "Élise", "birthDate": "1948-03-12", "sex": "FEMALE"},
+	}})
+	if err != nil || len(r.Errors) > 0 {
+		b.Fatalf("create: %v %+v", err, r.Errors)
+	}
+	return str(r.Data, "createAdmissionRequest.request.id")
+}
+
+// miBenchSubscribe subscribes to a request's events on e and returns the
+// arrival time of each event.
+func miBenchSubscribe(ctx context.Context, b *testing.B, e *env, requestID string) chan time.Time {
+	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql"
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close(websocket.StatusNormalClosure, "") })
+	send := func(m miMessage) {
+		p, _ := json.Marshal(m)
+		if err := conn.Write(ctx, websocket.MessageText, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	send(miMessage{Type: "connection_init", Payload: miJSON(map[string]any{"Authorization": "Bearer " + miBenchToken(b, e, prescriber)})})
+	if _, p, err := conn.Read(ctx); err != nil || !strings.Contains(string(p), "connection_ack") {
+		b.Fatalf("connection_init: %s %v", p, err)
+	}
+	n := e.app.Broker.Count()
+	send(miMessage{ID: "1", Type: "subscribe", Payload: miJSON(map[string]any{"query": miRequestEvents, "variables": map[string]any{"requestId": requestID}})})
+	for e.app.Broker.Count() <= n {
+		time.Sleep(time.Millisecond)
+	}
+	out := make(chan time.Time, 1<<16)
+	go func() {
+		for {
+			_, p, err := conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var m miMessage
+			if json.Unmarshal(p, &m) == nil && m.Type == "next" {
+				out <- time.Now()
+			}
+		}
+	}()
+	return out
+}
+
+// BenchmarkWorkflowMutations: the request life cycle (create, three section
+// saves, validate, send, open, answer, confirm: nine event-writing
+// mutations) through HTTP by 4 concurrent clients, on the engine the tests
+// run on (SQLite in memory, or PostgreSQL with PASSERELLE_TEST_POSTGRES).
+// One op is one life cycle; mutations/s and per-mutation p50/p99 are
+// reported.
+//
+//	go test ./e2e -run '^$' -bench WorkflowMutations -benchtime 40x
+func BenchmarkWorkflowMutations(b *testing.B) {
+	e := miBenchInstance(b, storetest.DatabaseURL(b), "passerelle-listener-bench")
+	toks := map[string]string{}
+	for _, who := range []string{prescriber, careTeam, perineDoctor} {
+		toks[who] = miBenchToken(b, e, who)
+	}
+	me, _, _ := miDo(e.srv.URL, "", toks[prescriber], contract, "Viewer", nil)
+	structure := str(me.Data, "viewer.habilitations.0.structure.id")
+	units, _, _ := miDo(e.srv.URL, "", toks[prescriber], contract, "UspUnits", nil)
+	var perine string
+	for _, u := range get(units.Data, "uspUnits").([]any) {
+		if str(u, "name") == "USP Sainte-Périne" {
+			perine = str(u, "id")
+		}
+	}
+	const workers = 4
+	var (
+		mu  sync.Mutex
+		lat []time.Duration
+		wg  sync.WaitGroup
+	)
+	do := func(who, op string, vars map[string]any) map[string]any {
+		t0 := time.Now()
+		r, _, err := miDo(e.srv.URL, "", toks[who], contract, op, vars)
+		d := time.Since(t0)
+		if err != nil || len(r.Errors) > 0 {
+			b.Errorf("%s: %v %+v", op, err, r.Errors)
+			return nil
+		}
+		mu.Lock()
+		lat = append(lat, d)
+		mu.Unlock()
+		return r.Data
+	}
+	cycle := func() {
+		d := do(prescriber, "CreateRequest", map[string]any{"input": map[string]any{
+			"originStructureId": structure, "urgency": "WITHIN_WEEK",
+			"patient": map[string]any{"birthName": "Durand", "firstName": "Élise", "birthDate": "1948-03-12", "sex": "FEMALE"},
+		}})
+		id := str(d, "createAdmissionRequest.request.id")
+		do(careTeam, "SaveMedical", map[string]any{"requestId": id, "input": map[string]any{
+			"diagnosis": "Adénocarcinome pancréatique métastatique", "ppsScore": 30, "prognosis": "WEEKS",
+			"patientInformedOfDiagnosis": "YES", "patientAgreesToUsp": true,
+			"pallia10": []bool{true, true, true, false, false, true, false, false, false, false},
+		}})
+		do(careTeam, "SaveCareProject", map[string]any{"requestId": id, "input": map[string]any{
+			"stayGoal": "SYMPTOM_CONTROL", "dependence": "Aide totale pour la toilette"}})
+		do(careTeam, "SaveAdminSocial", map[string]any{"requestId": id, "input": map[string]any{
+			"address": "12 rue des Lilas", "postalCode": "75012", "city": "Paris", "personToNotify": "Fille"}})
+		do(prescriber, "ValidateMedical", map[string]any{"requestId": id})
+		sent := do(prescriber, "Send", map[string]any{"requestId": id, "unitIds": []string{perine}})
+		dispatchID := str(sent, "sendAdmissionRequest.dispatches.0.id")
+		do(perineDoctor, "OpenDispatch", map[string]any{"dispatchId": dispatchID})
+		do(perineDoctor, "Answer", map[string]any{"dispatchId": dispatchID, "input": map[string]any{"decision": "ACCEPT"}})
+		do(prescriber, "Confirm", map[string]any{"dispatchId": dispatchID})
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for w := range workers {
+		n := b.N / workers
+		if w < b.N%workers {
+			n++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n {
+				cycle()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "mutations/s")
+	miQuantiles(b, "mutation", lat)
 }

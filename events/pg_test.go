@@ -183,7 +183,7 @@ func TestRelayRetriesReads(t *testing.T) {
 }
 
 // pgServer returns a fresh PostgreSQL database for t, or skips.
-func pgServer(t *testing.T) (string, *sql.DB) {
+func pgServer(t testing.TB) (string, *sql.DB) {
 	t.Helper()
 	if storetest.PostgresURL() == "" {
 		if os.Getenv("PASSERELLE_REQUIRE_POSTGRES") == "1" {
