@@ -98,4 +98,3 @@ func pgBench(b *testing.B) (string, *sql.DB) {
 	b.Helper()
 	return pgServer(b)
 }
-
