@@ -32,10 +32,11 @@ func NewBroker(buffer int) *Broker {
 
 // Subscription receives events on C until Done is closed.
 type Subscription struct {
-	C    chan *ent.Event
-	done chan struct{}
-	once sync.Once
-	err  error
+	C     chan *ent.Event
+	match func(*ent.Event) bool // nil: every event
+	done  chan struct{}
+	once  sync.Once
+	err   error
 }
 
 // Done is closed when the broker dropped the subscription.
@@ -51,9 +52,15 @@ func (s *Subscription) close(err error) {
 	})
 }
 
-// Subscribe registers a subscriber.
-func (b *Broker) Subscribe() *Subscription {
-	s := &Subscription{C: make(chan *ent.Event, b.Buffer), done: make(chan struct{})}
+// Subscribe registers a subscriber to every event.
+func (b *Broker) Subscribe() *Subscription { return b.SubscribeWhere(nil) }
+
+// SubscribeWhere registers a subscriber to the events match accepts (every
+// event when match is nil), so that a subscriber is not woken up for events
+// it would discard (a request's or a unit's feed). Publish calls match: it
+// must be cheap, safe for concurrent use, and must not block.
+func (b *Broker) SubscribeWhere(match func(*ent.Event) bool) *Subscription {
+	s := &Subscription{C: make(chan *ent.Event, b.Buffer), match: match, done: make(chan struct{})}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -74,6 +81,9 @@ func (b *Broker) Publish(evs []*ent.Event) {
 	var slow []*Subscription
 	for s := range b.subs {
 		for _, e := range evs {
+			if s.match != nil && !s.match(e) {
+				continue
+			}
 			select {
 			case s.C <- e:
 			default:

@@ -2,9 +2,13 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"sync"
 	"time"
 
 	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -13,7 +17,9 @@ import (
 	"passerelle/ent"
 	"passerelle/ent/event"
 	"passerelle/ent/predicate"
+	"passerelle/ent/schema/rule"
 	"passerelle/server/reqctx"
+	"passerelle/viewer"
 )
 
 // backlogLimit bounds one read of a replay; a longer backlog is read page
@@ -44,7 +50,8 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 			budget.Release()
 		}
 	}
-	sub := r.Broker.Subscribe()
+	inFeed, key := preCheck(feed), checkKey(ctx, feed)
+	sub := r.Broker.SubscribeWhere(inFeed)
 	readBacklog := func(from int64) ([]*ent.Event, error) {
 		return r.Client.Event.Query().Where(append(feed, event.IDGT(from))...).
 			Order(ent.Asc(event.FieldID)).Limit(backlogLimit).All(ctx)
@@ -111,7 +118,9 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 					continue
 				}
 				visible, err := retry(ctx, func() (bool, error) {
-					return r.Client.Event.Query().Where(append(feed, event.ID(e.ID))...).Exist(ctx)
+					return shared.check(ctx, e, key, func() (bool, error) {
+						return r.Client.Event.Query().Where(append(feed, event.ID(e.ID))...).Exist(ctx)
+					})
 				})
 				if err != nil {
 					failed(err)
@@ -127,6 +136,132 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 		}
 	}()
 	return out, nil
+}
+
+// preCheck returns a test an event must pass to belong to the feed, run in
+// memory by the broker before the database check, when the feed is one
+// equality on the event's own request or unit (requestEvents, unitEvents):
+// without it, every event would wake every subscription up and each would
+// query the database for events of other requests. nil when the feed has no
+// such equality (the viewer-wide feed: visibility is the database's to say).
+func preCheck(feed []predicate.Event) func(*ent.Event) bool {
+	if len(feed) != 1 {
+		return nil
+	}
+	q, args := renderEvent(feed[0])
+	id, ok := uuid.UUID{}, len(args) == 1
+	if ok {
+		id, ok = args[0].(uuid.UUID)
+	}
+	switch {
+	case !ok:
+		return nil
+	case sameSQL(q, event.RequestID(id)):
+		return func(e *ent.Event) bool { return e.RequestID == id }
+	case sameSQL(q, event.UnitID(id)):
+		return func(e *ent.Event) bool { return e.UnitID != nil && *e.UnitID == id }
+	}
+	return nil
+}
+
+// renderEvent writes an event predicate as SQL (to compare predicates).
+func renderEvent(p predicate.Event) (string, []any) {
+	s := sql.Select("*").From(sql.Table(event.Table))
+	p(s)
+	return s.Query()
+}
+
+func sameSQL(q string, p predicate.Event) bool {
+	other, _ := renderEvent(p)
+	return other == q
+}
+
+// checkKey identifies the database check of a subscription: the feed and
+// the viewer's event row rule (rule.EventVisible, the Event privacy policy's
+// filter), as SQL. Subscriptions with the same key (the sessions of one
+// user, the staff of one structure holding the same habilitations) would run
+// the same query for an event: they share one (see sharedChecks). If the
+// Event policy ever reads more of the viewer than EventVisible, that must go
+// into the key too. "" (no sharing) without a viewer.
+func checkKey(ctx context.Context, feed []predicate.Event) string {
+	v := viewer.FromContext(ctx)
+	if v == nil {
+		return ""
+	}
+	s := sql.Select("*").From(sql.Table(event.Table))
+	for _, p := range feed {
+		p(s)
+	}
+	rule.EventVisible(v)(s)
+	q, args := s.Query()
+	b, err := json.Marshal(args)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(append([]byte(q+"\x00"), b...))
+	return string(sum[:])
+}
+
+// sharedChecks runs the database check of one published event once per
+// check key, however many subscriptions wait for it: an event fanned out to
+// thousands of dashboards of the same viewers costs one query per distinct
+// rule, not one per subscription. Entries are keyed by the published
+// *ent.Event (the broker hands every subscriber the same one) and only the
+// latest sharedEvents events are kept.
+type sharedChecks struct {
+	mu   sync.Mutex
+	byEv map[*ent.Event]map[string]*sharedCheck
+	ring [sharedEvents]*ent.Event
+	next int
+}
+
+const sharedEvents = 1024
+
+type sharedCheck struct {
+	done    chan struct{}
+	visible bool
+	err     error
+}
+
+var shared = &sharedChecks{byEv: map[*ent.Event]map[string]*sharedCheck{}}
+
+// check returns run's answer for (e, key), running it only if no other
+// subscription did or is doing it. A failed shared run is not reused: the
+// caller then runs its own.
+func (c *sharedChecks) check(ctx context.Context, e *ent.Event, key string, run func() (bool, error)) (bool, error) {
+	if key == "" {
+		return run()
+	}
+	c.mu.Lock()
+	byKey := c.byEv[e]
+	if byKey == nil {
+		if old := c.ring[c.next]; old != nil {
+			delete(c.byEv, old)
+		}
+		c.ring[c.next] = e
+		c.next = (c.next + 1) % sharedEvents
+		byKey = map[string]*sharedCheck{}
+		c.byEv[e] = byKey
+	}
+	sc := byKey[key]
+	if sc == nil {
+		sc = &sharedCheck{done: make(chan struct{})}
+		byKey[key] = sc
+		c.mu.Unlock()
+		sc.visible, sc.err = run()
+		close(sc.done)
+		return sc.visible, sc.err
+	}
+	c.mu.Unlock()
+	select {
+	case <-sc.done:
+		if sc.err == nil {
+			return sc.visible, nil
+		}
+		return run()
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
 
 // retry runs read until it succeeds, readAttempts times at most, pausing
