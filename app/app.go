@@ -102,7 +102,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.Workflow = workflow.NewService(db.Client, a.Relay, workflow.Config{})
 	a.Directory = directory.NewService(db.Client, a.Auth, directory.Config{MaxHabilitationDuration: cfg.MaxHabilitationDuration})
 	if cfg.Demo {
-		created, err := demo.Load(ctx, db.Client, time.Now().UTC())
+		var created bool
+		err := db.Exclusively(ctx, store.DemoLoadLock, func() (err error) {
+			created, err = demo.Load(ctx, db.Client, time.Now().UTC())
+			return err
+		})
 		if err != nil {
 			a.Close()
 			return nil, err
