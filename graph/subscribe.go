@@ -50,20 +50,30 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 			budget.Release()
 		}
 	}
+	if after == nil {
+		// Live only: from the last event committed now. Read before
+		// subscribing, and replayed from there like a cursor, so that nothing
+		// committed around the subscription is missed or taken for older.
+		last, err := r.Client.Event.Query().Order(ent.Desc(event.FieldID)).First(viewer.System(ctx))
+		switch {
+		case err == nil:
+			pos = last.ID
+		case !ent.IsNotFound(err):
+			release()
+			return nil, err
+		}
+	}
 	inFeed, key := preCheck(feed), checkKey(ctx, feed)
 	sub := r.Broker.SubscribeWhere(inFeed)
 	readBacklog := func(from int64) ([]*ent.Event, error) {
 		return r.Client.Event.Query().Where(append(feed, event.IDGT(from))...).
 			Order(ent.Asc(event.FieldID)).Limit(backlogLimit).All(ctx)
 	}
-	var backlog []*ent.Event
-	if after != nil {
-		backlog, err = readBacklog(pos)
-		if err != nil {
-			r.Broker.Unsubscribe(sub)
-			release()
-			return nil, err
-		}
+	backlog, err := readBacklog(pos)
+	if err != nil {
+		r.Broker.Unsubscribe(sub)
+		release()
+		return nil, err
 	}
 	out := make(chan *ent.Event, 1)
 	go func() {

@@ -126,7 +126,8 @@ func requestingSide(v *viewer.Viewer) predicate.AdmissionRequest {
 
 // EventVisible: the requesting side sees every event of its requests; a
 // receiver sees its own dispatch's events, and the request-wide ones of the
-// requests dispatched to it up to the moment its dispatch closed (a withdrawn
+// requests dispatched to it from the moment it was sent to the moment its
+// dispatch closed (the drafting before is the requesting side's; a withdrawn
 // unit keeps what it had received and nothing after).
 func EventVisible(v *viewer.Viewer) predicate.Event {
 	ors := []predicate.Event{event.HasRequestWith(requestingSide(v))}
@@ -137,7 +138,7 @@ func EventVisible(v *viewer.Viewer) predicate.Event {
 }
 
 // openToUnits matches events of a request dispatched to one of the units,
-// that occurred before that dispatch was closed.
+// that occurred while that dispatch was open.
 func openToUnits(units []uuid.UUID) predicate.Event {
 	return func(s *sql.Selector) {
 		d := sql.Table(dispatch.Table)
@@ -148,6 +149,7 @@ func openToUnits(units []uuid.UUID) predicate.Event {
 		s.Where(sql.Exists(sql.Select(d.C(dispatch.FieldID)).From(d).Where(sql.And(
 			sql.ColumnsEQ(d.C(dispatch.FieldRequestID), s.C(event.FieldRequestID)),
 			sql.In(d.C(dispatch.FieldUnitID), args...),
+			sql.ColumnsGTE(s.C(event.FieldOccurredAt), d.C(dispatch.FieldSentAt)),
 			sql.Or(sql.IsNull(d.C(dispatch.FieldClosedAt)),
 				sql.ColumnsLTE(s.C(event.FieldOccurredAt), d.C(dispatch.FieldClosedAt))),
 		))))
