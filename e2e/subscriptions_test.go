@@ -1188,7 +1188,7 @@ func TestSubscriptionSSE(t *testing.T) {
 	s.run(1, cut)
 
 	// A stream that drops and resumes.
-	before := reqLive.waitLast(ctx, t, "DISPATCH_READ")
+	before := reqLive.waitCount(ctx, t, liveIndexAfter("Sainte-Périne opens")-1) // all but REQUEST_CREATED
 	reqLive.stop()
 	s.run(cut, liveStepIndex("Jeanne Garnier opens"))
 	resumed := liveSSE(ctx, t, e, e.token(prescriber), contract, "RequestEvents", map[string]any{"requestId": s.id, "after": liveField(before[len(before)-1], "cursor")})

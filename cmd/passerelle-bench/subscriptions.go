@@ -55,6 +55,7 @@ type benchFlags struct {
 	sqliteMaxConns int
 	verbose        bool
 	memprofile     string
+	serverLog      string
 }
 
 func parseBenchFlags(args []string) (*benchFlags, error) {
@@ -73,7 +74,8 @@ func parseBenchFlags(args []string) (*benchFlags, error) {
 	fs.IntVar(&f.tokens, "tokens", 8, "sessions the subscriptions are spread over")
 	fs.DurationVar(&f.settle, "settle", 5*time.Second, "idle time before memory is measured")
 	fs.IntVar(&f.sqliteMaxConns, "sqlite-max-conns", 0, "cap the SQLite connection pool (0: as the server ships, unlimited)")
-	fs.StringVar(&f.memprofile, "memprofile", "", "write the server's heap profile with the subscriptions idle to this file, suffixed with the mode")
+	fs.StringVar(&f.memprofile, "memprofile", "", "write the server's heap profile (and goroutine list, .goroutines.txt) with the subscriptions idle to this file, suffixed with the mode")
+	fs.StringVar(&f.serverLog, "server-log", "", "server log level on stderr: debug, info, warn, error (default: none, or warn with -v)")
 	fs.BoolVar(&f.verbose, "v", false, "log progress and server warnings to stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -106,6 +108,8 @@ type modeResult struct {
 	targetedSent           int
 	mutationP50            time.Duration
 	ended, failures        int
+	clientCPU              time.Duration // user+system time of the load clients
+	serverCPUBroadcast     time.Duration // this process's CPU time during the broadcasts
 	before, idle           memSample
 	broadcastNote, tgtNote string
 }
@@ -133,6 +137,11 @@ func subscriptions(ctx context.Context, args []string) error {
 	level := slog.LevelError + 1
 	if f.verbose {
 		level = slog.LevelWarn
+	}
+	if f.serverLog != "" {
+		if err := level.UnmarshalText([]byte(f.serverLog)); err != nil {
+			return fmt.Errorf("--server-log: %w", err)
+		}
 	}
 	maxPer := slices.Max(f.perConn)
 	a, err := app.New(ctx, app.Config{
@@ -220,8 +229,12 @@ func subscriptions(ctx context.Context, args []string) error {
 			return err
 		}
 		if err := cl.waitOpened(ctx, a, f.subs); err != nil {
-			cl.stop()
-			return err
+			r.broadcastNote = "could not open every subscription: " + err.Error()
+			_ = cl.stop()
+			if err := waitBrokerEmpty(ctx, a); err != nil {
+				return err
+			}
+			continue
 		}
 		r.openTime = time.Since(start)
 		logf("opened in %v; idle %v", r.openTime.Round(time.Millisecond), f.settle)
@@ -250,6 +263,7 @@ func subscriptions(ctx context.Context, args []string) error {
 				return err
 			}
 		}
+		cpu0 := processCPU()
 		for i := range f.broadcasts {
 			if _, err := newRequest(nreq + mi*f.broadcasts + i); err != nil {
 				cl.stop()
@@ -267,15 +281,16 @@ func subscriptions(ctx context.Context, args []string) error {
 			}
 			sleep(ctx, time.Second)
 		}
+		r.serverCPUBroadcast = processCPU() - cpu0 // includes the one-second pauses' background work
 		if prof != nil {
 			pprof.StopCPUProfile()
 			prof.Close()
 			prof = nil
 		}
-		r.ended, r.failures = cl.ended, cl.failures
 		if err := cl.stop(); err != nil {
 			return err
 		}
+		r.ended, r.failures, r.clientCPU = cl.ended, cl.failures, cl.cpu
 		if err := waitBrokerEmpty(ctx, a); err != nil {
 			return err
 		}
@@ -291,8 +306,12 @@ func subscriptions(ctx context.Context, args []string) error {
 			return err
 		}
 		if err := cl.waitOpened(ctx, a, f.subs); err != nil {
-			cl.stop()
-			return err
+			r.tgtNote = "could not open every subscription: " + err.Error()
+			_ = cl.stop()
+			if err := waitBrokerEmpty(ctx, a); err != nil {
+				return err
+			}
+			continue
 		}
 		sleep(ctx, f.settle)
 		perReq := make([]int, nreq)
@@ -344,11 +363,12 @@ func subscriptions(ctx context.Context, args []string) error {
 		r.mutationP50 = percentile(mutations, 0.5)
 		logf("targeted: %d events, %d/%d delivered, p50 %v p99 %v", r.targetedSent, len(r.targeted), r.targetedWant,
 			percentile(r.targeted, 0.5), percentile(r.targeted, 0.99))
-		r.ended += cl.ended
-		r.failures += cl.failures
 		if err := cl.stop(); err != nil {
 			return err
 		}
+		r.ended += cl.ended
+		r.failures += cl.failures
+		r.clientCPU += cl.cpu
 		if err := waitBrokerEmpty(ctx, a); err != nil {
 			return err
 		}
@@ -364,7 +384,24 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	defer out.Close()
-	return pprof.Lookup("heap").WriteTo(out, 0)
+	if err := pprof.Lookup("heap").WriteTo(out, 0); err != nil {
+		return err
+	}
+	g, err := os.Create(path + ".goroutines.txt")
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	return pprof.Lookup("goroutine").WriteTo(g, 1)
+}
+
+// processCPU is this process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loadAvg reads the machine's load averages.
@@ -391,6 +428,7 @@ type loadClient struct {
 	failures  int // connection errors
 	errs      chan string
 	lost      atomic.Int64 // error lines that did not fit in errs
+	cpu       time.Duration
 }
 
 func startClient(ctx context.Context, spec clientSpec) (*loadClient, error) {
@@ -537,6 +575,9 @@ func (c *loadClient) stop() error {
 	err := c.cmd.Wait()
 	c.countErrors()
 	c.ended += int(c.lost.Swap(0))
+	if ps := c.cmd.ProcessState; ps != nil {
+		c.cpu = ps.UserTime() + ps.SystemTime()
+	}
 	return err
 }
 
@@ -643,7 +684,7 @@ func report(w io.Writer, f *benchFlags, nofile uint64, results []*modeResult) {
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		if r.broadcastWant == 0 && r.broadcastNote != "" {
-			fmt.Fprintf(w, "| %d | %d | %s | | | | | | | | | | | |\n", r.perConn, r.conns, r.broadcastNote)
+			fmt.Fprintf(w, "| %d | %d | %s | | | | | | | | | | | |\n", r.perConn, r.conns, truncate(r.broadcastNote, 200))
 			continue
 		}
 		fmt.Fprintf(w, "| %d | %d | %.1f s | %s | %s | %.2f | %s | %s | %s | %d/%d | %s | %s | %s | %d/%d (%d events at %.0f/s) |\n",
@@ -655,13 +696,16 @@ func report(w io.Writer, f *benchFlags, nofile uint64, results []*modeResult) {
 	}
 	fmt.Fprintln(w)
 	for _, r := range results {
+		if r.idle.rss == 0 {
+			continue // not measured
+		}
 		var rounds []string
 		for _, d := range r.broadcastRounds {
 			rounds = append(rounds, ms(d))
 		}
-		fmt.Fprintf(w, "- %d per connection: server heap %.0f→%.0f MiB, stacks %.0f→%.0f MiB, RSS %.0f→%.0f MiB, goroutines %d→%d; broadcast p99 per round: %s; targeted mutation p50 %s; subscriptions ended by the server %d, connection errors %d",
+		fmt.Fprintf(w, "- %d per connection: server heap %.0f→%.0f MiB, stacks %.0f→%.0f MiB, RSS %.0f→%.0f MiB, goroutines %d→%d; broadcast p99 per round: %s; server CPU during the broadcasts %.1f s; targeted mutation p50 %s; load client CPU (whole mode) %.1f s; subscriptions ended by the server %d, connection errors %d",
 			r.perConn, mib(r.before.heapInuse), mib(r.idle.heapInuse), mib(r.before.stackInuse), mib(r.idle.stackInuse),
-			mib(r.before.rss), mib(r.idle.rss), r.before.goroutines, r.idle.goroutines, strings.Join(rounds, ", "), ms(r.mutationP50), r.ended, r.failures)
+			mib(r.before.rss), mib(r.idle.rss), r.before.goroutines, r.idle.goroutines, strings.Join(rounds, ", "), r.serverCPUBroadcast.Seconds(), ms(r.mutationP50), r.clientCPU.Seconds(), r.ended, r.failures)
 		if r.broadcastNote != "" {
 			fmt.Fprintf(w, "; broadcast: %s", r.broadcastNote)
 		}
