@@ -76,7 +76,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	cfg.Auth.DemoMode = cfg.Demo
-	a := &App{DB: db, Broker: events.NewBroker(256)}
+	a := &App{DB: db, Broker: events.NewBroker(1024)}
 	a.Relay = events.NewRelay(a.Broker, events.EntSource{Client: db.Client}, events.RelayConfig{
 		Postgres: db.Dialect == dialect.Postgres, Logger: cfg.Logger,
 	})

@@ -1064,13 +1064,7 @@ func TestSubscriptionRevokedHabilitation(t *testing.T) {
 		case <-liveEnded(s):
 		}
 		if _, _, ended := s.snapshot(); !ended {
-			// Prove the stream is still live and serving a revoked session.
-			e.must(prescriber, "CreateRequest", map[string]any{"input": map[string]any{
-				"originStructureId": e.structureID(prescriber), "urgency": "PLANNED",
-				"patient": map[string]any{"birthName": "Leroy", "firstName": "Anne", "birthDate": "1950-01-01", "sex": "FEMALE"}}})
-			s.waitCount(ctx, t, 1)
-			t.Skip("known bug: SSE subscriptions are not re-authenticated (server/graphql.go starts no session watcher for " +
-				"text/event-stream requests): a logged-out session keeps receiving events")
+			t.Fatal("an SSE stream of a logged-out session is still open")
 		}
 	})
 }

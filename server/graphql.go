@@ -147,6 +147,14 @@ func (s *server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer done()
+		// Like a websocket, an SSE stream ends when its session or a
+		// habilitation it was opened with goes away.
+		if v := viewer.FromContext(ctx); v != nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			go s.watchSession(ctx, cancel, nil, reqctx.BearerToken(ctx), v)
+		}
 		r = r.WithContext(reqctx.WithStreaming(ctx))
 		s.gql.ServeHTTP(w, r)
 		return
