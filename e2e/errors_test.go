@@ -1,6 +1,12 @@
 package e2e
 
-import "testing"
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
 
 // TestEveryErrorHasAContractCode: parse, validation and limit errors answer
 // with a code of the contract, not gqlgen's own.
@@ -35,5 +41,37 @@ func TestSubscriptionOverPlainPOST(t *testing.T) {
 	r := e.post(e.token(prescriber), "subscription { dashboardEvents { type } }", "", nil)
 	if r.code() != "BAD_USER_INPUT" {
 		t.Fatalf("want BAD_USER_INPUT, got %+v", r.Errors)
+	}
+}
+
+// TestBombsAreRefused: an alias bomb, a complexity bomb and a 10 MB body
+// are refused with a contract code, not executed.
+func TestBombsAreRefused(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token(prescriber)
+	var aliases strings.Builder
+	aliases.WriteString("{")
+	for i := range 3000 {
+		fmt.Fprintf(&aliases, " a%d: viewer { id }", i)
+	}
+	aliases.WriteString(" }")
+	complexity := `{ structures(first: 100) { edges { node { units(first: 100) { edges { node { id name } } } } } } }`
+	for name, q := range map[string]string{"alias bomb": aliases.String(), "complexity": complexity} {
+		if r := e.post(tok, q, "", nil); r.code() != "BAD_USER_INPUT" || r.Data != nil {
+			t.Errorf("%s: want BAD_USER_INPUT and no data, got %+v (data %v)", name, r.Errors, r.Data != nil)
+		}
+	}
+	body := `{"query":"{ viewer { id } }","variables":{"x":"` + strings.Repeat("a", 10<<20) + `"}}`
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r result
+	_ = json.NewDecoder(resp.Body).Decode(&r)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("10 MB body: HTTP %d %+v", resp.StatusCode, r.Errors)
 	}
 }
