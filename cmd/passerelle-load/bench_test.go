@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"entgo.io/contrib/entgql"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"passerelle/authz"
+	"passerelle/datagen"
+	"passerelle/ent/admissionrequest"
+	"passerelle/ent/schema/rule"
+	"passerelle/enums"
+	"passerelle/store"
+	"passerelle/viewer"
+)
+
+type uuidT = uuid.UUID
+
+// Viewers of the dashboards: a unit's receiving physician, and a
+// prescriber holding two habilitations (the common case of a doctor working
+// in two structures).
+var (
+	unitA, unitB     = uuid.New(), uuid.New()
+	structA, structB = uuid.New(), uuid.New()
+	receiverViewer   = &viewer.Viewer{UserID: uuid.New(), ReceivingUnits: []uuid.UUID{unitA},
+		Habilitations: []viewer.Habilitation{{ID: uuid.New(), Profile: enums.ProfileReceiverPhysician, StructureID: structB,
+			StructureKind: enums.StructureKindUsp, UnitID: &unitA}}}
+	prescriberViewer = &viewer.Viewer{UserID: uuid.New(), Habilitations: []viewer.Habilitation{
+		{ID: uuid.New(), Profile: enums.ProfilePrescriberPhysician, StructureID: structA, StructureKind: enums.StructureKindMco},
+		{ID: uuid.New(), Profile: enums.ProfileCareTeam, StructureID: structB, StructureKind: enums.StructureKindSmr},
+	}}
+)
+
+// BenchmarkOnRequest is the authorization check of every request field
+// decision (sections, mutations): the union of the viewer's actions.
+func BenchmarkOnRequest(b *testing.B) {
+	scope := authz.RequestScope{OriginStructure: structA, DispatchedUnits: []uuid.UUID{unitB, unitA, uuid.New()}}
+	b.Run("receiver", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			all, _ := authz.OnRequest(receiverViewer, scope)
+			if !all[authz.ReadMedical] {
+				b.Fatal("receiver cannot read")
+			}
+		}
+	})
+	b.Run("prescriber", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			all, _ := authz.OnRequest(prescriberViewer, scope)
+			if !all[authz.ValidateMedical] {
+				b.Fatal("prescriber cannot validate")
+			}
+		}
+	})
+}
+
+// BenchmarkOnVisibleRequest is what the @section directive calls (once per
+// request per operation, then cached).
+func BenchmarkOnVisibleRequest(b *testing.B) {
+	scope := authz.RequestScope{OriginStructure: structA}
+	none := func() ([]uuid.UUID, error) { return nil, nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := authz.OnVisibleRequest(receiverViewer, scope, none); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRequestVisibleSQL renders the row rule of requests into SQL, as
+// every query on requests, sections, patients and dispatches does.
+func BenchmarkRequestVisibleSQL(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		v    *viewer.Viewer
+	}{{"receiver", receiverViewer}, {"prescriber", prescriberViewer}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				s := entsql.Dialect("sqlite3").Select(admissionrequest.FieldID).From(entsql.Table(admissionrequest.Table))
+				rule.RequestVisible(c.v)(s)
+				if q, _ := s.Query(); q == "" {
+					b.Fatal("empty query")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCursor encodes the cursor of an inbox edge (msgpack + base64),
+// 50 times per inbox page.
+func BenchmarkCursor(b *testing.B) {
+	c := entgql.Cursor[uuid.UUID]{ID: uuid.New(), Value: time.Now()}
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		c.MarshalGQL(&buf)
+	}
+}
+
+// BenchmarkBaselineInboxJSON is the baseline's share of S1 outside the
+// database: encoding one page of 50 edges.
+func BenchmarkBaselineInboxJSON(b *testing.B) {
+	var out inboxAnswer
+	for i := range pageSize {
+		id := uuid.New()
+		out.Data.Inbox.Edges = append(out.Data.Inbox.Edges, inboxEdge{Cursor: cursor(id, time.Now()), Node: inboxNode{
+			ID: id, Status: "PENDING", SentAt: time.Now(), Request: inboxRequest{ID: uuid.New(),
+				Reference: fmt.Sprintf("USP-2026-%06d", i), Urgency: "WITHIN_48H",
+				Patient: inboxPatient{BirthName: "Durand", FirstName: "Élise", BirthDate: "1948-03-12"}}}})
+	}
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := jsonEncode(&buf, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchTarget is a server on a small generated data set, driven through its
+// handler in process (no sockets): the whole GraphQL stack of S1 and S2.
+func benchTarget(b *testing.B, whatIf bool) *target {
+	b.Helper()
+	dir := b.TempDir()
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	cfg := datagen.Config{Preset: "idf", Requests: 4000, Seed: 3}
+	if err := datagen.Generate(ctx, db.Client, cfg, nil); err != nil {
+		b.Fatal(err)
+	}
+	db.Close()
+	t, err := startTarget(ctx, store.Config{DatabaseURL: store.SQLiteDSN(filepath.Join(dir, "passerelle.db"))}, 4, nil, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(t.close)
+	if whatIf {
+		for _, ddl := range whatIfIndexes {
+			if _, err := t.app.DB.SQL.Exec(ddl); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return t
+}
+
+func serveBench(b *testing.B, h http.Handler, token string, body []byte) {
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors":[`)) {
+			b.Fatalf("HTTP %d: %s", rec.Code, truncate(rec.Body.Bytes()))
+		}
+	}
+}
+
+// BenchmarkInboxHandler is S1 through the server's handler (4 000 requests
+// generated; "what-if" adds the proposed indexes).
+func BenchmarkInboxHandler(b *testing.B) {
+	for _, whatIf := range []bool{false, true} {
+		b.Run(map[bool]string{false: "as-is", true: "what-if"}[whatIf], func(b *testing.B) {
+			t := benchTarget(b, whatIf)
+			serveBench(b, t.app.Handler, t.receiver.token,
+				gqlBody(inboxDoc, "Inbox", map[string]any{"unitId": t.unitID, "first": pageSize}))
+		})
+	}
+}
+
+// BenchmarkDashboardHandler is S2 through the server's handler.
+func BenchmarkDashboardHandler(b *testing.B) {
+	for _, whatIf := range []bool{false, true} {
+		b.Run(map[bool]string{false: "as-is", true: "what-if"}[whatIf], func(b *testing.B) {
+			t := benchTarget(b, whatIf)
+			serveBench(b, t.app.Handler, t.prescriber.token, gqlBody(dashboardDoc, "Dashboard", map[string]any{"first": pageSize}))
+		})
+	}
+}

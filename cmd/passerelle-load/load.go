@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// limits bound every measurement.
+type limits struct {
+	warmup   time.Duration
+	duration time.Duration
+	maxOps   int64
+}
+
+// maxDuration caps a measurement, whatever the flags say.
+const maxDuration = 30 * time.Second
+
+// result is one measurement.
+type result struct {
+	scenario, target, mode string
+	concurrency            int
+	rate                   float64 // open model: offered rate
+	elapsed                time.Duration
+	ops, errs, dropped     int64
+	rows                   int64
+	lat                    []time.Duration
+	firstErr               error
+}
+
+func (r *result) throughput() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.ops) / r.elapsed.Seconds()
+}
+
+func (r *result) rowsPerSecond() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.rows) / r.elapsed.Seconds()
+}
+
+func (r *result) percentile(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(p * float64(len(r.lat)-1))
+	return r.lat[i]
+}
+
+// recorder collects latencies of operations that complete inside the window.
+type recorder struct {
+	mu       sync.Mutex
+	lat      []time.Duration
+	ops      atomic.Int64
+	errs     atomic.Int64
+	rows     atomic.Int64
+	firstErr error
+}
+
+func (c *recorder) record(d time.Duration, rows int, err error) {
+	if err != nil {
+		c.errs.Add(1)
+		c.mu.Lock()
+		if c.firstErr == nil {
+			c.firstErr = err
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.ops.Add(1)
+	c.rows.Add(int64(rows))
+	c.mu.Lock()
+	c.lat = append(c.lat, d)
+	c.mu.Unlock()
+}
+
+func (c *recorder) result(scenario, target, mode string, elapsed time.Duration) result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	lat := slices.Clone(c.lat)
+	slices.Sort(lat)
+	return result{scenario: scenario, target: target, mode: mode, elapsed: elapsed, ops: c.ops.Load(),
+		errs: c.errs.Load(), rows: c.rows.Load(), lat: lat, firstErr: c.firstErr}
+}
+
+// closedLoop runs op on n workers back to back: the closed model. Only
+// operations that start after the warm-up and end before the deadline count.
+func closedLoop(ctx context.Context, rec *recorder, op operation, n int, l limits) {
+	start := time.Now()
+	measureFrom := start.Add(l.warmup)
+	deadline := measureFrom.Add(l.duration)
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(5*time.Second))
+	defer cancel()
+	var wg sync.WaitGroup
+	var issued atomic.Int64
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if !t0.Before(deadline) || issued.Load() >= l.maxOps {
+					return
+				}
+				rows, err := op(ctx, w)
+				t1 := time.Now()
+				if t0.Before(measureFrom) || t1.After(deadline) {
+					continue
+				}
+				issued.Add(1)
+				rec.record(t1.Sub(t0), rows, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// openLoop starts op at a fixed rate whatever the answers: the open model.
+// Latency runs from the intended start, so a stalled server is not hidden
+// (no coordinated omission). At most maxInFlight operations run at once;
+// arrivals beyond are dropped and counted.
+func openLoop(ctx context.Context, rec *recorder, op operation, rate float64, maxInFlight int, l limits) int64 {
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	measureFrom := start.Add(l.warmup)
+	deadline := measureFrom.Add(l.duration)
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(5*time.Second))
+	defer cancel()
+	sem := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	var dropped, issued int64
+	for k := 0; ; k++ {
+		intended := start.Add(time.Duration(k) * interval)
+		if !intended.Before(deadline) || issued >= l.maxOps || ctx.Err() != nil {
+			break
+		}
+		if d := time.Until(intended); d > 0 {
+			time.Sleep(d)
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			if !intended.Before(measureFrom) {
+				dropped++
+			}
+			continue
+		}
+		measured := !intended.Before(measureFrom)
+		if measured {
+			issued++
+		}
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			rows, err := op(ctx, w)
+			t1 := time.Now()
+			if measured && !t1.After(deadline.Add(2*time.Second)) {
+				rec.record(t1.Sub(intended), rows, err)
+			}
+		}(k)
+	}
+	wg.Wait()
+	return dropped
+}
+
+// contender is one side of a comparison: the server or a baseline.
+type contender struct {
+	target string
+	op     operation
+}
+
+// measure runs the contenders in alternating slices (round 1: A then B,
+// round 2: A then B, ...) so that both see the same machine: on a shared,
+// noisy host the ratio holds even when absolute numbers drift. Each slice
+// starts with a short warm-up; the first with the full one.
+func measure(ctx context.Context, scenario, mode string, cs []contender, conc int, rate float64, l limits, rounds int) []result {
+	rounds = max(rounds, 1)
+	recs := make([]*recorder, len(cs))
+	dropped := make([]int64, len(cs))
+	for i := range recs {
+		recs[i] = &recorder{}
+	}
+	slice := l.duration / time.Duration(rounds)
+	for r := range rounds {
+		for i, c := range cs {
+			if ctx.Err() != nil {
+				break
+			}
+			sl := limits{warmup: 300 * time.Millisecond, duration: slice, maxOps: l.maxOps / int64(rounds)}
+			if r == 0 {
+				sl.warmup = l.warmup
+			}
+			if mode == "open" {
+				dropped[i] += openLoop(ctx, recs[i], c.op, rate, max(conc, 1)*16, sl)
+			} else {
+				closedLoop(ctx, recs[i], c.op, conc, sl)
+			}
+		}
+	}
+	out := make([]result, len(cs))
+	for i, c := range cs {
+		res := recs[i].result(scenario, c.target, mode, slice*time.Duration(rounds))
+		res.rate, res.dropped, res.concurrency = rate, dropped[i], conc
+		errNote := ""
+		if res.errs > 0 {
+			errNote = fmt.Sprintf(" (%d errors; first: %v)", res.errs, res.firstErr)
+		}
+		if res.dropped > 0 {
+			errNote += fmt.Sprintf(" (%d arrivals dropped: over %d in flight)", res.dropped, max(conc, 1)*16)
+		}
+		fmt.Printf("  %-3s %-9s %-6s conc=%-3d rate=%-6.0f %8.1f op/s  p50 %-8s p90 %-8s p99 %-8s%s\n",
+			scenario, c.target, mode, conc, rate, res.throughput(), fmtDur(res.percentile(0.5)),
+			fmtDur(res.percentile(0.9)), fmtDur(res.percentile(0.99)), errNote)
+		out[i] = res
+	}
+	return out
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// report gathers the measurements of a run and renders them.
+type report struct{ results []result }
+
+func (r *report) add(res result) { r.results = append(r.results, res) }
+
+func (r *report) find(scenario, target, mode string) *result {
+	for i := range r.results {
+		res := &r.results[i]
+		if res.scenario == scenario && res.target == target && res.mode == mode {
+			return res
+		}
+	}
+	return nil
+}
+
+func (r *report) baselineOf(res *result) *result {
+	for i := range r.results {
+		b := &r.results[i]
+		if b.scenario == res.scenario && b.mode == res.mode && b.target != "graphql" {
+			return b
+		}
+	}
+	return nil
+}
+
+// markdown renders the table and the issue's targets.
+func (r *report) markdown() string {
+	var b strings.Builder
+	b.WriteString("| scenario | mode | load | throughput (op/s) | p50 | p90 | p99 | errors | baseline (op/s) | baseline p99 | ratio |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i := range r.results {
+		res := &r.results[i]
+		if res.target != "graphql" {
+			continue
+		}
+		load := fmt.Sprintf("%d clients", res.concurrency)
+		if res.mode == "open" {
+			load = fmt.Sprintf("%.0f/s offered", res.rate)
+		}
+		base, bp99, ratio := "—", "—", "—"
+		if bl := r.baselineOf(res); bl != nil {
+			base = fmt.Sprintf("%.1f (%s)", bl.throughput(), bl.target)
+			bp99 = fmtDur(bl.percentile(0.99))
+			if bl.throughput() > 0 {
+				ratio = fmt.Sprintf("%.2f", res.throughput()/bl.throughput())
+			}
+		}
+		errs := fmt.Sprint(res.errs)
+		if res.dropped > 0 {
+			errs += fmt.Sprintf(" (+%d dropped)", res.dropped)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s |\n", res.scenario, res.mode, load,
+			res.throughput(), fmtDur(res.percentile(0.5)), fmtDur(res.percentile(0.9)), fmtDur(res.percentile(0.99)),
+			errs, base, bp99, ratio)
+	}
+	b.WriteString("\n| target (issue #7) | measured | met |\n|---|---|---|\n")
+	ratioTarget := func(name, scenario string, want float64) {
+		g, bl := r.find(scenario, "graphql", "closed"), (*result)(nil)
+		if g != nil {
+			bl = r.baselineOf(g)
+		}
+		if g == nil || bl == nil || bl.throughput() == 0 {
+			return
+		}
+		x := g.throughput() / bl.throughput()
+		fmt.Fprintf(&b, "| %s ≥ %.1f × %s | %.2f (%.0f vs %.0f op/s) | %s |\n", name, want, bl.target, x, g.throughput(), bl.throughput(), yes(x >= want))
+	}
+	ratioTarget("S1 GraphQL", "S1", 0.7)
+	ratioTarget("S2 GraphQL", "S2", 0.7)
+	ratioTarget("S3 GraphQL", "S3", 0.5)
+	for _, s := range []string{"S1", "S2", "S4"} {
+		if o := r.find(s, "graphql", "open"); o != nil {
+			p99 := o.percentile(0.99)
+			fmt.Fprintf(&b, "| %s p99 ≤ 10 ms at %.0f/s (half the closed throughput) | %s | %s |\n", s, o.rate, fmtDur(p99),
+				yes(p99 > 0 && p99.Milliseconds() <= 10 && o.errs == 0 && o.dropped == 0))
+		}
+	}
+	if s1, s2 := r.find("S1", "graphql", "closed"), r.find("S2", "graphql", "closed"); s1 != nil && s2 != nil && s1.rowsPerSecond() > 0 {
+		x := s2.rowsPerSecond() / s1.rowsPerSecond()
+		fmt.Fprintf(&b, "| nested S2 ≥ 0.5 × flat S1 per row served | %.2f (%.0f vs %.0f rows/s) | %s |\n", x,
+			s2.rowsPerSecond(), s1.rowsPerSecond(), yes(x >= 0.5))
+	}
+	return b.String()
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"passerelle/app"
+	"passerelle/auth"
+	"passerelle/ent"
+	"passerelle/ent/habilitation"
+	"passerelle/ent/structure"
+	"passerelle/ent/unit"
+	"passerelle/ent/user"
+	"passerelle/enums"
+	"passerelle/graph"
+	"passerelle/store"
+	"passerelle/viewer"
+)
+
+// target is the server under test and the accounts that drive it.
+type target struct {
+	app     *app.App
+	srv     *http.Server
+	url     string // http://127.0.0.1:port/graphql
+	client  *http.Client
+	dialect string
+
+	receiver   account // S1: RECEIVER_PHYSICIAN of USP Sainte-Périne
+	prescriber account // S2: PRESCRIBER_PHYSICIAN of Hôpital des Diaconesses
+	observer   account // S4: OBSERVER of the regional agency
+	// S3: prescribers of several structures, and one receiving physician
+	// per accepting USP unit.
+	writers   []account
+	receivers map[uuid.UUID]account
+	units     []uuid.UUID // accepting USP units with a receiving account
+	unitID    uuid.UUID   // S1's unit
+}
+
+type account struct {
+	userID      uuid.UUID
+	email       string
+	token       string
+	structureID uuid.UUID
+}
+
+// listenLoopback listens on an ephemeral port of the loopback interface only.
+func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// startTarget opens the database, builds the server exactly as the command
+// does (app.New), serves it on 127.0.0.1 and signs the accounts in.
+func startTarget(ctx context.Context, st store.Config, conns int, trace func(context.Context, string), logs bool) (*target, error) {
+	st.Trace = trace
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if logs {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	a, err := app.New(ctx, app.Config{
+		Store: st,
+		// The workflow scenario replays many mutations per account: lift the
+		// per-user mutation rate limit (it is measured by its own test).
+		Limits: graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
+		Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := listenLoopback()
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	t := &target{app: a, dialect: a.DB.Dialect, client: newHTTPClient(conns)}
+	t.srv = &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = t.srv.Serve(ln) }()
+	t.url = "http://" + ln.Addr().String() + "/graphql"
+	if err := t.signIn(ctx); err != nil {
+		t.close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *target) close() {
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = t.srv.Shutdown(sctx)
+	t.app.Close()
+}
+
+// newHTTPClient is a keep-alive client sized for the concurrency.
+func newHTTPClient(conns int) *http.Client {
+	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conns + 16, MaxIdleConnsPerHost: conns + 16, IdleConnTimeout: 90 * time.Second,
+		DisableCompression: true, ForceAttemptHTTP2: false,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}}
+}
+
+// signIn finds the generated accounts the scenarios use, gives them a fresh
+// random password (the generator writes accounts without one) and signs
+// them in through the API. Demo accounts are not used: they may sign in
+// only in demo mode, which refuses a database holding generated data.
+func (t *target) signIn(ctx context.Context) error {
+	sys := viewer.AllowWrites(viewer.System(ctx))
+	c := t.app.DB.Client
+	now := time.Now().UTC()
+	holder := func(profile enums.Profile, where ...func(*ent.HabilitationQuery)) (*ent.Habilitation, error) {
+		q := c.Habilitation.Query().Where(habilitation.ProfileEQ(profile), habilitation.ValidFromLTE(now),
+			habilitation.ValidUntilGT(now), habilitation.RevokedAtIsNil(), habilitation.HasUserWith(user.Demo(false)))
+		for _, w := range where {
+			w(q)
+		}
+		hs, err := q.Order(ent.Asc(habilitation.FieldUserID)).Limit(1).All(sys)
+		if err != nil {
+			return nil, err
+		}
+		if len(hs) == 0 {
+			return nil, fmt.Errorf("no generated %s account: generate the data set first (passerelle-load generate)", profile)
+		}
+		return hs[0], nil
+	}
+	perine, err := c.Unit.Query().Where(unit.Name("USP Sainte-Périne")).Only(sys)
+	if err != nil {
+		return fmt.Errorf("USP Sainte-Périne: %w (is the demo data set loaded?)", err)
+	}
+	t.unitID = perine.ID
+	var want []*ent.Habilitation
+	h, err := holder(enums.ProfileReceiverPhysician, func(q *ent.HabilitationQuery) { q.Where(habilitation.UnitID(perine.ID)) })
+	if err != nil {
+		return err
+	}
+	want = append(want, h)
+	h, err = holder(enums.ProfilePrescriberPhysician, func(q *ent.HabilitationQuery) {
+		q.Where(habilitation.HasStructureWith(structure.Name("Hôpital des Diaconesses")))
+	})
+	if err != nil {
+		return err
+	}
+	want = append(want, h)
+	h, err = holder(enums.ProfileObserver)
+	if err != nil {
+		return err
+	}
+	want = append(want, h)
+	// S3 writers: one prescriber on each of up to 8 care structures.
+	ws, err := c.Habilitation.Query().Where(habilitation.ProfileEQ(enums.ProfilePrescriberPhysician),
+		habilitation.ValidFromLTE(now), habilitation.ValidUntilGT(now), habilitation.UnitIDIsNil(),
+		habilitation.HasUserWith(user.Demo(false))).Order(ent.Asc(habilitation.FieldID)).All(sys)
+	if err != nil {
+		return err
+	}
+	seen := map[uuid.UUID]bool{}
+	for _, w := range ws {
+		if !seen[w.StructureID] && len(seen) < 8 {
+			seen[w.StructureID] = true
+			want = append(want, w)
+		}
+	}
+	rs, err := c.Habilitation.Query().Where(habilitation.ProfileEQ(enums.ProfileReceiverPhysician),
+		habilitation.ValidFromLTE(now), habilitation.ValidUntilGT(now), habilitation.UnitIDNotNil(),
+		habilitation.HasUnitWith(unit.AcceptingRequests(true)), habilitation.HasUserWith(user.Demo(false))).
+		Order(ent.Asc(habilitation.FieldID)).All(sys)
+	if err != nil {
+		return err
+	}
+	recvSeen := map[uuid.UUID]bool{}
+	for _, r := range rs {
+		if !recvSeen[*r.UnitID] {
+			recvSeen[*r.UnitID] = true
+			want = append(want, r)
+		}
+	}
+
+	// One fresh random password for this run.
+	raw := make([]byte, 18)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	password := "Bench-" + base64.RawURLEncoding.EncodeToString(raw)
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	ids := map[uuid.UUID]bool{}
+	var idList []uuid.UUID
+	for _, h := range want {
+		if !ids[h.UserID] {
+			ids[h.UserID] = true
+			idList = append(idList, h.UserID)
+		}
+	}
+	if err := c.User.Update().Where(user.IDIn(idList...)).SetPasswordHash(hash).SetPasswordChangedAt(now).Exec(sys); err != nil {
+		return err
+	}
+	users, err := c.User.Query().Where(user.IDIn(idList...)).All(sys)
+	if err != nil {
+		return err
+	}
+	email := map[uuid.UUID]string{}
+	for _, u := range users {
+		email[u.ID] = u.Email
+	}
+	tokens := map[uuid.UUID]string{}
+	for _, id := range idList {
+		tok, err := t.login(ctx, email[id], password)
+		if err != nil {
+			return err
+		}
+		tokens[id] = tok
+	}
+	acc := func(h *ent.Habilitation) account {
+		return account{userID: h.UserID, email: email[h.UserID], token: tokens[h.UserID], structureID: h.StructureID}
+	}
+	t.receiver, t.prescriber, t.observer = acc(want[0]), acc(want[1]), acc(want[2])
+	t.receivers = map[uuid.UUID]account{}
+	for _, h := range want[3:] {
+		if h.Profile == enums.ProfilePrescriberPhysician {
+			t.writers = append(t.writers, acc(h))
+		} else {
+			t.receivers[*h.UnitID] = acc(h)
+			t.units = append(t.units, *h.UnitID)
+		}
+	}
+	sort.Slice(t.units, func(i, j int) bool { return t.units[i].String() < t.units[j].String() })
+	if len(t.writers) == 0 || len(t.units) < 3 {
+		return errors.New("the data set lacks prescribers or accepting USP units for the workflow scenario")
+	}
+	return nil
+}
+
+func (t *target) login(ctx context.Context, email, password string) (string, error) {
+	var out struct {
+		Login struct{ Token string } `json:"login"`
+	}
+	if err := t.gql(ctx, "", loginDoc, "Login", map[string]any{"email": email, "password": password}, &out); err != nil {
+		return "", fmt.Errorf("signing %s in: %w", email, err)
+	}
+	return out.Login.Token, nil
+}
+
+// gqlBody encodes a GraphQL request.
+func gqlBody(query, op string, vars map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{"query": query, "operationName": op, "variables": vars})
+	return b
+}
+
+// post sends a prepared body and returns the response body; an HTTP error
+// or a GraphQL error is an error.
+func (t *target) post(ctx context.Context, url, token string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return b, fmt.Errorf("HTTP %d: %s", resp.StatusCode, truncate(b))
+	}
+	if bytes.Contains(b, []byte(`"errors":[`)) {
+		return b, fmt.Errorf("GraphQL errors: %s", truncate(b))
+	}
+	return b, nil
+}
+
+// gql runs one operation and decodes its data into out.
+func (t *target) gql(ctx context.Context, token, query, op string, vars map[string]any, out any) error {
+	b, err := t.post(ctx, t.url, token, gqlBody(query, op, vars))
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if out == nil {
+		return nil
+	}
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return json.Unmarshal(env.Data, out)
+}
+
+func truncate(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 400 {
+		s = s[:400] + "…"
+	}
+	return s
+}
