@@ -122,9 +122,14 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "admissionrequest_origin_structure_id_created_at",
+				Name:    "admissionrequest_origin_structure_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{AdmissionRequestsColumns[18], AdmissionRequestsColumns[1]},
+				Columns: []*schema.Column{AdmissionRequestsColumns[18], AdmissionRequestsColumns[1], AdmissionRequestsColumns[0]},
+			},
+			{
+				Name:    "admissionrequest_patient_id",
+				Unique:  false,
+				Columns: []*schema.Column{AdmissionRequestsColumns[17]},
 			},
 			{
 				Name:    "admissionrequest_duplicate_key_status",
@@ -236,9 +241,9 @@ var (
 				},
 			},
 			{
-				Name:    "dispatch_unit_id_sent_at",
+				Name:    "dispatch_unit_id_sent_at_id_request_id",
 				Unique:  false,
-				Columns: []*schema.Column{DispatchesColumns[19], DispatchesColumns[5]},
+				Columns: []*schema.Column{DispatchesColumns[19], DispatchesColumns[5], DispatchesColumns[0], DispatchesColumns[18]},
 			},
 		},
 	}

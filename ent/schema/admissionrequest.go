@@ -71,7 +71,12 @@ func (AdmissionRequest) Edges() []ent.Edge {
 
 func (AdmissionRequest) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("origin_structure_id", "created_at"),
+		// The prescriber dashboard: a structure's requests, newest first;
+		// with id the page and its totalCount come from the index alone.
+		index.Fields("origin_structure_id", "created_at", "id"),
+		// The patient row rule asks "is one of this patient's requests
+		// visible?" for every patient row it returns.
+		index.Fields("patient_id"),
 		index.Fields("duplicate_key", "status"),
 		index.Fields("status", "updated_at"),
 	}

@@ -64,7 +64,9 @@ func (Dispatch) Indexes() []ent.Index {
 		// application does: the database refuses a second one.
 		index.Fields("request_id").Unique().StorageKey("dispatch_one_confirmed_per_request").
 			Annotations(entsql.IndexWhere("status IN ('CONFIRMED', 'ADMITTED', 'NOT_ADMITTED')")),
-		index.Fields("unit_id", "sent_at"),
+		// A unit's inbox, newest first. id and request_id make it covering
+		// for totalCount under the dispatch row rule (it reads request_id).
+		index.Fields("unit_id", "sent_at", "id", "request_id"),
 	}
 }
 
