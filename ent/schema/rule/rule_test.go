@@ -39,8 +39,8 @@ func TestRowRulesOnlyJoinTheSidesTheViewerHolds(t *testing.T) {
 		Habilitations: []viewer.Habilitation{{Profile: enums.ProfileObserver, StructureID: structure}},
 	}
 	for _, c := range []struct {
-		name                     string
-		v                        *viewer.Viewer
+		name                    string
+		v                       *viewer.Viewer
 		joinsRequests, ownUnits bool
 	}{
 		{"receiver", receiver, false, true},
