@@ -55,7 +55,7 @@ func Command(ctx context.Context, c CommandConfig) error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		st.DatabaseURL = store.SQLiteDSN(filepath.Join(dir, "passerelle.db")) + fmt.Sprintf("&_cache_size=-%d", c.SQLiteCacheMB*1024)
+		st.DatabaseURL = store.SQLiteDSNCache(filepath.Join(dir, "passerelle.db"), c.SQLiteCacheMB)
 	}
 	db, err := store.Open(ctx, st)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -31,7 +32,9 @@ type Config struct {
 	// its event listener.
 	MaxOpenConns int
 	// MaxIdleConns caps idle pooled connections (default: MaxOpenConns on
-	// PostgreSQL, database/sql's 2 on SQLite).
+	// PostgreSQL, 4 × GOMAXPROCS on SQLite: with database/sql's default of
+	// 2, concurrent requests kept closing and reopening SQLite connections,
+	// each reopen parsing the schema and starting with a cold page cache).
 	MaxIdleConns int
 	// ConnMaxLifetime closes pooled connections after that long (0: never).
 	ConnMaxLifetime time.Duration
@@ -50,8 +53,16 @@ type DB struct {
 
 // SQLiteDSN is the DSN of a SQLite file: WAL, foreign keys, busy timeout and
 // immediate write transactions avoid most "database is locked" surprises.
-func SQLiteDSN(path string) string {
-	return "file:" + path + "?_fk=1&_journal_mode=WAL&_busy_timeout=10000&_synchronous=NORMAL&_txlock=immediate"
+// Each connection gets a 64 MiB page cache (the driver's default is 2 MiB):
+// random UUID keys scatter every index, and a dashboard page touches a few
+// hundred pages (docs/performance.md). The cache fills only with pages read,
+// and idle connections beyond MaxIdleConns are closed.
+func SQLiteDSN(path string) string { return SQLiteDSNCache(path, 64) }
+
+// SQLiteDSNCache is SQLiteDSN with a page cache of cacheMiB per connection
+// (bulk loads use more).
+func SQLiteDSNCache(path string, cacheMiB int) string {
+	return fmt.Sprintf("file:%s?_fk=1&_journal_mode=WAL&_busy_timeout=10000&_synchronous=NORMAL&_txlock=immediate&_cache_size=-%d", path, cacheMiB*1024)
 }
 
 // MemoryDSN is a private in-memory SQLite database (tests).
@@ -98,6 +109,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			idle = open
 		}
 		db.SetConnMaxIdleTime(5 * time.Minute)
+	} else if idle <= 0 {
+		idle = 4 * runtime.GOMAXPROCS(0)
 	}
 	if open > 0 {
 		db.SetMaxOpenConns(open)

@@ -3,6 +3,7 @@
 //	passerelle serve [--demo] [--migrate] [--addr 127.0.0.1:8080] [--data-dir data] [--database-url URL] [--db-max-conns N] [--cors-origins ...]
 //	passerelle migrate [--data-dir data] [--database-url URL]
 //	passerelle bootstrap --email E --first-name F --last-name L   (first REGIONAL_SUPPORT account)
+//	passerelle generate --preset idf|france|tiny [--seed N] [--requests N] [--writers N]   (synthetic data set)
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"passerelle/app"
 	"passerelle/auth"
+	"passerelle/datagen"
 	"passerelle/server"
 	"passerelle/store"
 	"passerelle/viewer"
@@ -40,6 +42,8 @@ func main() {
 		err = migrate(ctx, os.Args[2:])
 	case "bootstrap":
 		err = bootstrap(ctx, os.Args[2:])
+	case "generate":
+		err = generate(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -60,6 +64,7 @@ commands:
   serve       run the GraphQL server (embedded SQLite by default; --demo loads demo data)
   migrate     apply the pending schema migrations (serve refuses a schema that is behind)
   bootstrap   create the first REGIONAL_SUPPORT account and print its one-time set-up token
+  generate    write a deterministic synthetic data set (a year of a region or of France), for load tests
 
 Run "passerelle <command> -h" for the flags of a command. Every flag has an
 environment twin (PASSERELLE_ADDR, PASSERELLE_DATA_DIR, DATABASE_URL, ...).
@@ -110,7 +115,7 @@ func storeFlags(fs *flag.FlagSet) *store.Config {
 	fs.IntVar(&c.MaxOpenConns, "db-max-conns", envInt("PASSERELLE_DB_MAX_CONNS", 0),
 		"most open database connections in the pool; PostgreSQL default 20, plus one per instance for the event listener (env PASSERELLE_DB_MAX_CONNS)")
 	fs.IntVar(&c.MaxIdleConns, "db-max-idle-conns", envInt("PASSERELLE_DB_MAX_IDLE_CONNS", 0),
-		"most idle connections kept in the pool; default: --db-max-conns on PostgreSQL (env PASSERELLE_DB_MAX_IDLE_CONNS)")
+		"most idle connections kept in the pool; default: --db-max-conns on PostgreSQL, 4 × CPUs on SQLite (env PASSERELLE_DB_MAX_IDLE_CONNS)")
 	fs.DurationVar(&c.ConnMaxLifetime, "db-conn-max-lifetime", envDuration("PASSERELLE_DB_CONN_MAX_LIFETIME", 0),
 		"close pooled connections after this long, e.g. 30m; 0 keeps them (env PASSERELLE_DB_CONN_MAX_LIFETIME)")
 	return c
@@ -170,6 +175,28 @@ func serve(ctx context.Context, args []string) error {
 	defer a.Close()
 	logger.Info("database ready", "where", a.DB.Where)
 	return server.Run(ctx, *addr, a.Handler, logger)
+}
+
+// generate writes a synthetic data set. Restarting it after an
+// interruption continues where it stopped (the data are a function of the
+// seed); it never touches a database holding real data.
+func generate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("generate", flag.ExitOnError)
+	st := storeFlags(fs)
+	preset := fs.String("preset", "idf", "idf (60 000 requests over Île-de-France), france (1 000 000 over 101 départements) or tiny (400)")
+	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same data set")
+	requests := fs.Int("requests", 0, "number of requests (default: the preset's)")
+	writers := fs.Int("writers", 1, "concurrent writing transactions (PostgreSQL benefits from 2)")
+	cacheMB := fs.Int("sqlite-cache-mb", 256, "SQLite page cache per connection while generating, in MiB")
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("generate: unexpected argument %q", fs.Arg(0))
+	}
+	if *requests < 0 || *writers < 1 || *cacheMB < 0 {
+		return errors.New("generate: --requests must be ≥ 0, --writers ≥ 1, --sqlite-cache-mb ≥ 0")
+	}
+	return datagen.Command(ctx, datagen.CommandConfig{Store: *st, Preset: *preset, Seed: *seed,
+		Requests: *requests, Writers: *writers, SQLiteCacheMB: *cacheMB})
 }
 
 func migrate(ctx context.Context, args []string) error {
