@@ -55,6 +55,11 @@ func (r *queryResolver) AdmissionRequests(ctx context.Context, after *entgql.Cur
 	if first, last, err = r.Limits.page(first, last); err != nil {
 		return nil, err
 	}
+	if len(orderBy) == 0 {
+		// Newest first: what a dashboard shows, and what the
+		// (origin_structure_id, created_at, id) index serves.
+		orderBy = []*ent.AdmissionRequestOrder{{Field: ent.AdmissionRequestOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}}
+	}
 	return r.Client.AdmissionRequest.Query().Paginate(ctx, after, first, before, last,
 		ent.WithAdmissionRequestOrder(orderBy), ent.WithAdmissionRequestFilter(where.Filter))
 }
