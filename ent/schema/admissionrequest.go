@@ -88,7 +88,9 @@ func (AdmissionRequest) Interceptors() []ent.Interceptor {
 }
 
 func (AdmissionRequest) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField(), entgql.MultiOrder()}
+	return []schema.Annotation{entgql.RelayConnection(),
+		entgql.QueryField().Description("Requests the viewer may see (requesting side: its structure's; receivers: those sent to their units). Without orderBy, newest first."),
+		entgql.MultiOrder()}
 }
 
 func (AdmissionRequest) Policy() ent.Policy {

@@ -3900,6 +3900,9 @@ type Query {
     """
     ids: [ID!]!
   ): [Node]!
+  """
+  Requests the viewer may see (requesting side: its structure's; receivers: those sent to their units). Without orderBy, newest first.
+  """
   admissionRequests(
     """
     Returns the elements in the list that come after the specified cursor.
