@@ -10,6 +10,7 @@ import (
 	"passerelle/apperr"
 	"passerelle/authz"
 	"passerelle/ent"
+	"passerelle/ent/admissionrequest"
 	"passerelle/ent/dispatch"
 	"passerelle/enums"
 	"passerelle/viewer"
@@ -42,7 +43,7 @@ func (s *Service) Open(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch
 				from: string(enums.DispatchStatusPending), to: string(d.Status)}); err != nil {
 				return err
 			}
-		} else if err := o.tx.Dispatch.UpdateOneID(d.ID).SetUpdatedSinceRead(false).Exec(o.ctx); err != nil {
+		} else if err := o.tx.Dispatch.Update().Where(dispatch.ID(d.ID)).SetUpdatedSinceRead(false).Exec(o.ctx); err != nil {
 			return err
 		}
 		return o.tx.AccessLog.Create().SetUserID(o.v.UserID).SetRequestID(req.ID).SetDispatchID(d.ID).
@@ -220,10 +221,7 @@ func (s *Service) Confirm(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispa
 				d.Status, req.Status).With("requestStatus", string(req.Status))
 		}
 		reqFrom := req.Status
-		if _, err := o.stepRequest(req, ActConfirm); err != nil {
-			return err
-		}
-		if err := o.tx.AdmissionRequest.UpdateOneID(req.ID).SetConfirmedAt(o.now).Exec(o.ctx); err != nil {
+		if _, err := o.stepRequest(req, ActConfirm, func(u *ent.AdmissionRequestUpdate) { u.SetConfirmedAt(o.now) }); err != nil {
 			return err
 		}
 		from := d.Status
@@ -271,7 +269,7 @@ func (s *Service) Withdraw(ctx context.Context, dispatchID uuid.UUID) (*ent.Disp
 		}); err != nil {
 			return err
 		}
-		if err := o.tx.AdmissionRequest.UpdateOneID(req.ID).AddVersion(1).SetUpdatedAt(o.now).Exec(o.ctx); err != nil {
+		if err := o.tx.AdmissionRequest.Update().Where(admissionrequest.ID(req.ID)).AddVersion(1).SetUpdatedAt(o.now).Exec(o.ctx); err != nil {
 			return err
 		}
 		return o.record(eventSpec{typ: enums.EventTypeDispatchWithdrawn, request: req.ID, dispatch: d,
@@ -303,10 +301,7 @@ func (s *Service) RecordAdmission(ctx context.Context, dispatchID uuid.UUID, adm
 		}); err != nil {
 			return err
 		}
-		if _, err := o.stepRequest(req, ActAdmit); err != nil {
-			return err
-		}
-		if err := o.tx.AdmissionRequest.UpdateOneID(req.ID).SetAdmittedAt(admittedAt).Exec(o.ctx); err != nil {
+		if _, err := o.stepRequest(req, ActAdmit, func(u *ent.AdmissionRequestUpdate) { u.SetAdmittedAt(admittedAt) }); err != nil {
 			return err
 		}
 		return o.record(eventSpec{typ: enums.EventTypePatientAdmitted, request: req.ID, dispatch: d,

@@ -2,8 +2,8 @@ package workflow
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -254,7 +254,7 @@ func (s *Service) SaveSection(ctx context.Context, requestID uuid.UUID, kind enu
 			return apperr.New(apperr.Conflict, "the request changed since you loaded it (version %d, now %d)",
 				*expectedVersion, req.Version).With("currentVersion", req.Version)
 		}
-		if _, err := o.stepRequest(req, ActEdit); err != nil {
+		if _, err := o.stepRequest(req, ActEdit, nil); err != nil {
 			return err
 		}
 		if err := o.applyPatch(req, kind, patch, rules.required); err != nil {
@@ -268,118 +268,145 @@ func (s *Service) SaveSection(ctx context.Context, requestID uuid.UUID, kind enu
 	})
 }
 
-// applyPatch writes the fields, then recomputes the section's state; an
-// edit of a validated medical section removes the validation (who and when
-// are kept).
+// applyPatch writes the fields and the section's new state in one UPDATE.
+// The state is computed from the section row as it stands (read once, after
+// stepRequest: the request's conditional update serializes edits of one
+// request, so no other edit of this section can slip in between) overlaid
+// with the patch. An edit of a validated medical section removes the
+// validation (who and when are kept).
 func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch Patch, required []string) error {
 	var (
-		m    entgo.Mutation
-		save func() error
-		load func() (any, error)
+		w, old   entgo.Mutation // the write, and the row as read (its OldField)
+		columns  []string
+		prev     enums.SectionState
+		setState func(enums.SectionState)
+		save     func() error
 	)
 	switch kind {
 	case enums.SectionKindMedical:
-		u := o.tx.MedicalSection.Update().Where(medicalsection.RequestID(req.ID))
-		m, save = u.Mutation(), func() error { return u.Exec(o.ctx) }
-		load = func() (any, error) {
-			return o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).Only(o.ctx)
+		row, err := o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).Only(o.ctx)
+		if err != nil {
+			return err
 		}
+		u := o.tx.MedicalSection.Update().Where(medicalsection.ID(row.ID))
+		w, old, columns, prev = u.Mutation(), o.tx.MedicalSection.UpdateOne(row).Mutation(), medicalsection.Columns, row.State
+		setState = func(s enums.SectionState) {
+			u.SetState(s)
+			if prev == enums.SectionStateValidated {
+				u.ClearValidatedAt().ClearValidatedByID().SetValidationRemovedAt(o.now).SetValidationRemovedByID(o.v.UserID)
+			}
+		}
+		save = func() error { return u.Exec(o.ctx) }
 	case enums.SectionKindCareProject:
-		u := o.tx.CareProjectSection.Update().Where(careprojectsection.RequestID(req.ID))
-		m, save = u.Mutation(), func() error { return u.Exec(o.ctx) }
-		load = func() (any, error) {
-			return o.tx.CareProjectSection.Query().Where(careprojectsection.RequestID(req.ID)).Only(o.ctx)
+		row, err := o.tx.CareProjectSection.Query().Where(careprojectsection.RequestID(req.ID)).Only(o.ctx)
+		if err != nil {
+			return err
 		}
+		u := o.tx.CareProjectSection.Update().Where(careprojectsection.ID(row.ID))
+		w, old, columns, prev = u.Mutation(), o.tx.CareProjectSection.UpdateOne(row).Mutation(), careprojectsection.Columns, row.State
+		setState = func(s enums.SectionState) { u.SetState(s) }
+		save = func() error { return u.Exec(o.ctx) }
 	default:
-		u := o.tx.AdminSocialSection.Update().Where(adminsocialsection.RequestID(req.ID))
-		m, save = u.Mutation(), func() error { return u.Exec(o.ctx) }
-		load = func() (any, error) {
-			return o.tx.AdminSocialSection.Query().Where(adminsocialsection.RequestID(req.ID)).Only(o.ctx)
+		row, err := o.tx.AdminSocialSection.Query().Where(adminsocialsection.RequestID(req.ID)).Only(o.ctx)
+		if err != nil {
+			return err
 		}
+		u := o.tx.AdminSocialSection.Update().Where(adminsocialsection.ID(row.ID))
+		w, old, columns, prev = u.Mutation(), o.tx.AdminSocialSection.UpdateOne(row).Mutation(), adminsocialsection.Columns, row.State
+		setState = func(s enums.SectionState) { u.SetState(s) }
+		save = func() error { return u.Exec(o.ctx) }
 	}
 	for name, value := range patch {
 		var err error
 		if value == nil {
-			err = m.ClearField(name)
+			err = w.ClearField(name)
 		} else {
 			if str, ok := value.(string); ok {
 				value = strings.TrimSpace(str)
 			}
-			err = m.SetField(name, value)
+			err = w.SetField(name, value)
 		}
 		if err != nil {
 			return fmt.Errorf("section field %s: %w", name, err)
 		}
 	}
-	if err := m.SetField("last_edited_at", o.now); err != nil {
+	if err := w.SetField("last_edited_at", o.now); err != nil {
 		return err
 	}
-	if err := m.SetField("last_edited_by_id", o.v.UserID); err != nil {
+	if err := w.SetField("last_edited_by_id", o.v.UserID); err != nil {
 		return err
 	}
-	if err := save(); err != nil {
-		return err
-	}
-	row, err := load()
+	state, err := stateAfter(o.ctx, w, old, columns, required)
 	if err != nil {
 		return err
 	}
-	state, prev, err := sectionState(row, required)
-	if err != nil {
-		return err
+	if state != prev {
+		setState(state)
 	}
-	if state == prev {
-		return nil
-	}
-	switch kind {
-	case enums.SectionKindMedical:
-		u := o.tx.MedicalSection.Update().Where(medicalsection.RequestID(req.ID)).SetState(state)
-		if prev == enums.SectionStateValidated {
-			u.ClearValidatedAt().ClearValidatedByID().SetValidationRemovedAt(o.now).SetValidationRemovedByID(o.v.UserID)
-		}
-		return u.Exec(o.ctx)
-	case enums.SectionKindCareProject:
-		return o.tx.CareProjectSection.Update().Where(careprojectsection.RequestID(req.ID)).SetState(state).Exec(o.ctx)
-	default:
-		return o.tx.AdminSocialSection.Update().Where(adminsocialsection.RequestID(req.ID)).SetState(state).Exec(o.ctx)
-	}
+	return save()
 }
 
-// sectionState computes EMPTY / IN_PROGRESS / COMPLETE from a section row
-// (any edit leaves VALIDATED) and returns the stored state too.
-func sectionState(row any, required []string) (enums.SectionState, enums.SectionState, error) {
-	b, err := json.Marshal(row)
-	if err != nil {
-		return "", "", err
-	}
-	var fields map[string]any
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return "", "", err
-	}
-	prev := enums.SectionState(fmt.Sprint(fields["state"]))
-	filled := func(name string) bool {
-		v, ok := fields[name]
-		if !ok || v == nil {
-			return false
+// stateAfter computes EMPTY / IN_PROGRESS / COMPLETE for a section once the
+// write w is applied to the row old holds: a field is what w sets or clears,
+// else what the row has. Any edit leaves VALIDATED.
+func stateAfter(ctx context.Context, w, old entgo.Mutation, columns, required []string) (enums.SectionState, error) {
+	filled := func(name string) (bool, error) {
+		if w.FieldCleared(name) {
+			return false, nil
 		}
-		if s, ok := v.(string); ok {
-			return s != ""
+		v, ok := w.Field(name)
+		if !ok {
+			var err error
+			if v, err = old.OldField(ctx, name); err != nil {
+				return false, err
+			}
 		}
-		return true
+		return hasValue(v), nil
 	}
 	complete := true
 	for _, f := range required {
-		complete = complete && filled(f)
+		ok, err := filled(f)
+		if err != nil {
+			return "", err
+		}
+		complete = complete && ok
 	}
 	if complete {
-		return enums.SectionStateComplete, prev, nil
+		return enums.SectionStateComplete, nil
 	}
-	for name := range fields {
-		if !slices.Contains(metaFields, name) && filled(name) {
-			return enums.SectionStateInProgress, prev, nil
+	for _, name := range columns {
+		if slices.Contains(metaFields, name) {
+			continue
+		}
+		ok, err := filled(name)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return enums.SectionStateInProgress, nil
 		}
 	}
-	return enums.SectionStateEmpty, prev, nil
+	return enums.SectionStateEmpty, nil
+}
+
+// hasValue says whether a section field holds something: not NULL, and not
+// an empty text or list. (Every content column is nullable, so a stored
+// false or 0 counts as an answer.)
+func hasValue(v any) bool {
+	r := reflect.ValueOf(v)
+	for r.Kind() == reflect.Pointer || r.Kind() == reflect.Interface {
+		if r.IsNil() {
+			return false
+		}
+		r = r.Elem()
+	}
+	switch r.Kind() {
+	case reflect.Invalid:
+		return false
+	case reflect.String, reflect.Slice, reflect.Map, reflect.Array:
+		return r.Len() > 0
+	}
+	return true
 }
 
 // markUpdated: a change to a sent request marks every open dispatch as
@@ -394,22 +421,29 @@ func (o *op) markUpdated(req *ent.AdmissionRequest) error {
 	if err != nil {
 		return err
 	}
+	// An information request is answered by its own conditional update; the
+	// other dispatches are marked in one UPDATE.
+	var rest []uuid.UUID
 	for _, d := range ds {
 		from := d.Status
 		if d.Status == enums.DispatchStatusInfoRequested {
-			if _, err := o.stepDispatch(d, req.Status, ActReply, nil); err != nil {
+			if _, err := o.stepDispatch(d, req.Status, ActReply, func(u *ent.DispatchUpdate) {
+				u.SetUpdatedSinceRead(true)
+			}); err != nil {
 				return err
 			}
-		}
-		if err := o.tx.Dispatch.UpdateOneID(d.ID).SetUpdatedSinceRead(true).Exec(o.ctx); err != nil {
-			return err
+		} else {
+			rest = append(rest, d.ID)
 		}
 		if err := o.record(eventSpec{typ: enums.EventTypeRequestUpdated, request: req.ID, dispatch: d,
 			from: string(from), to: string(d.Status)}); err != nil {
 			return err
 		}
 	}
-	return nil
+	if len(rest) == 0 {
+		return nil
+	}
+	return o.tx.Dispatch.Update().Where(dispatch.IDIn(rest...)).SetUpdatedSinceRead(true).Exec(o.ctx)
 }
 
 // ValidateMedical validates a COMPLETE medical section.
@@ -429,7 +463,7 @@ func (s *Service) ValidateMedical(ctx context.Context, requestID uuid.UUID) (*en
 		if med.State != enums.SectionStateComplete {
 			return apperr.ConflictStatus(med.State, "the medical section must be COMPLETE to be validated (it is %s)", med.State)
 		}
-		if _, err := o.stepRequest(req, ActValidate); err != nil {
+		if _, err := o.stepRequest(req, ActValidate, nil); err != nil {
 			return err
 		}
 		n, err := o.tx.MedicalSection.Update().
@@ -502,20 +536,23 @@ func (s *Service) Send(ctx context.Context, requestID uuid.UUID, unitIDs []uuid.
 		}
 		first := req.Status == enums.RequestStatusDraft
 		from := req.Status
-		if _, err := o.stepRequest(req, ActSend); err != nil {
+		if _, err := o.stepRequest(req, ActSend, func(u *ent.AdmissionRequestUpdate) {
+			if first {
+				u.SetSentAt(o.now)
+			}
+		}); err != nil {
 			return err
 		}
-		if first {
-			if err := o.tx.AdmissionRequest.UpdateOneID(req.ID).SetSentAt(o.now).Exec(o.ctx); err != nil {
-				return err
-			}
+		creates := make([]*ent.DispatchCreate, len(units))
+		for i, u := range units {
+			creates[i] = o.tx.Dispatch.Create().SetRequestID(req.ID).SetUnitID(u.ID).SetUrgency(req.Urgency).
+				SetSentAt(o.now).SetCreatedAt(o.now).SetUpdatedAt(o.now)
 		}
-		for _, u := range units {
-			d, err := o.tx.Dispatch.Create().SetRequestID(req.ID).SetUnitID(u.ID).SetUrgency(req.Urgency).
-				SetSentAt(o.now).SetCreatedAt(o.now).SetUpdatedAt(o.now).Save(o.ctx)
-			if err != nil {
-				return err
-			}
+		ds, err := o.tx.Dispatch.CreateBulk(creates...).Save(o.ctx)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
 			if err := o.record(eventSpec{typ: enums.EventTypeRequestSent, request: req.ID, dispatch: d,
 				from: string(from), to: string(enums.DispatchStatusPending)}); err != nil {
 				return err
@@ -571,11 +608,9 @@ func (s *Service) Cancel(ctx context.Context, requestID uuid.UUID, reason enums.
 			return forbidden("cancel requests")
 		}
 		from := req.Status
-		if _, err := o.stepRequest(req, ActCancel); err != nil {
-			return err
-		}
-		if err := o.tx.AdmissionRequest.UpdateOneID(req.ID).SetCancelledAt(o.now).SetCancellationReason(reason).
-			SetNillableCancellationComment(comment).Exec(o.ctx); err != nil {
+		if _, err := o.stepRequest(req, ActCancel, func(u *ent.AdmissionRequestUpdate) {
+			u.SetCancelledAt(o.now).SetCancellationReason(reason).SetNillableCancellationComment(comment)
+		}); err != nil {
 			return err
 		}
 		ds, err := o.tx.Dispatch.Query().Where(dispatch.RequestID(req.ID)).All(viewer.System(o.ctx))

@@ -146,27 +146,25 @@ func (o *op) loadRequest(id uuid.UUID) (*ent.AdmissionRequest, map[authz.Action]
 	if err != nil {
 		return nil, nil, err
 	}
-	scope, err := o.scope(req)
+	// The row rules let the viewer see req, so the profile table needs the
+	// dispatched units only for a viewer on both sides or with unlike
+	// receiving profiles (authz.OnVisibleRequest); they are read then as the
+	// system: a receiver must be known as such even though the row rules
+	// hide the other units' dispatches from them.
+	scope := authz.RequestScope{OriginStructure: req.OriginStructureID, OriginUnit: req.OriginUnitID}
+	all, err := authz.OnVisibleRequest(o.v, scope, func() ([]uuid.UUID, error) {
+		ds, err := o.tx.Dispatch.Query().Where(dispatch.RequestID(req.ID)).
+			Select(dispatch.FieldUnitID).All(viewer.System(o.ctx))
+		units := make([]uuid.UUID, len(ds))
+		for i, d := range ds {
+			units[i] = d.UnitID
+		}
+		return units, err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	all, _ := authz.OnRequest(o.v, scope)
 	return req, all, nil
-}
-
-// scope gathers what the profile rules need about a request. Dispatched units
-// are read as the system: a receiver must be known as such even though the
-// row rules hide the other units' dispatches from them.
-func (o *op) scope(req *ent.AdmissionRequest) (authz.RequestScope, error) {
-	ds, err := o.tx.Dispatch.Query().Where(dispatch.RequestID(req.ID)).All(viewer.System(o.ctx))
-	if err != nil {
-		return authz.RequestScope{}, err
-	}
-	s := authz.RequestScope{OriginStructure: req.OriginStructureID, OriginUnit: req.OriginUnitID}
-	for _, d := range ds {
-		s.DispatchedUnits = append(s.DispatchedUnits, d.UnitID)
-	}
-	return s, nil
 }
 
 // loadDispatch reads a dispatch the viewer may see, its request, and the
@@ -193,8 +191,10 @@ func forbidden(what string) error {
 }
 
 // stepRequest checks a request transition and applies it with a conditional
-// update, so that a concurrent change makes this one fail with CONFLICT.
-func (o *op) stepRequest(req *ent.AdmissionRequest, a Action) (RequestTransition, error) {
+// update, so that a concurrent change makes this one fail with CONFLICT. set,
+// when given, adds the operation's other changes to the request row to that
+// same UPDATE.
+func (o *op) stepRequest(req *ent.AdmissionRequest, a Action, set func(*ent.AdmissionRequestUpdate)) (RequestTransition, error) {
 	t, ok := requestStep(a, req.Status)
 	if !ok {
 		return t, apperr.ConflictStatus(req.Status, "not possible while the request is %s", req.Status)
@@ -204,6 +204,9 @@ func (o *op) stepRequest(req *ent.AdmissionRequest, a Action) (RequestTransition
 		AddVersion(1).SetUpdatedAt(o.now)
 	if t.To != "" {
 		upd.SetStatus(t.To)
+	}
+	if set != nil {
+		set(upd)
 	}
 	n, err := upd.Save(o.ctx)
 	if err != nil {

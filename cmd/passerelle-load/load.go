@@ -29,6 +29,16 @@ type result struct {
 	rows                   int64
 	lat                    []time.Duration
 	firstErr               error
+	kind                   string  // the contender's: kindGraphQL, kindInstances, kindBaseline, kindPeer
+	cpu                    cpuCost // CPU used during the slices (see cpuMeter)
+}
+
+// cpuPerOp is a CPU time per successful operation.
+func (r *result) cpuPerOp(d time.Duration) time.Duration {
+	if r.ops == 0 {
+		return 0
+	}
+	return d / time.Duration(r.ops)
 }
 
 func (r *result) throughput() float64 {
@@ -170,20 +180,32 @@ func openLoop(ctx context.Context, rec *recorder, op operation, rate float64, ma
 	return dropped
 }
 
-// contender is one side of a comparison: the server or a baseline.
+// contender is one side of a comparison: the server, a baseline, the
+// server on several instances, a peer.
 type contender struct {
 	target string
 	op     operation
+	kind   string // kindGraphQL, kindInstances, kindBaseline or kindPeer
 }
+
+// Contender kinds.
+const (
+	kindGraphQL   = "graphql"   // the server, one instance
+	kindInstances = "instances" // the server on several instances, round-robin
+	kindBaseline  = "baseline"  // hand-written SQL (or raw transactions, SQL aggregates)
+	kindPeer      = "peer"      // another GraphQL server (PostGraphile)
+)
 
 // measure runs the contenders in alternating slices (round 1: A then B,
 // round 2: A then B, ...) so that both see the same machine: on a shared,
 // noisy host the ratio holds even when absolute numbers drift. Each slice
 // starts with a short warm-up; the first with the full one.
-func measure(ctx context.Context, scenario, mode string, cs []contender, conc int, rate float64, l limits, rounds int) []result {
+// meter (may be nil) accounts the CPU each contender's slices used.
+func measure(ctx context.Context, scenario, mode string, cs []contender, conc int, rate float64, l limits, rounds int, meter *cpuMeter) []result {
 	rounds = max(rounds, 1)
 	recs := make([]*recorder, len(cs))
 	dropped := make([]int64, len(cs))
+	costs := make([]cpuCost, len(cs))
 	for i := range recs {
 		recs[i] = &recorder{}
 	}
@@ -197,17 +219,19 @@ func measure(ctx context.Context, scenario, mode string, cs []contender, conc in
 			if r == 0 {
 				sl.warmup = l.warmup
 			}
+			before := meter.sample(ctx)
 			if mode == "open" {
 				dropped[i] += openLoop(ctx, recs[i], c.op, rate, max(conc, 1)*16, sl)
 			} else {
 				closedLoop(ctx, recs[i], c.op, conc, sl)
 			}
+			costs[i].add(meter.sample(ctx).since(before))
 		}
 	}
 	out := make([]result, len(cs))
 	for i, c := range cs {
 		res := recs[i].result(scenario, c.target, mode, slice*time.Duration(rounds))
-		res.rate, res.dropped, res.concurrency = rate, dropped[i], conc
+		res.rate, res.dropped, res.concurrency, res.kind, res.cpu = rate, dropped[i], conc, c.kind, costs[i]
 		errNote := ""
 		if res.errs > 0 {
 			errNote = fmt.Sprintf(" (%d errors; first: %v)", res.errs, res.firstErr)
@@ -215,9 +239,9 @@ func measure(ctx context.Context, scenario, mode string, cs []contender, conc in
 		if res.dropped > 0 {
 			errNote += fmt.Sprintf(" (%d arrivals dropped: over %d in flight)", res.dropped, max(conc, 1)*16)
 		}
-		fmt.Printf("  %-3s %-9s %-6s conc=%-3d rate=%-6.0f %8.1f op/s  p50 %-8s p90 %-8s p99 %-8s%s\n",
+		fmt.Printf("  %-3s %-16s %-6s conc=%-3d rate=%-6.0f %8.1f op/s  p50 %-8s p90 %-8s p99 %-8s cpu/op %s%s\n",
 			scenario, c.target, mode, conc, rate, res.throughput(), fmtDur(res.percentile(0.5)),
-			fmtDur(res.percentile(0.9)), fmtDur(res.percentile(0.99)), errNote)
+			fmtDur(res.percentile(0.9)), fmtDur(res.percentile(0.99)), cpuNote(&res), errNote)
 		out[i] = res
 	}
 	return out
@@ -233,4 +257,19 @@ func fmtDur(d time.Duration) string {
 		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
 	}
 	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+// cpuNote is a result's CPU per operation, by process group.
+func cpuNote(r *result) string {
+	if r.ops == 0 {
+		return "-"
+	}
+	s := "self " + fmtDur(r.cpuPerOp(r.cpu.self))
+	if r.cpu.peerOK {
+		s += " peer " + fmtDur(r.cpuPerOp(r.cpu.peer))
+	}
+	if r.cpu.dbOK {
+		s += " pg " + fmtDur(r.cpuPerOp(r.cpu.db))
+	}
+	return s
 }

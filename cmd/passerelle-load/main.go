@@ -2,8 +2,9 @@
 // under load, against baselines measured in the same run.
 //
 //	passerelle-load generate --preset idf --data-dir D [--database-url URL] [--seed 1] [--requests N]
-//	passerelle-load run --scenario S1|S2|S3|S4|all --mode closed|open [--concurrency N] [--rate R]
+//	passerelle-load run --scenario S1|S2|S3|S4|all|S6 --mode closed|open [--concurrency N] [--rate R]
 //	                    [--duration 20s] [--data-dir D] [--database-url URL] [--cpuprofile F]
+//	                    [--instances 2] [--peer postgraphile|postgraphile-rls|both]
 //
 // generate writes the data set of the datagen package (demo data first),
 // with a progress bar and its rate. run starts the server in this process
@@ -14,6 +15,16 @@
 // database/sql behind a plain net/http handler, or the raw write
 // transactions for S3), and prints throughput, p50/p90/p99 and the ratios
 // the performance issue targets, as a markdown table.
+//
+// On PostgreSQL, S6 (--scenario S6, or --instances N) also serves S1, S2
+// and S3 from several instances on the same database (app.New each, with
+// its own pool, listener and broker, on its own loopback port), the clients
+// spread round-robin, in the same alternating slices as one instance; during
+// S3 one live subscriber per instance checks that every event reaches every
+// instance. --peer starts PostGraphile (bench/postgraphile, Node.js) as a
+// child process over the same database and measures its receiver inbox in
+// S1's slices. Every contender's CPU per operation is reported: this
+// process, the peer's processes, the database's PostgreSQL backends.
 //
 // Everything is bounded: each measurement lasts at most 30 s and at most
 // --max-requests operations, and the tool stops by itself.

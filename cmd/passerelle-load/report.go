@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // report gathers the measurements of a run and renders them.
@@ -23,7 +24,7 @@ func (r *report) find(scenario, target, mode string) *result {
 func (r *report) baselineOf(res *result) *result {
 	for i := range r.results {
 		b := &r.results[i]
-		if b.scenario == res.scenario && b.mode == res.mode && b.target != "graphql" {
+		if b.scenario == res.scenario && b.mode == res.mode && b.kind == kindBaseline {
 			return b
 		}
 	}
@@ -37,7 +38,7 @@ func (r *report) markdown() string {
 	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for i := range r.results {
 		res := &r.results[i]
-		if res.target != "graphql" {
+		if res.kind != kindGraphQL {
 			continue
 		}
 		load := fmt.Sprintf("%d clients", res.concurrency)
@@ -86,6 +87,44 @@ func (r *report) markdown() string {
 		x := s2.rowsPerSecond() / s1.rowsPerSecond()
 		fmt.Fprintf(&b, "| nested S2 ≥ 0.5 × flat S1 per row served | %.2f (%.0f vs %.0f rows/s) | %s |\n", x,
 			s2.rowsPerSecond(), s1.rowsPerSecond(), yes(x >= 0.5))
+	}
+	b.WriteString(r.contenders())
+	return b.String()
+}
+
+// contenders renders every contender of every measurement with its CPU
+// cost per operation and the ratio of the server's (one instance)
+// throughput to its own: against a baseline or a peer, the GraphQL / other
+// ratio; against several instances, how much one instance does of what
+// they do together.
+func (r *report) contenders() string {
+	var b strings.Builder
+	b.WriteString("\n| scenario | mode | contender | load | op/s | p50 | p90 | p99 | errors | CPU/op this process | CPU/op peer | CPU/op PostgreSQL | GraphQL ÷ this |\n")
+	b.WriteString("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i := range r.results {
+		res := &r.results[i]
+		load := fmt.Sprintf("%d clients", res.concurrency)
+		if res.mode == "open" {
+			load = fmt.Sprintf("%.0f/s offered", res.rate)
+		}
+		ratio := "—"
+		if g := r.find(res.scenario, "graphql", res.mode); g != nil && res.kind != kindGraphQL && res.throughput() > 0 {
+			ratio = fmt.Sprintf("%.2f", g.throughput()/res.throughput())
+		}
+		cpu := func(d time.Duration, ok bool) string {
+			if !ok || res.ops == 0 {
+				return "—"
+			}
+			return fmtDur(res.cpuPerOp(d))
+		}
+		errs := fmt.Sprint(res.errs)
+		if res.dropped > 0 {
+			errs += fmt.Sprintf(" (+%d dropped)", res.dropped)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |\n", res.scenario, res.mode,
+			res.target, load, res.throughput(), fmtDur(res.percentile(0.5)), fmtDur(res.percentile(0.9)),
+			fmtDur(res.percentile(0.99)), errs, cpu(res.cpu.self, true), cpu(res.cpu.peer, res.cpu.peerOK),
+			cpu(res.cpu.db, res.cpu.dbOK), ratio)
 	}
 	return b.String()
 }

@@ -6,10 +6,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
+
+	"entgo.io/ent/dialect"
+
+	"passerelle/store"
 )
 
 type runConfig struct {
@@ -22,12 +29,32 @@ type runConfig struct {
 	cpuprofile  string
 	markdown    string
 	rounds      int
+	// instances > 1 (S6): S1, S2 and S3 are also measured against that many
+	// instances on the same PostgreSQL database, clients round-robin.
+	instances int
+	// peers (--peer) are measured in S1's slices: PostGraphile variants.
+	peers       []string
+	peerDir     string
+	peerWorkers int
+	peerPool    int
+	meter       *cpuMeter
 }
 
-func run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ExitOnError)
+// runOptions are the parsed flags of run.
+type runOptions struct {
+	cfg    runConfig
+	store  store.Config
+	log    bool
+	whatIf bool
+	trace  bool
+}
+
+// parseRun reads and checks the flags of run; usage and errors go to out.
+func parseRun(args []string, out io.Writer) (*runOptions, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(out)
 	st := storeFlags(fs)
-	scenario := fs.String("scenario", "all", "S1 (receiver inbox), S2 (prescriber dashboard), S3 (workflow writes), S4 (statistics), or all; comma-separated")
+	scenario := fs.String("scenario", "all", "S1 (receiver inbox), S2 (prescriber dashboard), S3 (workflow writes), S4 (statistics), all (S1, S2, S4, S3), or S6 (S1, S2, S3 on one and on --instances instances, default 2; PostgreSQL); comma-separated")
 	mode := fs.String("mode", "both", "closed (fixed concurrency), open (fixed rate) or both (closed, then open at half the closed throughput)")
 	conc := fs.Int("concurrency", 8, "closed model: concurrent clients")
 	rate := fs.Float64("rate", 0, "open model: arrivals per second (0 with --mode both: half the closed throughput)")
@@ -41,54 +68,121 @@ func run(ctx context.Context, args []string) error {
 	serverLog := fs.Bool("log", false, "print the server's log (warnings and errors) on stderr")
 	whatIf := fs.Bool("what-if", false, "EXPERIMENT, bench copies only: first create the indexes docs/performance.md proposes (not part of the product's migrations)")
 	traceOnce := fs.Bool("trace", false, "run each scenario's operation once, printing the SQL statements the server sends and the time each took, then stop")
-	_ = fs.Parse(args)
+	instances := fs.Int("instances", 0, "S6, PostgreSQL only: also serve S1, S2 and S3 from this many instances (app.New each, own pool, listener and broker, own loopback port) on the same database, clients round-robin, in the same slices as one instance (default 1; 2 with --scenario S6; at most 4)")
+	peer := fs.String("peer", "", "PostgreSQL only, with S1: also measure the inbox served by PostGraphile (bench/postgraphile, a child process): postgraphile (no authentication, no row rules), postgraphile-rls (session and row rules as PostgreSQL row-level security; CHANGES THE DATABASE: bench copies only), or both")
+	peerDir := fs.String("peer-dir", filepath.Join("bench", "postgraphile"), "directory of the peer (server.js, package-lock.json); npm ci runs there if node_modules is missing")
+	peerWorkers := fs.Int("peer-workers", 2, "peer processes sharing its port (node:cluster; one Node.js process uses one core)")
+	peerPool := fs.Int("peer-pool", 10, "PostgreSQL connections per peer variant and process")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
 
 	if *duration > maxDuration {
-		fmt.Fprintf(os.Stderr, "passerelle-load: --duration capped at %s\n", maxDuration)
+		fmt.Fprintf(out, "passerelle-load: --duration capped at %s\n", maxDuration)
 		*duration = maxDuration
 	}
 	if *warmup > 10*time.Second {
 		*warmup = 10 * time.Second
 	}
 	if *conc < 1 || *conc > 512 {
-		return errors.New("--concurrency must be between 1 and 512")
+		return nil, errors.New("--concurrency must be between 1 and 512")
 	}
 	if *rate < 0 || *rate > 50_000 {
-		return errors.New("--rate must be between 0 and 50000")
+		return nil, errors.New("--rate must be between 0 and 50000")
 	}
 	cfg := runConfig{mode: *mode, concurrency: *conc, rate: *rate, baseline: *withBaseline, cpuprofile: *cpuprofile,
-		markdown: *markdown, rounds: *rounds, limits: limits{warmup: *warmup, duration: *duration, maxOps: *maxOps}}
+		markdown: *markdown, rounds: *rounds, limits: limits{warmup: *warmup, duration: *duration, maxOps: *maxOps},
+		instances: *instances, peerDir: *peerDir, peerWorkers: *peerWorkers, peerPool: *peerPool}
 	switch cfg.mode {
 	case "closed", "open", "both":
 	default:
-		return fmt.Errorf("--mode %q: closed, open or both", cfg.mode)
+		return nil, fmt.Errorf("--mode %q: closed, open or both", cfg.mode)
 	}
 	if cfg.mode == "open" && cfg.rate == 0 {
-		return errors.New("--mode open needs --rate")
+		return nil, errors.New("--mode open needs --rate")
+	}
+	s6 := false
+	add := func(ss ...string) {
+		for _, s := range ss {
+			if !slices.Contains(cfg.scenarios, s) {
+				cfg.scenarios = append(cfg.scenarios, s)
+			}
+		}
 	}
 	for _, s := range strings.Split(strings.ToUpper(*scenario), ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "ALL":
-			cfg.scenarios = append(cfg.scenarios, "S1", "S2", "S4", "S3")
+			add("S1", "S2", "S4", "S3")
 		case "S1", "S2", "S3", "S4":
-			cfg.scenarios = append(cfg.scenarios, s)
+			add(s)
+		case "S6":
+			s6 = true
+			add("S1", "S2", "S3")
 		default:
-			return fmt.Errorf("unknown scenario %q", s)
+			return nil, fmt.Errorf("unknown scenario %q", s)
 		}
 	}
+	switch {
+	case cfg.instances == 0 && s6:
+		cfg.instances = 2
+	case cfg.instances == 0:
+		cfg.instances = 1
+	case cfg.instances == 1 && s6:
+		return nil, errors.New("--scenario S6 compares one instance with several: --instances must be 2 or more")
+	case cfg.instances < 1 || cfg.instances > 4:
+		return nil, errors.New("--instances must be between 1 and 4")
+	}
+	var err error
+	if cfg.peers, err = parsePeers(*peer); err != nil {
+		return nil, err
+	}
+	if cfg.peerWorkers < 1 || cfg.peerWorkers > 16 {
+		return nil, errors.New("--peer-workers must be between 1 and 16")
+	}
+	if cfg.peerPool < 1 || cfg.peerPool > 100 {
+		return nil, errors.New("--peer-pool must be between 1 and 100")
+	}
+	pg := store.IsPostgres(st.DatabaseURL)
+	if cfg.instances > 1 && !pg {
+		return nil, errors.New("several instances share a PostgreSQL database only: --instances/S6 need --database-url postgres://…")
+	}
+	if len(cfg.peers) > 0 && !pg {
+		return nil, errors.New("the PostGraphile peer serves PostgreSQL only: --peer needs --database-url postgres://…")
+	}
+	if len(cfg.peers) > 0 && !slices.Contains(cfg.scenarios, "S1") {
+		return nil, errors.New("the peer serves the receiver inbox: --peer needs scenario S1")
+	}
+	if *traceOnce && (cfg.instances > 1 || len(cfg.peers) > 0) {
+		return nil, errors.New("--trace traces one instance's statements: without --instances and --peer")
+	}
+	return &runOptions{cfg: cfg, store: *st, log: *serverLog, whatIf: *whatIf, trace: *traceOnce}, nil
+}
+
+func run(ctx context.Context, args []string) error {
+	o, err := parseRun(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cfg := o.cfg
 
 	var tr *tracer
 	var traceFn func(context.Context, string)
-	if *traceOnce {
+	if o.trace {
 		tr = &tracer{}
 		traceFn = tr.trace
 	}
-	t, err := startTarget(ctx, *st, *conc, traceFn, *serverLog)
+	t, err := startTarget(ctx, o.store, cfg.concurrency, traceFn, o.log)
 	if err != nil {
 		return err
 	}
 	defer t.close()
-	if *whatIf {
+	if o.whatIf {
 		if err := applyWhatIf(ctx, t); err != nil {
 			return err
 		}
@@ -107,14 +201,44 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("server %s on %s (%s), GOMAXPROCS %d, load average %s\n", t.url, t.app.DB.Where, t.dialect, runtime.GOMAXPROCS(0), loadavg())
+	fmt.Printf("schema: migrations %s\n", schemaVersion(ctx, t))
 	defer func() { fmt.Printf("load average at the end: %s\n", loadavg()) }()
+	if t.dialect == dialect.Postgres {
+		cfg.meter = &cpuMeter{db: t.app.DB.SQL}
+	} else {
+		cfg.meter = &cpuMeter{}
+	}
+	if cfg.instances > 1 {
+		heap, goroutines := heapInUse(), runtime.NumGoroutine()
+		if err := t.addInstances(ctx, cfg.instances); err != nil {
+			return err
+		}
+		fmt.Printf("instances: %d on the same database (%s); the others added %.1f MiB of Go heap in use and %d goroutines (idle)\n",
+			cfg.instances, strings.Join(t.urls(), ", "), float64(heapInUse()-heap)/(1<<20), runtime.NumGoroutine()-goroutines)
+		if err := t.checkInstances(ctx); err != nil {
+			return err
+		}
+		defer t.printConnections(ctx)
+	}
+	var peer *peerProc
+	if len(cfg.peers) > 0 {
+		if peer, err = startPeer(ctx, cfg.peerDir, o.store.DatabaseURL, cfg.peers, cfg.peerWorkers, cfg.peerPool); err != nil {
+			return err
+		}
+		defer peer.close()
+		fmt.Printf("peer: %s at %s\n", peer.info, peer.url)
+		cfg.meter.peerPID = peer.pid()
+		if err := t.checkPeer(ctx, peer, cfg.peers); err != nil {
+			return err
+		}
+	}
 
 	var rep report
 	for _, s := range cfg.scenarios {
 		if ctx.Err() != nil {
 			break
 		}
-		if err := cfg.scenario(ctx, t, base, s, &rep); err != nil {
+		if err := cfg.scenario(ctx, t, base, peer, s, &rep); err != nil {
 			return err
 		}
 	}
@@ -127,27 +251,32 @@ func run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// scenario measures one scenario (and its baseline) into rep.
-func (cfg runConfig) scenario(ctx context.Context, t *target, base *baseline, s string, rep *report) error {
+// scenario measures one scenario (and its baseline, the server on several
+// instances, the peers) into rep.
+func (cfg runConfig) scenario(ctx context.Context, t *target, base *baseline, peer *peerProc, s string, rep *report) error {
 	var op, baseOp operation
 	baseName := "baseline"
 	conc := cfg.concurrency
+	var several operation // the same on every instance, round-robin
 	switch s {
 	case "S1":
 		op = t.s1()
 		if base != nil {
 			baseOp = t.getOp(fmt.Sprintf("%s/inbox?unitId=%s&first=%d", base.url, t.unitID, pageSize), t.receiver.token, pageSize)
 		}
+		several = t.s1On(t.urls())
 	case "S2":
 		op = t.s2()
 		if base != nil {
 			baseOp = t.getOp(fmt.Sprintf("%s/dashboard?first=%d", base.url, pageSize), t.prescriber.token, pageSize)
 		}
+		several = t.s2On(t.urls())
 	case "S3":
 		op = t.s3()
 		if base != nil {
 			baseOp, baseName = (&rawWorkflow{db: t.app.DB.SQL, pg: base.pg, t: t}).op(), "raw SQL"
 		}
+		several = t.s3On(t.urls())
 	case "S4":
 		op = t.s4()
 		conc = min(conc, 2) // each call aggregates the whole region
@@ -155,9 +284,17 @@ func (cfg runConfig) scenario(ctx context.Context, t *target, base *baseline, s 
 			baseOp, baseName = t.getOp(base.url+"/statistics", t.observer.token, 0), "SQL aggr."
 		}
 	}
-	cs := []contender{{"graphql", op}}
+	cs := []contender{{"graphql", op, kindGraphQL}}
+	if several != nil && len(t.instances) > 1 {
+		cs = append(cs, contender{fmt.Sprintf("graphql ×%d", len(t.instances)), several, kindInstances})
+	}
 	if baseOp != nil {
-		cs = append(cs, contender{baseName, baseOp})
+		cs = append(cs, contender{baseName, baseOp, kindBaseline})
+	}
+	if s == "S1" && peer != nil {
+		for _, p := range cfg.peers {
+			cs = append(cs, contender{p, t.peerOp(peer, p), kindPeer})
+		}
 	}
 	// Probe: an operation slower than a quarter of a slice would straddle
 	// slice ends and never count; use fewer, longer slices then.
@@ -174,8 +311,18 @@ func (cfg runConfig) scenario(ctx context.Context, t *target, base *baseline, s 
 	fmt.Printf("%s: (one operation: %s; %d alternating slice(s))\n", s, fmtDur(slowest), rounds)
 	var closed result
 	if cfg.mode != "open" {
-		res := measure(ctx, s, "closed", cs, conc, 0, cfg.limits, rounds)
+		var live *liveWatch
+		if s == "S3" && len(t.instances) > 1 {
+			var err error
+			if live, err = t.watchLive(ctx); err != nil {
+				return err
+			}
+		}
+		res := measure(ctx, s, "closed", cs, conc, 0, cfg.limits, rounds, cfg.meter)
 		closed = res[0]
+		if live != nil {
+			live.report(ctx, t)
+		}
 		for _, r := range res {
 			rep.add(r)
 		}
@@ -184,12 +331,12 @@ func (cfg runConfig) scenario(ctx context.Context, t *target, base *baseline, s 
 			l := cfg.limits
 			l.duration /= 2
 			for _, c := range cs {
-				stop, err := startCPUProfile(fmt.Sprintf("%s-%s-%s.prof", cfg.cpuprofile, s, strings.ReplaceAll(c.target, " ", "-")))
+				stop, err := startCPUProfile(fmt.Sprintf("%s-%s-%s.prof", cfg.cpuprofile, s, strings.NewReplacer(" ", "-", "×", "x").Replace(c.target)))
 				if err != nil {
 					return err
 				}
 				fmt.Printf("  (profiling %s)\n", c.target)
-				measure(ctx, s, "closed", []contender{c}, conc, 0, l, 1)
+				measure(ctx, s, "closed", []contender{c}, conc, 0, l, 1, cfg.meter)
 				stop()
 			}
 		}
@@ -200,7 +347,7 @@ func (cfg runConfig) scenario(ctx context.Context, t *target, base *baseline, s 
 			rate = closed.throughput() / 2
 		}
 		if rate >= 1 {
-			for _, r := range measure(ctx, s, "open", cs, conc, rate, cfg.limits, rounds) {
+			for _, r := range measure(ctx, s, "open", cs, conc, rate, cfg.limits, rounds, cfg.meter) {
 				rep.add(r)
 			}
 		}

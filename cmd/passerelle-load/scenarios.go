@@ -125,10 +125,26 @@ const pageSize = 50
 // operation is one measured unit of work; rows is what it served.
 type operation func(ctx context.Context, worker int) (rows int, err error)
 
+// roundRobin spreads calls over the endpoints in turn, as a load balancer
+// in front of several instances would (one endpoint: always that one).
+func roundRobin(urls []string) func() string {
+	if len(urls) == 1 {
+		u := urls[0]
+		return func() string { return u }
+	}
+	var n atomic.Uint64
+	return func() string { return urls[(n.Add(1)-1)%uint64(len(urls))] }
+}
+
 // readOp posts the same prepared query again and again.
 func (t *target) readOp(url, token string, body []byte, rows int) operation {
+	return t.readOpOn(roundRobin([]string{url}), token, body, rows)
+}
+
+// readOpOn is readOp over the endpoints pick returns.
+func (t *target) readOpOn(pick func() string, token string, body []byte, rows int) operation {
 	return func(ctx context.Context, _ int) (int, error) {
-		b, err := t.post(ctx, url, token, body)
+		b, err := t.post(ctx, pick(), token, body)
 		if err != nil {
 			return 0, err
 		}
@@ -139,13 +155,19 @@ func (t *target) readOp(url, token string, body []byte, rows int) operation {
 	}
 }
 
-func (t *target) s1() operation {
-	return t.readOp(t.url, t.receiver.token,
+func (t *target) s1() operation { return t.s1On([]string{t.url}) }
+func (t *target) s2() operation { return t.s2On([]string{t.url}) }
+func (t *target) s3() operation { return t.s3On([]string{t.url}) }
+
+// s1On is S1 spread round-robin over the instances at urls.
+func (t *target) s1On(urls []string) operation {
+	return t.readOpOn(roundRobin(urls), t.receiver.token,
 		gqlBody(inboxDoc, "Inbox", map[string]any{"unitId": t.unitID, "first": pageSize}), pageSize)
 }
 
-func (t *target) s2() operation {
-	return t.readOp(t.url, t.prescriber.token,
+// s2On is S2 spread round-robin over the instances at urls.
+func (t *target) s2On(urls []string) operation {
+	return t.readOpOn(roundRobin(urls), t.prescriber.token,
 		gqlBody(dashboardDoc, "Dashboard", map[string]any{"first": pageSize}), pageSize)
 }
 
@@ -156,9 +178,13 @@ func (t *target) s4() operation {
 // iteration numbers S3 iterations across workers (accounts and units rotate).
 var iteration atomic.Int64
 
-// s3 is the workflow: create → 3 section saves → validate → send to 3
+// s3On is the workflow: create → 3 section saves → validate → send to 3
 // units → 3 answers → confirm: 10 mutations, one iteration per operation.
-func (t *target) s3() operation {
+// Each mutation goes to the next instance at urls in turn (round-robin),
+// so with two instances one iteration's steps alternate between them: a
+// request created on one is sent, answered and confirmed on both.
+func (t *target) s3On(urls []string) operation {
+	pick := roundRobin(urls)
 	return func(ctx context.Context, worker int) (int, error) {
 		n := int(iteration.Add(1))
 		w := t.writers[n%len(t.writers)]
@@ -169,7 +195,7 @@ func (t *target) s3() operation {
 				Request struct{ ID string } `json:"request"`
 			} `json:"createAdmissionRequest"`
 		}
-		if err := t.gql(ctx, w.token, createDoc, "CreateRequest", map[string]any{"input": map[string]any{
+		if err := t.gqlAt(ctx, pick(), w.token, createDoc, "CreateRequest", map[string]any{"input": map[string]any{
 			"originStructureId": w.structureID, "urgency": "WITHIN_WEEK",
 			"patient": map[string]any{"birthName": fmt.Sprintf("Charge%d", n), "firstName": "Test",
 				"birthDate": time.Date(1930+r.IntN(60), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC).Format(time.DateOnly),
@@ -193,7 +219,7 @@ func (t *target) s3() operation {
 			{validateDoc, "ValidateMedical", map[string]any{"requestId": id}},
 		}
 		for _, s := range steps {
-			if err := t.gql(ctx, w.token, s.doc, s.op, s.vars, nil); err != nil {
+			if err := t.gqlAt(ctx, pick(), w.token, s.doc, s.op, s.vars, nil); err != nil {
 				return 0, err
 			}
 		}
@@ -205,7 +231,7 @@ func (t *target) s3() operation {
 				}
 			} `json:"sendAdmissionRequest"`
 		}
-		if err := t.gql(ctx, w.token, sendDoc, "Send", map[string]any{"requestId": id, "unitIds": units}, &sent); err != nil {
+		if err := t.gqlAt(ctx, pick(), w.token, sendDoc, "Send", map[string]any{"requestId": id, "unitIds": units}, &sent); err != nil {
 			return 0, err
 		}
 		dispatchOf := map[uuid.UUID]string{}
@@ -219,12 +245,12 @@ func (t *target) s3() operation {
 			{"decision": "ACCEPT_WITH_RESERVATION", "comment": "Sous réserve d'un lit libéré jeudi", "proposedAdmissionDate": tomorrow},
 		}
 		for k, u := range units {
-			if err := t.gql(ctx, t.receivers[u].token, answerDoc, "Answer",
+			if err := t.gqlAt(ctx, pick(), t.receivers[u].token, answerDoc, "Answer",
 				map[string]any{"dispatchId": dispatchOf[u], "input": answers[k]}, nil); err != nil {
 				return 0, err
 			}
 		}
-		if err := t.gql(ctx, w.token, confirmDoc, "Confirm", map[string]any{"dispatchId": dispatchOf[units[0]]}, nil); err != nil {
+		if err := t.gqlAt(ctx, pick(), w.token, confirmDoc, "Confirm", map[string]any{"dispatchId": dispatchOf[units[0]]}, nil); err != nil {
 			return 0, err
 		}
 		return 1, nil

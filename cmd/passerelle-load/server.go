@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"passerelle/ent/unit"
 	"passerelle/ent/user"
 	"passerelle/enums"
+	"passerelle/events"
 	"passerelle/graph"
 	"passerelle/store"
 	"passerelle/viewer"
@@ -34,11 +36,15 @@ import (
 
 // target is the server under test and the accounts that drive it.
 type target struct {
-	app     *app.App
-	srv     *http.Server
-	url     string // http://127.0.0.1:port/graphql
+	app     *app.App // the first instance's
+	url     string   // the first instance's: http://127.0.0.1:port/graphql
 	client  *http.Client
 	dialect string
+	// instances are the servers on the database: the first one, and more
+	// with --instances (S6), each with its own pool, listener and broker.
+	instances []*instance
+	store     store.Config
+	logger    *slog.Logger
 
 	receiver   account // S1: RECEIVER_PHYSICIAN of USP Sainte-Périne
 	prescriber account // S2: PRESCRIBER_PHYSICIAN of Hôpital des Diaconesses
@@ -61,20 +67,31 @@ type account struct {
 // listenLoopback listens on an ephemeral port of the loopback interface only.
 func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
-// startTarget opens the database, builds the server exactly as the command
-// does (app.New), serves it on 127.0.0.1 and signs the accounts in.
-func startTarget(ctx context.Context, st store.Config, conns int, trace func(context.Context, string), logs bool) (*target, error) {
-	st.Trace = trace
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if logs {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+// instance is one server built by app.New on the database, served by its
+// own net/http server on its own loopback port.
+type instance struct {
+	app *app.App
+	srv *http.Server
+	url string // http://127.0.0.1:port/graphql
+}
+
+// startInstance builds a server exactly as the command does (app.New) and
+// serves it on 127.0.0.1. n numbers the instances from 1; from the second
+// on, the PostgreSQL connections carry application_name
+// passerelle-load-<n> so that pg_stat_activity tells them apart.
+func startInstance(ctx context.Context, st store.Config, logger *slog.Logger, n int) (*instance, error) {
+	lcfg := events.ListenerConfig{}
+	if n > 1 {
+		st.DatabaseURL = withApplicationName(st.DatabaseURL, fmt.Sprintf("passerelle-load-%d", n))
+		lcfg.ApplicationName = fmt.Sprintf("passerelle-listener-%d", n)
 	}
 	a, err := app.New(ctx, app.Config{
 		Store: st,
 		// The workflow scenario replays many mutations per account: lift the
 		// per-user mutation rate limit (it is measured by its own test).
-		Limits: graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
-		Logger: logger,
+		Limits:   graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
+		Logger:   logger,
+		Listener: lcfg,
 	})
 	if err != nil {
 		return nil, err
@@ -84,10 +101,46 @@ func startTarget(ctx context.Context, st store.Config, conns int, trace func(con
 		a.Close()
 		return nil, err
 	}
-	t := &target{app: a, dialect: a.DB.Dialect, client: newHTTPClient(conns)}
-	t.srv = &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = t.srv.Serve(ln) }()
-	t.url = "http://" + ln.Addr().String() + "/graphql"
+	in := &instance{app: a, url: "http://" + ln.Addr().String() + "/graphql"}
+	in.srv = &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = in.srv.Serve(ln) }()
+	return in, nil
+}
+
+func (in *instance) close() {
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = in.srv.Shutdown(sctx)
+	in.app.Close()
+}
+
+// withApplicationName adds application_name to a postgres:// URL (pgx
+// and node-postgres both pass it to the server).
+func withApplicationName(dbURL, name string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return dbURL
+	}
+	q := u.Query()
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// startTarget opens the database, builds the server exactly as the command
+// does (app.New), serves it on 127.0.0.1 and signs the accounts in.
+func startTarget(ctx context.Context, st store.Config, conns int, trace func(context.Context, string), logs bool) (*target, error) {
+	st.Trace = trace
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if logs {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	in, err := startInstance(ctx, st, logger, 1)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{app: in.app, url: in.url, dialect: in.app.DB.Dialect, client: newHTTPClient(conns),
+		instances: []*instance{in}, store: st, logger: logger}
 	if err := t.signIn(ctx); err != nil {
 		t.close()
 		return nil, err
@@ -95,11 +148,33 @@ func startTarget(ctx context.Context, st store.Config, conns int, trace func(con
 	return t, nil
 }
 
+// addInstances starts instances until there are n on the database (S6).
+// Sessions live in the database, so the tokens signed in on the first
+// instance are valid on all.
+func (t *target) addInstances(ctx context.Context, n int) error {
+	for len(t.instances) < n {
+		in, err := startInstance(ctx, t.store, t.logger, len(t.instances)+1)
+		if err != nil {
+			return fmt.Errorf("instance %d: %w", len(t.instances)+1, err)
+		}
+		t.instances = append(t.instances, in)
+	}
+	return nil
+}
+
+// urls are the instances' GraphQL endpoints.
+func (t *target) urls() []string {
+	out := make([]string, len(t.instances))
+	for i, in := range t.instances {
+		out[i] = in.url
+	}
+	return out
+}
+
 func (t *target) close() {
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = t.srv.Shutdown(sctx)
-	t.app.Close()
+	for i := len(t.instances) - 1; i >= 0; i-- {
+		t.instances[i].close()
+	}
 }
 
 // newHTTPClient is a keep-alive client sized for the concurrency.
@@ -288,9 +363,14 @@ func (t *target) post(ctx context.Context, url, token string, body []byte) ([]by
 	return b, nil
 }
 
-// gql runs one operation and decodes its data into out.
+// gql runs one operation on the first instance and decodes its data into out.
 func (t *target) gql(ctx context.Context, token, query, op string, vars map[string]any, out any) error {
-	b, err := t.post(ctx, t.url, token, gqlBody(query, op, vars))
+	return t.gqlAt(ctx, t.url, token, query, op, vars, out)
+}
+
+// gqlAt is gql on the endpoint at url.
+func (t *target) gqlAt(ctx context.Context, url, token, query, op string, vars map[string]any, out any) error {
+	b, err := t.post(ctx, url, token, gqlBody(query, op, vars))
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
