@@ -1,13 +1,19 @@
 // Package stats computes the activity indicators of the domain brief from
 // requests and dispatches: aggregates only, never patient-level data.
+//
+// The indicators are computed by the database (aggregate.go): the scope of
+// the viewer and the filters become the WHERE clause of a handful of
+// aggregate queries (on the dispatches, as a subquery), so that neither the
+// memory used nor the number of bound parameters grows with the number of
+// requests in scope.
 package stats
 
 import (
 	"context"
-	"slices"
 	"sort"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"passerelle/apperr"
@@ -50,6 +56,26 @@ type Report struct {
 // Compute checks the viewer's right (OBSERVER: the region; referents: their
 // structure, as origin or as receiver) and computes the report.
 func Compute(ctx context.Context, client *ent.Client, f Filter) (*Report, error) {
+	scope, err := scopeOf(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	// Aggregates are computed as the system once the right is checked: a
+	// referent's indicators include requests whose rows they may not read.
+	return aggregate(viewer.System(ctx), client, scope)
+}
+
+// scopeOf checks the viewer's right and returns the requests the report is
+// about, as predicates: no id list, the database evaluates them.
+//
+// Conditions on related rows are uncorrelated subqueries
+// (`origin_structure_id IN (SELECT id FROM structures WHERE …)`, `id IN
+// (SELECT request_id FROM dispatches WHERE …)`) rather than ent's
+// correlated EXISTS: the planner can then start from the small side
+// through the indexes (a referent's structure, a unit) instead of testing
+// every request of the region, e.g. 2 ms instead of 0.8 s for a referent's
+// 5 000 requests among 60 000 on SQLite.
+func scopeOf(ctx context.Context, f Filter) ([]predicate.AdmissionRequest, error) {
 	v := viewer.FromContext(ctx)
 	var scope []predicate.AdmissionRequest
 	if !authz.CanAdministerAnywhere(v, authz.ViewStatistics) {
@@ -59,7 +85,9 @@ func Compute(ctx context.Context, client *ent.Client, f Filter) (*Report, error)
 		}
 		scope = append(scope, admissionrequest.Or(
 			admissionrequest.OriginStructureIDIn(own...),
-			admissionrequest.HasDispatchesWith(dispatch.HasUnitWith(unit.StructureIDIn(own...))),
+			dispatchedWith(func(s *sql.Selector) {
+				s.Where(sql.In(s.C(dispatch.FieldUnitID), subquery(s, unit.Table, unit.FieldID, unit.StructureIDIn(own...))))
+			}),
 		))
 	}
 	if f.From != nil {
@@ -69,96 +97,45 @@ func Compute(ctx context.Context, client *ent.Client, f Filter) (*Report, error)
 		scope = append(scope, admissionrequest.CreatedAtLT(f.To.AddDate(0, 0, 1)))
 	}
 	if f.Department != nil {
-		scope = append(scope, admissionrequest.HasOriginStructureWith(structure.Department(*f.Department)))
+		scope = append(scope, originWith(structure.Department(*f.Department)))
 	}
 	if f.OriginKind != nil {
-		scope = append(scope, admissionrequest.HasOriginStructureWith(structure.KindEQ(*f.OriginKind)))
+		scope = append(scope, originWith(structure.KindEQ(*f.OriginKind)))
 	}
 	if f.UnitID != nil {
-		scope = append(scope, admissionrequest.HasDispatchesWith(dispatch.UnitID(*f.UnitID)))
+		scope = append(scope, dispatchedWith(dispatch.UnitID(*f.UnitID)))
 	}
-	// Aggregates are computed as the system once the right is checked: a
-	// referent's indicators include requests whose rows they may not read.
-	sys := viewer.System(ctx)
-	reqs, err := client.AdmissionRequest.Query().Where(scope...).WithOriginStructure().
-		WithDispatches().All(sys)
-	if err != nil {
-		return nil, err
-	}
-	return build(reqs), nil
+	return scope, nil
 }
 
-func build(reqs []*ent.AdmissionRequest) *Report {
-	r := &Report{Requests: len(reqs)}
-	refusals, cancels, kinds, deps, months := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
-	var toRead, toAnswer, toAdmit []float64
-	dispatches, unanswered := 0, 0
-	for _, q := range reqs {
-		if s := q.Edges.OriginStructure; s != nil {
-			kinds[string(s.Kind)]++
-			deps[s.Department]++
-		}
-		months[q.CreatedAt.Format("2006-01")]++
-		if q.SentAt != nil {
-			r.Sent++
-		}
-		if q.ConfirmedAt != nil {
-			r.Confirmed++
-		}
-		if q.AdmittedAt != nil {
-			r.Admitted++
-			if q.SentAt != nil {
-				toAdmit = append(toAdmit, q.AdmittedAt.Sub(*q.SentAt).Minutes())
-			}
-		}
-		if q.CancellationReason != nil {
-			r.Cancelled++
-			cancels[string(*q.CancellationReason)]++
-		}
-		for _, d := range q.Edges.Dispatches {
-			dispatches++
-			if d.ReadAt != nil {
-				toRead = append(toRead, d.ReadAt.Sub(d.SentAt).Minutes())
-			}
-			if d.AnsweredAt != nil {
-				toAnswer = append(toAnswer, d.AnsweredAt.Sub(d.SentAt).Minutes())
-			} else {
-				unanswered++
-			}
-			if d.Status == enums.DispatchStatusRefused && d.RefusalReason != nil {
-				refusals[string(*d.RefusalReason)]++
-			}
-		}
+// originWith: the origin structure matches ps.
+func originWith(ps ...predicate.Structure) predicate.AdmissionRequest {
+	return func(s *sql.Selector) {
+		s.Where(sql.In(s.C(admissionrequest.FieldOriginStructureID), subquery(s, structure.Table, structure.FieldID, ps...)))
 	}
-	if r.Sent > 0 {
-		r.AdmissionRate = ratio(r.Admitted, r.Sent)
-		r.UnitsPerRequest = ratio(dispatches, r.Sent)
+}
+
+// dispatchedWith: one of the request's dispatches matches ps.
+func dispatchedWith(ps ...predicate.Dispatch) predicate.AdmissionRequest {
+	return func(s *sql.Selector) {
+		s.Where(sql.In(s.C(admissionrequest.FieldID), subquery(s, dispatch.Table, dispatch.FieldRequestID, ps...)))
 	}
-	if dispatches > 0 {
-		r.UnansweredShare = ratio(unanswered, dispatches)
+}
+
+// subquery is `SELECT column FROM table WHERE ps`, in the dialect of s.
+func subquery[P ~func(*sql.Selector)](s *sql.Selector, table, column string, ps ...P) *sql.Selector {
+	b := sql.Dialect(s.Dialect())
+	t := b.Table(table)
+	sub := b.Select(t.C(column)).From(t)
+	for _, p := range ps {
+		p(sub)
 	}
-	r.MedianSendToRead, r.MedianSendToAnswer, r.MedianSendToAdmission = median(toRead), median(toAnswer), median(toAdmit)
-	r.RefusalsByReason, r.CancellationsByReason = counts(refusals), counts(cancels)
-	r.ByOriginKind, r.ByDepartment, r.ByMonth = counts(kinds), counts(deps), counts(months)
-	sort.Slice(r.ByMonth, func(i, j int) bool { return r.ByMonth[i].Key < r.ByMonth[j].Key })
-	return r
+	return sub
 }
 
 func ratio(a, b int) *float64 {
 	x := float64(a) / float64(b)
 	return &x
-}
-
-func median(xs []float64) *float64 {
-	if len(xs) == 0 {
-		return nil
-	}
-	slices.Sort(xs)
-	m := xs[len(xs)/2]
-	if len(xs)%2 == 0 {
-		m = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
-	}
-	return &m
 }
 
 // counts sorts buckets by decreasing count, then key.
