@@ -6,15 +6,18 @@ package auth
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"passerelle/apperr"
 	"passerelle/ent"
 	"passerelle/ent/habilitation"
 	"passerelle/ent/session"
+	"passerelle/ent/structure"
 	"passerelle/ent/unit"
 	"passerelle/ent/user"
 	"passerelle/enums"
@@ -145,21 +148,43 @@ func (s *Service) openSession(ctx context.Context, u *ent.User, clientAddr strin
 }
 
 // Authenticate returns the viewer of a bearer token: the session must be
-// neither revoked nor expired nor idle, the account not disabled.
-// Habilitations are read afresh, so a revocation counts on the next call.
+// neither revoked nor expired nor idle, the account neither disabled nor a
+// demo one outside demo mode. Habilitations are read afresh, so a
+// revocation counts on the next call.
+//
+// It costs one query (the session, its account and the viewer's
+// habilitations, joined: see viewerJoins), plus the idle-tracking update at
+// most once a minute per session.
 func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewer, error) {
 	if token == "" {
 		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
 	}
 	sys := viewer.System(ctx)
 	now := s.cfg.Now()
-	sess, err := s.client.Session.Query().Where(session.TokenHash(HashToken(token))).WithUser().Only(sys)
-	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.Unauthenticated, "unknown or revoked session; sign in again")
-	}
+	var rows []viewerRow
+	err := s.client.Session.Query().Where(session.TokenHash(HashToken(token))).
+		Modify(func(sel *entsql.Selector) {
+			u := entsql.Dialect(sel.Dialect()).Table(user.Table).As("u")
+			sel.Join(u).On(sel.C(session.FieldUserID), u.C(user.FieldID))
+			sel.Select(append([]string{
+				entsql.As(sel.C(session.FieldID), "session_id"),
+				sel.C(session.FieldExpiresAt),
+				sel.C(session.FieldLastSeenAt),
+				sel.C(session.FieldRevokedAt),
+				entsql.As(u.C(user.FieldID), "user_id"),
+				u.C(user.FieldEmail),
+				u.C(user.FieldDisabled),
+				u.C(user.FieldDemo),
+				u.C(user.FieldPasswordChangedAt),
+			}, viewerJoins(sel, u.C(user.FieldID), now)...)...)
+		}).Scan(sys, &rows)
 	if err != nil {
 		return nil, err
 	}
+	if len(rows) == 0 {
+		return nil, apperr.New(apperr.Unauthenticated, "unknown or revoked session; sign in again")
+	}
+	sess := rows[0]
 	switch {
 	case sess.RevokedAt != nil:
 		return nil, apperr.New(apperr.Unauthenticated, "session revoked; sign in again")
@@ -167,56 +192,138 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 		return nil, apperr.New(apperr.Unauthenticated, "session expired; sign in again")
 	case now.Sub(sess.LastSeenAt) >= s.cfg.IdleTimeout:
 		return nil, apperr.New(apperr.Unauthenticated, "session idle for too long; sign in again")
-	case sess.Edges.User.Disabled:
+	case sess.Disabled:
 		return nil, apperr.New(apperr.Unauthenticated, "account disabled")
-	case sess.Edges.User.Demo && !s.cfg.DemoMode:
+	case sess.Demo && !s.cfg.DemoMode:
 		return nil, apperr.New(apperr.Unauthenticated, "demo accounts work only in demo mode")
 	}
 	// Idle tracking costs a write: do it at most once a minute per session.
+	// (An update of many rows is one statement; UpdateOne would also read the
+	// row back in a transaction.)
 	if now.Sub(sess.LastSeenAt) > time.Minute {
-		if err := s.client.Session.UpdateOneID(sess.ID).SetLastSeenAt(now).Exec(sys); err != nil {
+		if err := s.client.Session.Update().Where(session.ID(sess.SessionID)).SetLastSeenAt(now).Exec(sys); err != nil {
 			return nil, err
 		}
 	}
-	return s.LoadViewer(ctx, sess.Edges.User, sess.ID)
+	return s.viewerOf(sess.UserID, sess.SessionID, sess.Email, sess.PasswordChangedAt, rows, now)
 }
 
 // LoadViewer builds the viewer of a user: habilitations valid now, and the
-// USP units they receive for.
+// USP units they receive for. One query.
 func (s *Service) LoadViewer(ctx context.Context, u *ent.User, sessionID uuid.UUID) (*viewer.Viewer, error) {
-	sys := viewer.System(ctx)
 	now := s.cfg.Now()
-	habs, err := s.client.Habilitation.Query().
-		Where(habilitation.UserID(u.ID), habilitation.ValidFromLTE(now), habilitation.ValidUntilGT(now),
-			habilitation.RevokedAtIsNil()).
-		WithStructure().All(sys)
+	var rows []viewerRow
+	err := s.client.User.Query().Where(user.ID(u.ID)).
+		Modify(func(sel *entsql.Selector) {
+			sel.Select(viewerJoins(sel, sel.C(user.FieldID), now)...)
+		}).Scan(viewer.System(ctx), &rows)
 	if err != nil {
 		return nil, err
 	}
-	v := &viewer.Viewer{UserID: u.ID, SessionID: sessionID, Email: u.Email}
-	v.PasswordExpired = u.PasswordChangedAt == nil || now.Sub(*u.PasswordChangedAt) > s.cfg.PasswordMaxAge
-	var wholeStructures []uuid.UUID
-	for _, h := range habs {
-		v.Habilitations = append(v.Habilitations, viewer.Habilitation{
-			ID: h.ID, Profile: h.Profile, StructureID: h.StructureID, StructureKind: h.Edges.Structure.Kind,
-			UnitID: h.UnitID, ValidUntil: h.ValidUntil,
-		})
-		if h.Profile == enums.ProfileReceiverPhysician || h.Profile == enums.ProfileReceiverStaff {
-			if h.UnitID != nil {
-				v.ReceivingUnits = append(v.ReceivingUnits, *h.UnitID)
-			} else {
-				wholeStructures = append(wholeStructures, h.StructureID)
+	return s.viewerOf(u.ID, sessionID, u.Email, u.PasswordChangedAt, rows, now)
+}
+
+// viewerRow is one row of the viewer queries. Authenticate fills the
+// session and account columns (the same on every row). The habilitation
+// columns hold one habilitation valid now, or are NULL when the account has
+// none (one row then); ReceivingUnitID is, for a structure-wide receiving
+// habilitation, one USP unit of its structure (one row per unit; NULL
+// otherwise).
+type viewerRow struct {
+	SessionID         uuid.UUID  `sql:"session_id"`
+	ExpiresAt         time.Time  `sql:"expires_at"`
+	LastSeenAt        time.Time  `sql:"last_seen_at"`
+	RevokedAt         *time.Time `sql:"revoked_at"`
+	UserID            uuid.UUID  `sql:"user_id"`
+	Email             string     `sql:"email"`
+	Disabled          bool       `sql:"disabled"`
+	Demo              bool       `sql:"demo"`
+	PasswordChangedAt *time.Time `sql:"password_changed_at"`
+
+	HabilitationID  *uuid.UUID           `sql:"habilitation_id"`
+	Profile         *enums.Profile       `sql:"profile"`
+	StructureID     *uuid.UUID           `sql:"structure_id"`
+	StructureKind   *enums.StructureKind `sql:"structure_kind"`
+	UnitID          *uuid.UUID           `sql:"unit_id"`
+	ValidUntil      *time.Time           `sql:"valid_until"`
+	ReceivingUnitID *uuid.UUID           `sql:"receiving_unit_id"`
+}
+
+// viewerJoins left-joins, to sel whose rows each hold one account (userID
+// is its id column), what the viewer needs of that account's habilitations:
+// those valid at now and not revoked, the kind of their structure, and for
+// a structure-wide receiving habilitation the USP units of its structure.
+// It orders the rows by habilitation and returns the columns to select
+// (viewerRow's habilitation part). A left join keeps the account's row when
+// it holds no valid habilitation.
+func viewerJoins(sel *entsql.Selector, userID string, now time.Time) []string {
+	d := entsql.Dialect(sel.Dialect())
+	h := d.Table(habilitation.Table).As("h")
+	st := d.Table(structure.Table).As("st")
+	un := d.Table(unit.Table).As("un")
+	sel.LeftJoin(h).OnP(entsql.And(
+		entsql.ColumnsEQ(h.C(habilitation.FieldUserID), userID),
+		entsql.LTE(h.C(habilitation.FieldValidFrom), now),
+		entsql.GT(h.C(habilitation.FieldValidUntil), now),
+		entsql.IsNull(h.C(habilitation.FieldRevokedAt)),
+	))
+	sel.LeftJoin(st).On(h.C(habilitation.FieldStructureID), st.C(structure.FieldID))
+	// un.kind = CASE WHEN <structure-wide receiving> THEN 'USP' END: written
+	// so, the kind to look up is NULL for every other habilitation and the
+	// databases skip the units (which have no index on structure_id) instead
+	// of walking the USP units once per habilitation row.
+	wholeStructureReceiving := entsql.And(
+		entsql.IsNull(h.C(habilitation.FieldUnitID)),
+		entsql.In(h.C(habilitation.FieldProfile), enums.ProfileReceiverPhysician, enums.ProfileReceiverStaff),
+	)
+	sel.LeftJoin(un).OnP(entsql.And(
+		entsql.P(func(b *entsql.Builder) {
+			b.Ident(un.C(unit.FieldKind)).WriteOp(entsql.OpEQ).WriteString("CASE WHEN ").
+				Join(wholeStructureReceiving).WriteString(" THEN ").Arg(string(enums.UnitKindUsp)).WriteString(" END")
+		}),
+		entsql.ColumnsEQ(un.C(unit.FieldStructureID), h.C(habilitation.FieldStructureID)),
+	))
+	sel.OrderBy(h.C(habilitation.FieldValidUntil), h.C(habilitation.FieldID), un.C(unit.FieldID))
+	return []string{
+		entsql.As(h.C(habilitation.FieldID), "habilitation_id"),
+		h.C(habilitation.FieldProfile),
+		h.C(habilitation.FieldStructureID),
+		entsql.As(st.C(structure.FieldKind), "structure_kind"),
+		h.C(habilitation.FieldUnitID),
+		h.C(habilitation.FieldValidUntil),
+		entsql.As(un.C(unit.FieldID), "receiving_unit_id"),
+	}
+}
+
+// viewerOf builds the viewer from the rows of viewerJoins: the
+// habilitations in their order; as receiving units, first the unit of each
+// unit-scoped receiving habilitation, then every USP unit of the structures
+// of structure-wide receiving habilitations (once each).
+func (s *Service) viewerOf(userID, sessionID uuid.UUID, email string, passwordChangedAt *time.Time, rows []viewerRow, now time.Time) (*viewer.Viewer, error) {
+	v := &viewer.Viewer{UserID: userID, SessionID: sessionID, Email: email}
+	v.PasswordExpired = passwordChangedAt == nil || now.Sub(*passwordChangedAt) > s.cfg.PasswordMaxAge
+	var wholeStructureUnits []uuid.UUID
+	for _, r := range rows {
+		if r.HabilitationID == nil {
+			continue
+		}
+		if n := len(v.Habilitations); n == 0 || v.Habilitations[n-1].ID != *r.HabilitationID {
+			if r.Profile == nil || r.StructureID == nil || r.StructureKind == nil || r.ValidUntil == nil {
+				return nil, fmt.Errorf("auth: habilitation %s: incomplete row (missing structure?)", *r.HabilitationID)
+			}
+			v.Habilitations = append(v.Habilitations, viewer.Habilitation{
+				ID: *r.HabilitationID, Profile: *r.Profile, StructureID: *r.StructureID, StructureKind: *r.StructureKind,
+				UnitID: r.UnitID, ValidUntil: *r.ValidUntil,
+			})
+			if (*r.Profile == enums.ProfileReceiverPhysician || *r.Profile == enums.ProfileReceiverStaff) && r.UnitID != nil {
+				v.ReceivingUnits = append(v.ReceivingUnits, *r.UnitID)
 			}
 		}
-	}
-	if len(wholeStructures) > 0 {
-		ids, err := s.client.Unit.Query().
-			Where(unit.StructureIDIn(wholeStructures...), unit.KindEQ(enums.UnitKindUsp)).IDs(sys)
-		if err != nil {
-			return nil, err
+		if r.ReceivingUnitID != nil && !slices.Contains(wholeStructureUnits, *r.ReceivingUnitID) {
+			wholeStructureUnits = append(wholeStructureUnits, *r.ReceivingUnitID)
 		}
-		v.ReceivingUnits = append(v.ReceivingUnits, ids...)
 	}
+	v.ReceivingUnits = append(v.ReceivingUnits, wholeStructureUnits...)
 	return v, nil
 }
 
