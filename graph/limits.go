@@ -16,6 +16,7 @@ import (
 	"passerelle/ent"
 	"passerelle/graph/generated"
 	"passerelle/server/reqctx"
+	"passerelle/viewer"
 )
 
 // Limits bound what one operation may ask for.
@@ -129,8 +130,50 @@ func (r *Resolver) Install(h *handler.Server) {
 				Extensions: map[string]any{"code": string(apperr.BadUserInput)},
 			}}})
 		}
+		if oc.Operation.Operation == ast.Subscription {
+			// Root-field middleware (AccessGate, LogReads) does not run for
+			// subscriptions: the gate is applied here, and each event gets
+			// its own scope cache and access log below.
+			if err := accessDenied(viewer.FromContext(ctx), rootField(oc)); err != nil {
+				ae := apperr.From(err)
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+					Message: ae.Message, Extensions: map[string]any{"code": string(ae.Code)},
+				}}})
+			}
+			return next(ctx)
+		}
 		return next(withScopeCache(ctx))
 	})
+	h.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		oc := graphql.GetOperationContext(ctx)
+		if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+			return next(ctx)
+		}
+		// One event of a subscription: rights are decided afresh (a dispatch
+		// may have changed since the last event) and the medical sections it
+		// carries are logged before it leaves; if they cannot be, it does
+		// not leave.
+		ctx = withScopeCache(ctx)
+		resp := next(ctx)
+		if resp == nil {
+			return nil
+		}
+		if err := r.flushMedicalReads(ctx); err != nil {
+			graphql.AddError(ctx, err) // through the error presenter
+			return &graphql.Response{Errors: graphql.GetErrors(ctx)}
+		}
+		return resp
+	})
+}
+
+// rootField is the first root field of the operation ("" if none).
+func rootField(oc *graphql.OperationContext) string {
+	for _, sel := range oc.Operation.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok {
+			return f.Name
+		}
+	}
+	return ""
 }
 
 // depth measures a selection set, following fragments (each once per path).

@@ -73,23 +73,34 @@ func (r *Resolver) LogReads(ctx context.Context, next graphql.RootResolver) grap
 // AccessGate lets a signed-in user whose password is too old, or who holds
 // no valid habilitation, do only what gets them out of that state: see who
 // they are, change their password, sign out. Everything else answers
-// PASSWORD_EXPIRED or FORBIDDEN at the root field.
+// PASSWORD_EXPIRED or FORBIDDEN at the root field. gqlgen runs root-field
+// middleware for queries and mutations only: Install applies the same rule
+// (accessDenied) to subscriptions when they start.
 func AccessGate(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 	fc := graphql.GetRootFieldContext(ctx)
-	v := viewer.FromContext(ctx)
-	if v == nil || fc == nil || (!v.PasswordExpired && v.HasAny()) {
+	if fc == nil {
 		return next(ctx)
 	}
-	switch fc.Field.Name {
+	if err := accessDenied(viewer.FromContext(ctx), fc.Field.Name); err != nil {
+		graphql.AddError(ctx, err)
+		return graphql.Null
+	}
+	return next(ctx)
+}
+
+// accessDenied is the rule of AccessGate for one root field.
+func accessDenied(v *viewer.Viewer, field string) error {
+	if v == nil || (!v.PasswordExpired && v.HasAny()) {
+		return nil
+	}
+	switch field {
 	case "changePassword", "logout", "viewer", "login", "setupPassword", "__typename", "__schema", "__type":
-		return next(ctx)
+		return nil
 	}
 	if v.PasswordExpired {
-		graphql.AddError(ctx, apperr.New(apperr.PasswordExpired, "your password is older than 6 months: change it first (changePassword)"))
-	} else {
-		graphql.AddError(ctx, apperr.New(apperr.Forbidden, "you hold no valid habilitation; ask your structure's referent"))
+		return apperr.New(apperr.PasswordExpired, "your password is older than 6 months: change it first (changePassword)")
 	}
-	return graphql.Null
+	return apperr.New(apperr.Forbidden, "you hold no valid habilitation; ask your structure's referent")
 }
 
 func (r *Resolver) loginPayload(ctx context.Context, s *auth.Session) (*model.LoginPayload, error) {

@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"passerelle/ent/accesslog"
+	"passerelle/ent/habilitation"
+	"passerelle/ent/user"
+	"passerelle/viewer"
+)
+
+// gqlgen runs root-field middleware for queries and mutations only. These
+// tests hold the two rules that live there to subscriptions too.
+
+// TestSubscriptionMedicalReadsAreLogged: every event that carries a medical
+// section is in the access log before it reaches the subscriber.
+func TestSubscriptionMedicalReadsAreLogged(t *testing.T) {
+	ctx := liveCtx(t)
+	e := newEnv(t)
+	s := newLiveStory(e)
+	s.run(0, 1)
+	sys := viewer.System(context.Background())
+	who, rid := uuid.MustParse(e.userID(prescriber)), uuid.MustParse(s.id)
+	logged := func() int {
+		n, err := e.app.DB.Client.AccessLog.Query().Where(accesslog.UserID(who), accesslog.RequestID(rid)).Count(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := logged()
+	c := liveMustDial(ctx, t, e, e.token(prescriber))
+	sub := c.subscribe(ctx, t, `subscription Follow($requestId: ID!) {
+  requestEvents(requestId: $requestId) { type request { id medical { diagnosis } } }
+}`, "Follow", map[string]any{"requestId": s.id})
+	liveWaitSubscribers(ctx, t, e, 1)
+	s.run(1, 3) // two saves of the medical section, by the care team
+	got := sub.waitCount(ctx, t, 2)
+	for i, ev := range got {
+		if len(ev.Errors) > 0 || liveField(ev, "request.medical.diagnosis") != "Cancer bronchique" {
+			t.Fatalf("event %d: %s", i, ev.raw)
+		}
+	}
+	if n := logged(); n < before+len(got) {
+		t.Fatalf("%d medical readings delivered live, %d logged", len(got), n-before)
+	}
+}
+
+// TestSubscriptionAccessGate: a user whose password is too old, or who holds
+// no valid habilitation, cannot subscribe (PASSWORD_EXPIRED, FORBIDDEN), as
+// they cannot query.
+func TestSubscriptionAccessGate(t *testing.T) {
+	ctx := liveCtx(t)
+	e := newEnv(t)
+	expired, unhabilitated := e.token(careTeam), e.token(adminSocial)
+	ageThePassword(t, e, careTeam)
+	sys := viewer.System(context.Background())
+	if _, err := e.app.DB.Client.Habilitation.Update().
+		Where(habilitation.HasUserWith(user.Email(adminSocial))).SetRevokedAt(time.Now().UTC()).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, token, code string }{
+		{"password expired", expired, "PASSWORD_EXPIRED"},
+		{"no habilitation", unhabilitated, "FORBIDDEN"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn := liveMustDial(ctx, t, e, c.token)
+			defer conn.close()
+			sub := conn.subscribe(ctx, t, `subscription { dashboardEvents { type } }`, "", nil)
+			// graphql-transport-ws: one "next" with the error and no data,
+			// then "complete".
+			events, _ := sub.waitEnd(ctx, t)
+			if len(events) != 1 || len(events[0].Data) > 0 || len(events[0].Errors) != 1 || liveCode(events[0].Errors[0]) != c.code {
+				t.Fatalf("got %+v; want one message with a %s error and no data", events, c.code)
+			}
+		})
+	}
+}
