@@ -336,18 +336,3 @@ func (s *Service) RecordNonAdmission(ctx context.Context, dispatchID uuid.UUID, 
 			from: string(from), to: string(d.Status), reason: string(reason)})
 	})
 }
-
-// LogMedicalRead traces readings of medical sections (one row per request).
-func (s *Service) LogMedicalRead(ctx context.Context, requestIDs []uuid.UUID) error {
-	v := viewer.FromContext(ctx)
-	if v == nil || len(requestIDs) == 0 {
-		return nil
-	}
-	now := s.now()
-	b := make([]*ent.AccessLogCreate, len(requestIDs))
-	for i, id := range requestIDs {
-		b[i] = s.client.AccessLog.Create().SetUserID(v.UserID).SetRequestID(id).
-			SetKind(AccessMedicalRead).SetAccessedAt(now)
-	}
-	return s.client.AccessLog.CreateBulk(b...).Exec(viewer.AllowWrites(ctx))
-}

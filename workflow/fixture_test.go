@@ -59,6 +59,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	f.db = db
 	f.svc = NewService(db.Client, nil, Config{})
+	t.Cleanup(f.svc.Close)
 	return f
 }
 

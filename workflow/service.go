@@ -30,14 +30,18 @@ type Service struct {
 	client *ent.Client
 	pub    Publisher
 	now    func() time.Time
+	access *accessLogger // group commit of the medical-read log
 }
 
-// NewService returns the workflow service. pub may be nil.
+// NewService returns the workflow service. pub may be nil. Close it before
+// the database: it flushes the access log.
 func NewService(client *ent.Client, pub Publisher, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Service{client: client, pub: pub, now: cfg.Now}
+	s := &Service{client: client, pub: pub, now: cfg.Now}
+	s.access = newAccessLogger(s.writeAccessRows, accessQueueRows)
+	return s
 }
 
 // op is one mutation: its transaction, viewer, clock and the events it writes.
