@@ -182,5 +182,7 @@ func (a *App) Close() error {
 		a.Listener.Close()
 	}
 	a.Relay.Close()
+	// Access-log rows still queued are written before the database closes.
+	a.Workflow.Close()
 	return a.DB.Close()
 }
