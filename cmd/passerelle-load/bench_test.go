@@ -132,7 +132,7 @@ func BenchmarkBaselineInboxJSON(b *testing.B) {
 
 // benchTarget is a server on a small generated data set, driven through its
 // handler in process (no sockets): the whole GraphQL stack of S1 and S2.
-func benchTarget(b *testing.B, whatIf bool) *target {
+func benchTarget(b *testing.B) *target {
 	b.Helper()
 	dir := b.TempDir()
 	ctx := context.Background()
@@ -153,13 +153,6 @@ func benchTarget(b *testing.B, whatIf bool) *target {
 		b.Fatal(err)
 	}
 	b.Cleanup(t.close)
-	if whatIf {
-		for _, ddl := range whatIfIndexes {
-			if _, err := t.app.DB.SQL.Exec(ddl); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
 	return t
 }
 
@@ -178,23 +171,15 @@ func serveBench(b *testing.B, h http.Handler, token string, body []byte) {
 }
 
 // BenchmarkInboxHandler is S1 through the server's handler (4 000 requests
-// generated; "what-if" adds the proposed indexes).
+// generated).
 func BenchmarkInboxHandler(b *testing.B) {
-	for _, whatIf := range []bool{false, true} {
-		b.Run(map[bool]string{false: "as-is", true: "what-if"}[whatIf], func(b *testing.B) {
-			t := benchTarget(b, whatIf)
-			serveBench(b, t.app.Handler, t.receiver.token,
-				gqlBody(inboxDoc, "Inbox", map[string]any{"unitId": t.unitID, "first": pageSize}))
-		})
-	}
+	t := benchTarget(b)
+	serveBench(b, t.app.Handler, t.receiver.token,
+		gqlBody(inboxDoc, "Inbox", map[string]any{"unitId": t.unitID, "first": pageSize}))
 }
 
 // BenchmarkDashboardHandler is S2 through the server's handler.
 func BenchmarkDashboardHandler(b *testing.B) {
-	for _, whatIf := range []bool{false, true} {
-		b.Run(map[bool]string{false: "as-is", true: "what-if"}[whatIf], func(b *testing.B) {
-			t := benchTarget(b, whatIf)
-			serveBench(b, t.app.Handler, t.prescriber.token, gqlBody(dashboardDoc, "Dashboard", map[string]any{"first": pageSize}))
-		})
-	}
+	t := benchTarget(b)
+	serveBench(b, t.app.Handler, t.prescriber.token, gqlBody(dashboardDoc, "Dashboard", map[string]any{"first": pageSize}))
 }

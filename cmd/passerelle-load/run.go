@@ -42,11 +42,10 @@ type runConfig struct {
 
 // runOptions are the parsed flags of run.
 type runOptions struct {
-	cfg    runConfig
-	store  store.Config
-	log    bool
-	whatIf bool
-	trace  bool
+	cfg   runConfig
+	store store.Config
+	log   bool
+	trace bool
 }
 
 // parseRun reads and checks the flags of run; usage and errors go to out.
@@ -66,7 +65,6 @@ func parseRun(args []string, out io.Writer) (*runOptions, error) {
 	rounds := fs.Int("rounds", 5, "alternate the server and its baseline in this many slices per measurement")
 	markdown := fs.String("markdown", "", "also write the result table to this file")
 	serverLog := fs.Bool("log", false, "print the server's log (warnings and errors) on stderr")
-	whatIf := fs.Bool("what-if", false, "EXPERIMENT, bench copies only: first create the indexes docs/performance.md proposes (not part of the product's migrations)")
 	traceOnce := fs.Bool("trace", false, "run each scenario's operation once, printing the SQL statements the server sends and the time each took, then stop")
 	instances := fs.Int("instances", 0, "S6, PostgreSQL only: also serve S1, S2 and S3 from this many instances (app.New each, own pool, listener and broker, own loopback port) on the same database, clients round-robin, in the same slices as one instance (default 1; 2 with --scenario S6; at most 4)")
 	peer := fs.String("peer", "", "PostgreSQL only, with S1: also measure the inbox served by PostGraphile (bench/postgraphile, a child process): postgraphile (no authentication, no row rules), postgraphile-rls (session and row rules as PostgreSQL row-level security; CHANGES THE DATABASE: bench copies only), or both")
@@ -158,7 +156,7 @@ func parseRun(args []string, out io.Writer) (*runOptions, error) {
 	if *traceOnce && (cfg.instances > 1 || len(cfg.peers) > 0) {
 		return nil, errors.New("--trace traces one instance's statements: without --instances and --peer")
 	}
-	return &runOptions{cfg: cfg, store: *st, log: *serverLog, whatIf: *whatIf, trace: *traceOnce}, nil
+	return &runOptions{cfg: cfg, store: *st, log: *serverLog, trace: *traceOnce}, nil
 }
 
 func run(ctx context.Context, args []string) error {
@@ -182,11 +180,6 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer t.close()
-	if o.whatIf {
-		if err := applyWhatIf(ctx, t); err != nil {
-			return err
-		}
-	}
 	if tr != nil {
 		return traceScenarios(ctx, t, tr, cfg.scenarios)
 	}
@@ -391,33 +384,6 @@ func (t *target) check(ctx context.Context, base *baseline) error {
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// whatIfIndexes are the index proposals of docs/performance.md. --what-if
-// creates them in the database under test to measure their gain before
-// anyone changes the ent schema; they are not in the product's migrations,
-// so use it on a copy made for benchmarking only.
-var whatIfIndexes = []string{
-	// The row rule on patients is EXISTS (… admission_requests WHERE
-	// patient_id = patients.id …): without it, a full scan per patient.
-	"CREATE INDEX IF NOT EXISTS admissionrequest_patient_id ON admission_requests (patient_id)",
-	// Inbox totalCount is COUNT(dispatches.id) under the dispatch row rule
-	// (which reads request_id): covered, no table lookup per dispatch.
-	"CREATE INDEX IF NOT EXISTS dispatch_unit_id_sent_at_id_request_id ON dispatches (unit_id, sent_at, id, request_id)",
-	// Dashboard: COUNT(admission_requests.id) and the first page in id
-	// order for one structure, from the index alone.
-	"CREATE INDEX IF NOT EXISTS admissionrequest_origin_structure_id_id ON admission_requests (origin_structure_id, id)",
-}
-
-func applyWhatIf(ctx context.Context, t *target) error {
-	for _, ddl := range whatIfIndexes {
-		began := time.Now()
-		if _, err := t.app.DB.SQL.ExecContext(ctx, ddl); err != nil {
-			return fmt.Errorf("what-if: %s: %w", ddl, err)
-		}
-		fmt.Printf("what-if: %s (%s)\n", ddl, fmtDur(time.Since(began)))
 	}
 	return nil
 }
