@@ -18,6 +18,9 @@ import (
 	"passerelle/identity"
 )
 
+// EmailDomain is the e-mail domain of every generated account.
+const EmailDomain = "passerelle-gen.test"
+
 // namespace makes directory ids (uuid v5 of seed and a natural key) distinct
 // from any other v5 id.
 var namespace = uuid.MustParse("7f1c2a5e-3b1d-4c8e-9a57-2d0e6f4b9c11")
@@ -329,14 +332,14 @@ func buildDirectory(cfg Config, ex existing, from, until time.Time) (*directory,
 	for _, u := range d.usp {
 		key := u.ID.String()[:8]
 		for n := 1; n <= 2; n++ {
-			id, err := addUser(fmt.Sprintf("medecin%d.usp-%s@passerelle-gen.test", n, key),
+			id, err := addUser(fmt.Sprintf("medecin%d.usp-%s@"+EmailDomain, n, key),
 				enums.ProfileReceiverPhysician, &ent.Structure{ID: u.StructureID}, &u.ID, u.StructureKind)
 			if err != nil {
 				return nil, err
 			}
 			u.Physicians = append(u.Physicians, id)
 		}
-		id, err := addUser(fmt.Sprintf("secretariat.usp-%s@passerelle-gen.test", key),
+		id, err := addUser(fmt.Sprintf("secretariat.usp-%s@"+EmailDomain, key),
 			enums.ProfileReceiverStaff, &ent.Structure{ID: u.StructureID}, &u.ID, u.StructureKind)
 		if err != nil {
 			return nil, err
@@ -361,14 +364,14 @@ func buildDirectory(cfg Config, ex existing, from, until time.Time) (*directory,
 			other = []enums.Profile{enums.ProfileCareTeam, enums.ProfileAdminSocialManager}
 		}
 		for i, p := range physician {
-			id, err := addUser(fmt.Sprintf("prescripteur%d.%s@passerelle-gen.test", i+1, s.Finess), p, s, nil, s.Kind)
+			id, err := addUser(fmt.Sprintf("prescripteur%d.%s@"+EmailDomain, i+1, s.Finess), p, s, nil, s.Kind)
 			if err != nil {
 				return nil, err
 			}
 			o.Physicians = append(o.Physicians, id)
 		}
 		for i, p := range other {
-			id, err := addUser(fmt.Sprintf("equipe%d.%s@passerelle-gen.test", i+1, s.Finess), p, s, nil, s.Kind)
+			id, err := addUser(fmt.Sprintf("equipe%d.%s@"+EmailDomain, i+1, s.Finess), p, s, nil, s.Kind)
 			if err != nil {
 				return nil, err
 			}
@@ -377,7 +380,7 @@ func buildDirectory(cfg Config, ex existing, from, until time.Time) (*directory,
 		d.origins = append(d.origins, o)
 	}
 	for _, s := range authorities {
-		if _, err := addUser(fmt.Sprintf("observatoire.%s@passerelle-gen.test", s.Finess),
+		if _, err := addUser(fmt.Sprintf("observatoire.%s@"+EmailDomain, s.Finess),
 			enums.ProfileObserver, s, nil, s.Kind); err != nil {
 			return nil, err
 		}

@@ -69,7 +69,11 @@ func (g *generator) writeDirectory(ctx context.Context, client *ent.Client) erro
 			b := make([]*ent.UserCreate, len(rows))
 			for i, u := range rows {
 				b[i] = tx.User.Create().SetID(u.ID).SetCreatedAt(u.CreatedAt).SetUpdatedAt(u.UpdatedAt).
-					SetEmail(u.Email).SetFirstName(u.FirstName).SetLastName(u.LastName).SetProfession(u.Profession)
+					SetEmail(u.Email).SetFirstName(u.FirstName).SetLastName(u.LastName).SetProfession(u.Profession).
+					// Synthetic people, like the demo's: the data set is a
+					// demo world (serve --demo accepts it; sign-in only in
+					// demo mode).
+					SetDemo(true)
 			}
 			return tx.User.CreateBulk(b...).Exec(ctx)
 		}); err != nil {

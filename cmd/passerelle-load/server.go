@@ -22,6 +22,8 @@ import (
 
 	"passerelle/app"
 	"passerelle/auth"
+	"passerelle/datagen"
+	"passerelle/demo"
 	"passerelle/ent"
 	"passerelle/ent/habilitation"
 	"passerelle/ent/structure"
@@ -87,12 +89,19 @@ func startInstance(ctx context.Context, st store.Config, logger *slog.Logger, n 
 	}
 	a, err := app.New(ctx, app.Config{
 		Store: st,
+		// Generated accounts are demo accounts (datagen): they sign in only
+		// in demo mode, which loads nothing into a generated database.
+		Demo: true,
 		// The workflow scenario replays many mutations per account: lift the
 		// per-user mutation rate limit (it is measured by its own test).
 		Limits:   graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
 		Logger:   logger,
 		Listener: lcfg,
 	})
+	if errors.Is(err, demo.ErrRealData) {
+		return nil, fmt.Errorf("%w\n(a data set generated before generated accounts became demo ones: regenerate it, or run "+
+			"UPDATE users SET demo = true WHERE email LIKE '%%@%s' on it)", err, datagen.EmailDomain)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -188,15 +197,15 @@ func newHTTPClient(conns int) *http.Client {
 
 // signIn finds the generated accounts the scenarios use, gives them a fresh
 // random password (the generator writes accounts without one) and signs
-// them in through the API. Demo accounts are not used: they may sign in
-// only in demo mode, which refuses a database holding generated data.
+// them in through the API. The demo data set's own accounts are left alone
+// (their password is the documented demo one).
 func (t *target) signIn(ctx context.Context) error {
 	sys := viewer.AllowWrites(viewer.System(ctx))
 	c := t.app.DB.Client
 	now := time.Now().UTC()
 	holder := func(profile enums.Profile, where ...func(*ent.HabilitationQuery)) (*ent.Habilitation, error) {
 		q := c.Habilitation.Query().Where(habilitation.ProfileEQ(profile), habilitation.ValidFromLTE(now),
-			habilitation.ValidUntilGT(now), habilitation.RevokedAtIsNil(), habilitation.HasUserWith(user.Demo(false)))
+			habilitation.ValidUntilGT(now), habilitation.RevokedAtIsNil(), habilitation.HasUserWith(user.EmailHasSuffix("@"+datagen.EmailDomain)))
 		for _, w := range where {
 			w(q)
 		}
@@ -235,7 +244,7 @@ func (t *target) signIn(ctx context.Context) error {
 	// S3 writers: one prescriber on each of up to 8 care structures.
 	ws, err := c.Habilitation.Query().Where(habilitation.ProfileEQ(enums.ProfilePrescriberPhysician),
 		habilitation.ValidFromLTE(now), habilitation.ValidUntilGT(now), habilitation.UnitIDIsNil(),
-		habilitation.HasUserWith(user.Demo(false))).Order(ent.Asc(habilitation.FieldID)).All(sys)
+		habilitation.HasUserWith(user.EmailHasSuffix("@"+datagen.EmailDomain))).Order(ent.Asc(habilitation.FieldID)).All(sys)
 	if err != nil {
 		return err
 	}
@@ -248,7 +257,7 @@ func (t *target) signIn(ctx context.Context) error {
 	}
 	rs, err := c.Habilitation.Query().Where(habilitation.ProfileEQ(enums.ProfileReceiverPhysician),
 		habilitation.ValidFromLTE(now), habilitation.ValidUntilGT(now), habilitation.UnitIDNotNil(),
-		habilitation.HasUnitWith(unit.AcceptingRequests(true)), habilitation.HasUserWith(user.Demo(false))).
+		habilitation.HasUnitWith(unit.AcceptingRequests(true)), habilitation.HasUserWith(user.EmailHasSuffix("@"+datagen.EmailDomain))).
 		Order(ent.Asc(habilitation.FieldID)).All(sys)
 	if err != nil {
 		return err

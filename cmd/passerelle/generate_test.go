@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"testing"
+	"time"
 
+	"passerelle/demo"
+	"passerelle/ent/user"
 	"passerelle/store"
 	"passerelle/viewer"
 )
@@ -41,6 +44,19 @@ func TestGenerateIsRestartable(t *testing.T) {
 	}
 	if again := count(); again != first {
 		t.Fatalf("second run: %d requests, want %d", again, first)
+	}
+	// A generated data set is a demo world: serve --demo accepts it (the
+	// demo accounts then see the generated activity of their structures).
+	db, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if real, err := db.Client.User.Query().Where(user.Demo(false)).Count(viewer.System(ctx)); err != nil || real != 0 {
+		t.Fatalf("%d non-demo accounts generated (%v)", real, err)
+	}
+	if created, err := demo.Load(ctx, db.Client, time.Now()); err != nil || created {
+		t.Fatalf("demo.Load on a generated data set: created %v, %v", created, err)
 	}
 	if err := generate(ctx, []string{"--preset", "nowhere", "--data-dir", t.TempDir()}); err == nil {
 		t.Fatal("an unknown preset must be refused")
