@@ -92,7 +92,9 @@ type Config struct {
 
 // Authenticator turns a bearer token into a viewer.
 type Authenticator interface {
-	// Authenticate returns the viewer for a bearer token, or an error (the token is unknown, expired, idle or revoked).
+	// Authenticate returns the viewer for a bearer token, an *apperr.Error
+	// (UNAUTHENTICATED) when the token is unknown, expired, idle or revoked,
+	// or another error when it could not be checked (e.g. the database).
 	Authenticate(ctx context.Context, token string) (*viewer.Viewer, error)
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"passerelle/apperr"
 	"passerelle/enums"
 	"passerelle/server/ide"
 	"passerelle/server/reqctx"
@@ -105,6 +106,10 @@ func (s *testSchema) executable() graphql.ExecutableSchema {
 type fakeAuth struct {
 	mu     sync.Mutex
 	tokens map[string]*viewer.Viewer
+	// failNext makes that many next calls fail as a database would; -1:
+	// every call. calls counts the calls.
+	failNext int
+	calls    chan struct{}
 }
 
 func newFakeAuth() *fakeAuth {
@@ -126,11 +131,24 @@ func testViewer(email string) *viewer.Viewer {
 	}
 }
 
-var errRevoked = errors.New("session revoked; sign in again")
+// errRevoked is what auth answers for a token that no longer authenticates.
+var errRevoked = apperr.New(apperr.Unauthenticated, "session revoked; sign in again")
 
 func (f *fakeAuth) Authenticate(_ context.Context, token string) (*viewer.Viewer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.calls != nil {
+		select {
+		case f.calls <- struct{}{}:
+		default:
+		}
+	}
+	if f.failNext != 0 {
+		if f.failNext > 0 {
+			f.failNext--
+		}
+		return nil, errors.New("database unreachable")
+	}
 	v, ok := f.tokens[token]
 	if !ok {
 		return nil, errRevoked
@@ -541,6 +559,46 @@ func TestWebsocketClosedOnRevocation(t *testing.T) {
 		code, reason := w.waitClose(ctx)
 		if code != CloseForbidden || reason != ReasonHabilitationRevoked {
 			t.Fatalf("close = %d %q, want %d %q", code, reason, CloseForbidden, ReasonHabilitationRevoked)
+		}
+	})
+}
+
+// A re-authentication that cannot run (the database is down) is not a
+// revocation: a few in a row are tolerated; more close the connection with
+// 1013 "try again later", not 4403.
+func TestWebsocketReauthFailureIsNotRevocation(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, Config{ReauthInterval: 20 * time.Millisecond}, Deps{})
+	calls := make(chan struct{})
+	setFailures := func(n int) {
+		e.auth.mu.Lock()
+		e.auth.failNext, e.auth.calls = n, calls
+		e.auth.mu.Unlock()
+	}
+
+	t.Run("a short outage keeps the connection", func(t *testing.T) {
+		w := connect(ctx, t, e, "alice-token")
+		setFailures(reauthFailuresTolerated - 1)
+		// The failing checks, then one that succeeds again.
+		for range reauthFailuresTolerated {
+			select {
+			case <-calls:
+			case <-ctx.Done():
+				t.Fatal("no re-authentication")
+			}
+		}
+		e.fire(ctx, t)
+		w.expect(ctx, "next")
+		w.c.Close(websocket.StatusNormalClosure, "")
+	})
+
+	t.Run("a long outage asks the client to reconnect", func(t *testing.T) {
+		w := connect(ctx, t, e, "bob-token")
+		setFailures(-1)
+		code, reason := w.waitClose(ctx)
+		setFailures(0)
+		if code != CloseTryAgainLater || reason != ReasonCannotRecheck {
+			t.Fatalf("close = %d %q, want %d %q", code, reason, CloseTryAgainLater, ReasonCannotRecheck)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
+	"passerelle/apperr"
 	"passerelle/server/reqctx"
 	"passerelle/viewer"
 )
@@ -27,6 +28,9 @@ const (
 	// CloseTooManyConnections refuses a user's connection beyond
 	// Config.MaxConnectionsPerUser.
 	CloseTooManyConnections = 4429
+	// CloseTryAgainLater (RFC 6455 1013) closes a connection whose
+	// credentials could not be re-checked several times in a row.
+	CloseTryAgainLater = 1013
 )
 
 // Close reasons sent with CloseForbidden.
@@ -34,7 +38,9 @@ const (
 	ReasonForbidden           = "Forbidden"
 	ReasonSessionEnded        = "Forbidden: session expired or revoked"
 	ReasonHabilitationRevoked = "Forbidden: habilitation revoked"
-	reasonShutdown            = "server shutting down"
+	// ReasonCannotRecheck goes with CloseTryAgainLater.
+	ReasonCannotRecheck = "credentials could not be re-checked; reconnect"
+	reasonShutdown      = "server shutting down"
 	// ReasonTooManyConnections goes with CloseTooManyConnections.
 	ReasonTooManyConnections = "Too many connections for this user"
 )
@@ -284,6 +290,7 @@ func initToken(p transport.InitPayload) (string, error) {
 func (s *server) watchSession(ctx context.Context, closeConn context.CancelFunc, st *wsState, token string, initial *viewer.Viewer) {
 	t := time.NewTicker(s.cfg.ReauthInterval)
 	defer t.Stop()
+	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -296,23 +303,46 @@ func (s *server) watchSession(ctx context.Context, closeConn context.CancelFunc,
 		if ctx.Err() != nil {
 			return
 		}
-		reason := ""
+		code, reason := CloseForbidden, ""
 		switch {
+		case err != nil && !credentialsRejected(err):
+			// The check itself failed (database unreachable, timeout): not
+			// a revocation. Tolerated a few times; then the connection is
+			// closed as "try again later", and the client reconnects.
+			failures++
+			s.log.WarnContext(ctx, "websocket re-authentication failed", "request_id", reqctx.RequestID(ctx),
+				"error", err, "consecutive_failures", failures)
+			if failures < reauthFailuresTolerated {
+				continue
+			}
+			code, reason = CloseTryAgainLater, ReasonCannotRecheck
 		case err != nil || v == nil:
 			reason = ReasonSessionEnded
 		case !stillCovers(v, initial):
 			reason = ReasonHabilitationRevoked
 		default:
+			failures = 0
 			continue
 		}
-		s.log.InfoContext(ctx, "closing websocket: credentials no longer valid", "request_id", reqctx.RequestID(ctx),
-			"reason", reason, "error", err)
+		s.log.InfoContext(ctx, "closing websocket: credentials no longer valid or not checkable", "request_id", reqctx.RequestID(ctx),
+			"code", code, "reason", reason, "error", err)
 		if st != nil {
-			st.setClose(CloseForbidden, reason)
+			st.setClose(code, reason)
 		}
 		closeConn()
 		return
 	}
+}
+
+// reauthFailuresTolerated is how many re-authentications in a row may fail
+// to run before a connection is closed with CloseTryAgainLater.
+const reauthFailuresTolerated = 3
+
+// credentialsRejected tells a token that no longer authenticates (an API
+// error: UNAUTHENTICATED and the like) from a failure to check it.
+func credentialsRejected(err error) bool {
+	var ae *apperr.Error
+	return errors.As(err, &ae) && ae.Code != apperr.Internal
 }
 
 // stillCovers reports whether the fresh viewer still has everything the
