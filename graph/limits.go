@@ -132,8 +132,12 @@ func (r *Resolver) Install(h *handler.Server) {
 		}
 		if oc.Operation.Operation == ast.Subscription {
 			// Root-field middleware (AccessGate, LogReads) does not run for
-			// subscriptions: the gate is applied here, and each event gets
-			// its own scope cache and access log below.
+			// subscriptions: the gate is applied here. No operation-wide
+			// scope cache either: rights are decided afresh for each event
+			// (a dispatch may have changed since the last one), and the
+			// @section directive, finding no cache, logs each medical
+			// reading before its field is served (the access logger
+			// commits concurrent readings together).
 			if err := accessDenied(viewer.FromContext(ctx), rootField(oc)); err != nil {
 				ae := apperr.From(err)
 				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
@@ -143,26 +147,6 @@ func (r *Resolver) Install(h *handler.Server) {
 			return next(ctx)
 		}
 		return next(withScopeCache(ctx))
-	})
-	h.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		oc := graphql.GetOperationContext(ctx)
-		if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
-			return next(ctx)
-		}
-		// One event of a subscription: rights are decided afresh (a dispatch
-		// may have changed since the last event) and the medical sections it
-		// carries are logged before it leaves; if they cannot be, it does
-		// not leave.
-		ctx = withScopeCache(ctx)
-		resp := next(ctx)
-		if resp == nil {
-			return nil
-		}
-		if err := r.flushMedicalReads(ctx); err != nil {
-			graphql.AddError(ctx, err) // through the error presenter
-			return &graphql.Response{Errors: graphql.GetErrors(ctx)}
-		}
-		return resp
 	})
 }
 
