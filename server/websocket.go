@@ -219,10 +219,9 @@ func (s *server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 	ctx = viewer.NewContext(reqctx.WithAuth(ctx, token, nil), v)
 	ctx = reqctx.WithBudget(ctx, reqctx.NewBudget(s.cfg.MaxSubscriptionsPerConnection))
 	ctx, closeConn := context.WithCancel(ctx)
-	go func() {
-		<-ctx.Done()
-		s.conns.release(v.UserID)
-	}()
+	// The slot is released when the connection ends (no goroutine waits
+	// for it: one per connection is memory at 10 000 connections).
+	context.AfterFunc(ctx, func() { s.conns.release(v.UserID) })
 	st, _ := ctx.Value(wsStateKey{}).(*wsState)
 	go s.watchSession(ctx, closeConn, st, token, v)
 	return ctx, nil, nil
