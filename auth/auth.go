@@ -57,18 +57,19 @@ func (c *Config) defaults() {
 type Service struct {
 	client   *ent.Client
 	cfg      Config
-	accounts *Limiter
-	addrs    *Limiter
+	accounts Throttle
+	addrs    Throttle
 }
 
 // NewService returns the sign-in service.
 func NewService(client *ent.Client, cfg Config) *Service {
 	cfg.defaults()
 	return &Service{
-		client:   client,
-		cfg:      cfg,
-		accounts: NewLimiter(3, 10, 15*time.Minute),
-		addrs:    NewLimiter(20, 100, 15*time.Minute),
+		client: client,
+		cfg:    cfg,
+		// In the database: every instance sees the same failures.
+		accounts: NewDBThrottle(client, 3, 10, 15*time.Minute),
+		addrs:    NewDBThrottle(client, 20, 100, 15*time.Minute),
 	}
 }
 
@@ -101,7 +102,15 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	now := s.cfg.Now()
 	key := "email:" + strings.ToLower(strings.TrimSpace(email))
 	addrKey := "addr:" + clientAddr
-	if wait := max(s.accounts.Check(key, now), s.addrs.Check(addrKey, now)); wait > 0 {
+	wait, err := s.accounts.Check(ctx, key, now)
+	if err != nil {
+		return nil, err
+	}
+	addrWait, err := s.addrs.Check(ctx, addrKey, now)
+	if err != nil {
+		return nil, err
+	}
+	if wait = max(wait, addrWait); wait > 0 {
 		return nil, rateLimited(wait)
 	}
 	sys := viewer.System(ctx)
@@ -119,11 +128,17 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 		_, _ = VerifyPassword(dummyHash, password) // same cost as a real check
 	}
 	if !ok || u.Disabled || (u.Demo && !s.cfg.DemoMode) {
-		s.accounts.Fail(key, now)
-		s.addrs.Fail(addrKey, now)
+		if err := s.accounts.Fail(ctx, key, now); err != nil {
+			return nil, err
+		}
+		if err := s.addrs.Fail(ctx, addrKey, now); err != nil {
+			return nil, err
+		}
 		return nil, errBadCredentials()
 	}
-	s.accounts.Reset(key)
+	if err := s.accounts.Reset(ctx, key); err != nil {
+		return nil, err
+	}
 	return s.openSession(ctx, u, clientAddr)
 }
 
@@ -342,12 +357,16 @@ func (s *Service) ChangePassword(ctx context.Context, v *viewer.Viewer, current,
 	}
 	now := s.cfg.Now()
 	key := "email:" + u.Email
-	if wait := s.accounts.Check(key, now); wait > 0 {
+	if wait, err := s.accounts.Check(ctx, key, now); err != nil {
+		return err
+	} else if wait > 0 {
 		return rateLimited(wait)
 	}
 	ok, err := VerifyPassword(u.PasswordHash, current)
 	if err != nil || !ok {
-		s.accounts.Fail(key, now)
+		if err := s.accounts.Fail(ctx, key, now); err != nil {
+			return err
+		}
 		return apperr.BadInput("currentPassword", "the current password is wrong")
 	}
 	if err := s.setPassword(ctx, u, next); err != nil {
@@ -378,13 +397,17 @@ func (s *Service) setPassword(ctx context.Context, u *ent.User, next string) err
 func (s *Service) SetupPassword(ctx context.Context, setupToken, next, clientAddr string) (*Session, error) {
 	now := s.cfg.Now()
 	addrKey := "addr:" + clientAddr
-	if wait := s.addrs.Check(addrKey, now); wait > 0 {
+	if wait, err := s.addrs.Check(ctx, addrKey, now); err != nil {
+		return nil, err
+	} else if wait > 0 {
 		return nil, rateLimited(wait)
 	}
 	sys := viewer.System(ctx)
 	u, err := s.client.User.Query().Where(user.SetupTokenHash(HashTokenString(setupToken))).Only(sys)
 	if ent.IsNotFound(err) || (err == nil && (u.SetupTokenExpiresAt == nil || !now.Before(*u.SetupTokenExpiresAt) || u.Disabled)) {
-		s.addrs.Fail(addrKey, now)
+		if err := s.addrs.Fail(ctx, addrKey, now); err != nil {
+			return nil, err
+		}
 		return nil, apperr.New(apperr.Unauthenticated, "unknown or expired set-up token; ask your referent for a new one")
 	}
 	if err != nil {

@@ -6,8 +6,10 @@ import (
 )
 
 // Limiter slows then locks repeated failed sign-ins, per key (an account's
-// e-mail, a client address). In memory: each instance counts its own
-// attempts (see README, "several instances").
+// e-mail, a client address). In memory, so per instance: it is the
+// reference of the rules, which DBThrottle (what the Service uses, shared
+// by the instances through the database) follows; the tests check both
+// give the same waits.
 type Limiter struct {
 	mu      sync.Mutex
 	entries map[string]*attempts

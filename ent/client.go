@@ -18,6 +18,7 @@ import (
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
+	"passerelle/ent/loginthrottle"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
 	"passerelle/ent/patient"
@@ -55,6 +56,8 @@ type Client struct {
 	Event *EventClient
 	// Habilitation is the client for interacting with the Habilitation builders.
 	Habilitation *HabilitationClient
+	// LoginThrottle is the client for interacting with the LoginThrottle builders.
+	LoginThrottle *LoginThrottleClient
 	// MedicalSection is the client for interacting with the MedicalSection builders.
 	MedicalSection *MedicalSectionClient
 	// Message is the client for interacting with the Message builders.
@@ -89,6 +92,7 @@ func (c *Client) init() {
 	c.Dispatch = NewDispatchClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.Habilitation = NewHabilitationClient(c.config)
+	c.LoginThrottle = NewLoginThrottleClient(c.config)
 	c.MedicalSection = NewMedicalSectionClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.Patient = NewPatientClient(c.config)
@@ -196,6 +200,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Dispatch:           NewDispatchClient(cfg),
 		Event:              NewEventClient(cfg),
 		Habilitation:       NewHabilitationClient(cfg),
+		LoginThrottle:      NewLoginThrottleClient(cfg),
 		MedicalSection:     NewMedicalSectionClient(cfg),
 		Message:            NewMessageClient(cfg),
 		Patient:            NewPatientClient(cfg),
@@ -230,6 +235,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Dispatch:           NewDispatchClient(cfg),
 		Event:              NewEventClient(cfg),
 		Habilitation:       NewHabilitationClient(cfg),
+		LoginThrottle:      NewLoginThrottleClient(cfg),
 		MedicalSection:     NewMedicalSectionClient(cfg),
 		Message:            NewMessageClient(cfg),
 		Patient:            NewPatientClient(cfg),
@@ -268,8 +274,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AccessLog, c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection,
-		c.Dispatch, c.Event, c.Habilitation, c.MedicalSection, c.Message, c.Patient,
-		c.ReferenceCounter, c.Session, c.Structure, c.Unit, c.User,
+		c.Dispatch, c.Event, c.Habilitation, c.LoginThrottle, c.MedicalSection,
+		c.Message, c.Patient, c.ReferenceCounter, c.Session, c.Structure, c.Unit,
+		c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -280,8 +287,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AccessLog, c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection,
-		c.Dispatch, c.Event, c.Habilitation, c.MedicalSection, c.Message, c.Patient,
-		c.ReferenceCounter, c.Session, c.Structure, c.Unit, c.User,
+		c.Dispatch, c.Event, c.Habilitation, c.LoginThrottle, c.MedicalSection,
+		c.Message, c.Patient, c.ReferenceCounter, c.Session, c.Structure, c.Unit,
+		c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -304,6 +312,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Event.mutate(ctx, m)
 	case *HabilitationMutation:
 		return c.Habilitation.mutate(ctx, m)
+	case *LoginThrottleMutation:
+		return c.LoginThrottle.mutate(ctx, m)
 	case *MedicalSectionMutation:
 		return c.MedicalSection.mutate(ctx, m)
 	case *MessageMutation:
@@ -1581,6 +1591,140 @@ func (c *HabilitationClient) mutate(ctx context.Context, m *HabilitationMutation
 		return (&HabilitationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Habilitation mutation op: %q", m.Op())
+	}
+}
+
+// LoginThrottleClient is a client for the LoginThrottle schema.
+type LoginThrottleClient struct {
+	config
+}
+
+// NewLoginThrottleClient returns a client for the LoginThrottle from the given config.
+func NewLoginThrottleClient(c config) *LoginThrottleClient {
+	return &LoginThrottleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `loginthrottle.Hooks(f(g(h())))`.
+func (c *LoginThrottleClient) Use(hooks ...Hook) {
+	c.hooks.LoginThrottle = append(c.hooks.LoginThrottle, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `loginthrottle.Intercept(f(g(h())))`.
+func (c *LoginThrottleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LoginThrottle = append(c.inters.LoginThrottle, interceptors...)
+}
+
+// Create returns a builder for creating a LoginThrottle entity.
+func (c *LoginThrottleClient) Create() *LoginThrottleCreate {
+	mutation := newLoginThrottleMutation(c.config, OpCreate)
+	return &LoginThrottleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LoginThrottle entities.
+func (c *LoginThrottleClient) CreateBulk(builders ...*LoginThrottleCreate) *LoginThrottleCreateBulk {
+	return &LoginThrottleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LoginThrottleClient) MapCreateBulk(slice any, setFunc func(*LoginThrottleCreate, int)) *LoginThrottleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LoginThrottleCreateBulk{err: fmt.Errorf("calling to LoginThrottleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LoginThrottleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LoginThrottleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LoginThrottle.
+func (c *LoginThrottleClient) Update() *LoginThrottleUpdate {
+	mutation := newLoginThrottleMutation(c.config, OpUpdate)
+	return &LoginThrottleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LoginThrottleClient) UpdateOne(_m *LoginThrottle) *LoginThrottleUpdateOne {
+	mutation := newLoginThrottleMutation(c.config, OpUpdateOne, withLoginThrottle(_m))
+	return &LoginThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LoginThrottleClient) UpdateOneID(id int) *LoginThrottleUpdateOne {
+	mutation := newLoginThrottleMutation(c.config, OpUpdateOne, withLoginThrottleID(id))
+	return &LoginThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LoginThrottle.
+func (c *LoginThrottleClient) Delete() *LoginThrottleDelete {
+	mutation := newLoginThrottleMutation(c.config, OpDelete)
+	return &LoginThrottleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LoginThrottleClient) DeleteOne(_m *LoginThrottle) *LoginThrottleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LoginThrottleClient) DeleteOneID(id int) *LoginThrottleDeleteOne {
+	builder := c.Delete().Where(loginthrottle.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LoginThrottleDeleteOne{builder}
+}
+
+// Query returns a query builder for LoginThrottle.
+func (c *LoginThrottleClient) Query() *LoginThrottleQuery {
+	return &LoginThrottleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLoginThrottle},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LoginThrottle entity by its id.
+func (c *LoginThrottleClient) Get(ctx context.Context, id int) (*LoginThrottle, error) {
+	return c.Query().Where(loginthrottle.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LoginThrottleClient) GetX(ctx context.Context, id int) *LoginThrottle {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *LoginThrottleClient) Hooks() []Hook {
+	hooks := c.hooks.LoginThrottle
+	return append(hooks[:len(hooks):len(hooks)], loginthrottle.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LoginThrottleClient) Interceptors() []Interceptor {
+	return c.inters.LoginThrottle
+}
+
+func (c *LoginThrottleClient) mutate(ctx context.Context, m *LoginThrottleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LoginThrottleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LoginThrottleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LoginThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LoginThrottleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LoginThrottle mutation op: %q", m.Op())
 	}
 }
 
@@ -2916,13 +3060,13 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 type (
 	hooks struct {
 		AccessLog, AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch,
-		Event, Habilitation, MedicalSection, Message, Patient, ReferenceCounter,
-		Session, Structure, Unit, User []ent.Hook
+		Event, Habilitation, LoginThrottle, MedicalSection, Message, Patient,
+		ReferenceCounter, Session, Structure, Unit, User []ent.Hook
 	}
 	inters struct {
 		AccessLog, AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch,
-		Event, Habilitation, MedicalSection, Message, Patient, ReferenceCounter,
-		Session, Structure, Unit, User []ent.Interceptor
+		Event, Habilitation, LoginThrottle, MedicalSection, Message, Patient,
+		ReferenceCounter, Session, Structure, Unit, User []ent.Interceptor
 	}
 )
 

@@ -13,6 +13,7 @@ import (
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
+	"passerelle/ent/loginthrottle"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
 	"passerelle/ent/patient"
@@ -94,6 +95,7 @@ func checkColumn(t, c string) error {
 			dispatch.Table:           dispatch.ValidColumn,
 			event.Table:              event.ValidColumn,
 			habilitation.Table:       habilitation.ValidColumn,
+			loginthrottle.Table:      loginthrottle.ValidColumn,
 			medicalsection.Table:     medicalsection.ValidColumn,
 			message.Table:            message.ValidColumn,
 			patient.Table:            patient.ValidColumn,

@@ -28,6 +28,8 @@ type Tx struct {
 	Event *EventClient
 	// Habilitation is the client for interacting with the Habilitation builders.
 	Habilitation *HabilitationClient
+	// LoginThrottle is the client for interacting with the LoginThrottle builders.
+	LoginThrottle *LoginThrottleClient
 	// MedicalSection is the client for interacting with the MedicalSection builders.
 	MedicalSection *MedicalSectionClient
 	// Message is the client for interacting with the Message builders.
@@ -182,6 +184,7 @@ func (tx *Tx) init() {
 	tx.Dispatch = NewDispatchClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.Habilitation = NewHabilitationClient(tx.config)
+	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
 	tx.MedicalSection = NewMedicalSectionClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Patient = NewPatientClient(tx.config)

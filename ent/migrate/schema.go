@@ -358,6 +358,27 @@ var (
 			},
 		},
 	}
+	// LoginThrottlesColumns holds the columns for the "login_throttles" table.
+	LoginThrottlesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 320},
+		{Name: "failures", Type: field.TypeInt, Default: 0},
+		{Name: "last_failure_at", Type: field.TypeTime},
+		{Name: "locked_until", Type: field.TypeTime, Nullable: true},
+	}
+	// LoginThrottlesTable holds the schema information for the "login_throttles" table.
+	LoginThrottlesTable = &schema.Table{
+		Name:       "login_throttles",
+		Columns:    LoginThrottlesColumns,
+		PrimaryKey: []*schema.Column{LoginThrottlesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "loginthrottle_last_failure_at",
+				Unique:  false,
+				Columns: []*schema.Column{LoginThrottlesColumns[3]},
+			},
+		},
+	}
 	// MedicalSectionsColumns holds the columns for the "medical_sections" table.
 	MedicalSectionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -609,6 +630,7 @@ var (
 		DispatchesTable,
 		EventsTable,
 		HabilitationsTable,
+		LoginThrottlesTable,
 		MedicalSectionsTable,
 		MessagesTable,
 		PatientsTable,

@@ -27,6 +27,9 @@ type Event func(*sql.Selector)
 // Habilitation is the predicate function for habilitation builders.
 type Habilitation func(*sql.Selector)
 
+// LoginThrottle is the predicate function for loginthrottle builders.
+type LoginThrottle func(*sql.Selector)
+
 // MedicalSection is the predicate function for medicalsection builders.
 type MedicalSection func(*sql.Selector)
 

@@ -279,6 +279,30 @@ func (f HabilitationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.HabilitationMutation", m)
 }
 
+// The LoginThrottleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LoginThrottleQueryRuleFunc func(context.Context, *ent.LoginThrottleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LoginThrottleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoginThrottleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LoginThrottleQuery", q)
+}
+
+// The LoginThrottleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LoginThrottleMutationRuleFunc func(context.Context, *ent.LoginThrottleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LoginThrottleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LoginThrottleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoginThrottleMutation", m)
+}
+
 // The MedicalSectionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MedicalSectionQueryRuleFunc func(context.Context, *ent.MedicalSectionQuery) error
@@ -520,6 +544,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.HabilitationQuery:
 		return q.Filter(), nil
+	case *ent.LoginThrottleQuery:
+		return q.Filter(), nil
 	case *ent.MedicalSectionQuery:
 		return q.Filter(), nil
 	case *ent.MessageQuery:
@@ -556,6 +582,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.EventMutation:
 		return m.Filter(), nil
 	case *ent.HabilitationMutation:
+		return m.Filter(), nil
+	case *ent.LoginThrottleMutation:
 		return m.Filter(), nil
 	case *ent.MedicalSectionMutation:
 		return m.Filter(), nil

@@ -11,6 +11,7 @@ import (
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
+	"passerelle/ent/loginthrottle"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
 	"passerelle/ent/patient"
@@ -330,6 +331,25 @@ func init() {
 	habilitationDescID := habilitationMixinFields0[0].Descriptor()
 	// habilitation.DefaultID holds the default value on creation for the id field.
 	habilitation.DefaultID = habilitationDescID.Default.(func() uuid.UUID)
+	loginthrottle.Policy = privacy.NewPolicies(schema.LoginThrottle{})
+	loginthrottle.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := loginthrottle.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	loginthrottleFields := schema.LoginThrottle{}.Fields()
+	_ = loginthrottleFields
+	// loginthrottleDescKey is the schema descriptor for key field.
+	loginthrottleDescKey := loginthrottleFields[0].Descriptor()
+	// loginthrottle.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	loginthrottle.KeyValidator = loginthrottleDescKey.Validators[0].(func(string) error)
+	// loginthrottleDescFailures is the schema descriptor for failures field.
+	loginthrottleDescFailures := loginthrottleFields[1].Descriptor()
+	// loginthrottle.DefaultFailures holds the default value on creation for the failures field.
+	loginthrottle.DefaultFailures = loginthrottleDescFailures.Default.(int)
 	medicalsectionMixin := schema.MedicalSection{}.Mixin()
 	medicalsection.Policy = privacy.NewPolicies(schema.MedicalSection{})
 	medicalsection.Hooks[0] = func(next ent.Mutator) ent.Mutator {
