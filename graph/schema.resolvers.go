@@ -10,7 +10,7 @@ import (
 	"passerelle/apperr"
 	"passerelle/directory"
 	"passerelle/ent"
-	"passerelle/ent/schema/rule"
+	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/structure"
 	"passerelle/ent/unit"
@@ -295,7 +295,7 @@ func (r *queryResolver) Inbox(ctx context.Context, unitID uuid.UUID, after *entg
 	if first, last, err = r.Limits.page(first, last); err != nil {
 		return nil, err
 	}
-	return r.Client.Dispatch.Query().Where(rule.InboxNarrowing(v, unitID)...).Paginate(ctx, after, first, before, last,
+	return r.Client.Dispatch.Query().Where(dispatch.UnitID(unitID)).Paginate(ctx, after, first, before, last,
 		ent.WithDispatchOrder([]*ent.DispatchOrder{{Field: ent.DispatchOrderFieldSentAt, Direction: entgql.OrderDirectionDesc}}),
 		ent.WithDispatchFilter(where.Filter))
 }

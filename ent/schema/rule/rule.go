@@ -100,8 +100,8 @@ func RequestVisible(v *viewer.Viewer) predicate.AdmissionRequest {
 	if len(structures) > 0 {
 		ors = append(ors, admissionrequest.OriginStructureIDIn(structures...))
 	}
-	if units := receivingUnits(v); len(units) > 0 {
-		ors = append(ors, admissionrequest.HasDispatchesWith(dispatch.UnitIDIn(units...)))
+	if len(v.ReceivingUnits) > 0 {
+		ors = append(ors, admissionrequest.HasDispatchesWith(dispatch.UnitIDIn(v.ReceivingUnits...)))
 	}
 	if len(ors) == 0 {
 		return admissionrequest.IDIn() // matches nothing
@@ -116,40 +116,13 @@ func DispatchVisible(v *viewer.Viewer) predicate.Dispatch {
 	if own, ok := requestingSide(v); ok {
 		ors = append(ors, dispatch.HasRequestWith(own))
 	}
-	if units := receivingUnits(v); len(units) > 0 {
-		ors = append(ors, dispatch.UnitIDIn(units...))
+	if len(v.ReceivingUnits) > 0 {
+		ors = append(ors, dispatch.UnitIDIn(v.ReceivingUnits...))
 	}
 	if len(ors) == 0 {
 		return dispatch.IDIn() // matches nothing
 	}
 	return dispatch.Or(ors...)
-}
-
-// InboxNarrowing returns the predicates a query of unit's inbox needs on top
-// of the dispatch row rule, for a viewer who receives for unit: none when the
-// rule alone already matches exactly the unit's dispatches (the viewer
-// receives for that unit only and holds no requesting profile), else the
-// unit. SQLite evaluates both "unit_id = ?" and the rule's "unit_id IN (?)"
-// on each of the unit's index entries otherwise: 2 of the 3.5 ms of an inbox
-// count over 14 000 dispatches.
-func InboxNarrowing(v *viewer.Viewer, unit uuid.UUID) []predicate.Dispatch {
-	units := receivingUnits(v)
-	if _, requesting := requestingSide(v); len(units) == 1 && units[0] == unit && !requesting {
-		return nil
-	}
-	return []predicate.Dispatch{dispatch.UnitID(unit)}
-}
-
-// receivingUnits are the viewer's receiving units, each once (a user may
-// hold two receiving profiles on one unit).
-func receivingUnits(v *viewer.Viewer) []uuid.UUID {
-	units := make([]uuid.UUID, 0, len(v.ReceivingUnits))
-	for _, u := range v.ReceivingUnits {
-		if !slices.Contains(units, u) {
-			units = append(units, u)
-		}
-	}
-	return units
 }
 
 // requestingSide is RequestVisible without the receiving part; false when
@@ -176,8 +149,8 @@ func EventVisible(v *viewer.Viewer) predicate.Event {
 	if own, ok := requestingSide(v); ok {
 		ors = append(ors, event.HasRequestWith(own))
 	}
-	if units := receivingUnits(v); len(units) > 0 {
-		ors = append(ors, event.UnitIDIn(units...), event.And(event.UnitIDIsNil(), openToUnits(units)))
+	if len(v.ReceivingUnits) > 0 {
+		ors = append(ors, event.UnitIDIn(v.ReceivingUnits...), event.And(event.UnitIDIsNil(), openToUnits(v.ReceivingUnits)))
 	}
 	if len(ors) == 0 {
 		return event.IDIn() // matches nothing

@@ -66,36 +66,3 @@ func TestRowRulesOnlyJoinTheSidesTheViewerHolds(t *testing.T) {
 		})
 	}
 }
-
-func TestInboxNarrowing(t *testing.T) {
-	unit, other, structure := uuid.New(), uuid.New(), uuid.New()
-	receiving := viewer.Habilitation{Profile: enums.ProfileReceiverPhysician, StructureID: structure, UnitID: &unit}
-	requesting := viewer.Habilitation{Profile: enums.ProfilePrescriberPhysician, StructureID: uuid.New()}
-	for _, c := range []struct {
-		name   string
-		v      *viewer.Viewer
-		narrow bool
-	}{
-		{"receiver of this unit only", &viewer.Viewer{Habilitations: []viewer.Habilitation{receiving}, ReceivingUnits: []uuid.UUID{unit}}, false},
-		{"the same unit twice (physician and staff)", &viewer.Viewer{Habilitations: []viewer.Habilitation{receiving, receiving}, ReceivingUnits: []uuid.UUID{unit, unit}}, false},
-		{"receiver of two units", &viewer.Viewer{Habilitations: []viewer.Habilitation{receiving}, ReceivingUnits: []uuid.UUID{unit, other}}, true},
-		{"receiver who also prescribes", &viewer.Viewer{Habilitations: []viewer.Habilitation{receiving, requesting}, ReceivingUnits: []uuid.UUID{unit}}, true},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			ps := InboxNarrowing(c.v, unit)
-			where := render(dispatch.Table, func(s *sql.Selector) {
-				for _, p := range ps {
-					p(s)
-				}
-				DispatchVisible(c.v)(s)
-			})
-			if got := len(ps) > 0; got != c.narrow {
-				t.Fatalf("narrowing %v, want %v: %s", got, c.narrow, where)
-			}
-			// Either way, the inbox is the unit's dispatches and nothing else.
-			if !strings.Contains(where, "`unit_id` = ?") && !strings.Contains(where, "`unit_id` IN (?)") {
-				t.Fatalf("the query does not pin the unit: %s", where)
-			}
-		})
-	}
-}
