@@ -44,7 +44,7 @@ type DBThrottle struct {
 var _ Throttle = (*DBThrottle)(nil)
 
 // NewDBThrottle returns a throttle kept in the database of client, with the
-// thresholds of NewLimiter.
+// given thresholds (the window is lockFor).
 func NewDBThrottle(client *ent.Client, slowAfter, lockAfter int, lockFor time.Duration) *DBThrottle {
 	return &DBThrottle{client: client, SlowAfter: slowAfter, LockAfter: lockAfter, LockFor: lockFor, Window: lockFor}
 }

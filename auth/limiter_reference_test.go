@@ -5,11 +5,10 @@ import (
 	"time"
 )
 
-// Limiter slows then locks repeated failed sign-ins, per key (an account's
-// e-mail, a client address). In memory, so per instance: it is the
-// reference of the rules, which DBThrottle (what the Service uses, shared
-// by the instances through the database) follows; the tests check both
-// give the same waits.
+// Limiter is the reference of the sign-in throttling rules, in memory:
+// DBThrottle (what the Service uses, shared by the instances through the
+// database) must give the same waits, which the tests check. It lives in a
+// test file so that production code holds the rules once.
 type Limiter struct {
 	mu      sync.Mutex
 	entries map[string]*attempts
