@@ -29,6 +29,7 @@ import (
 	"passerelle/demo"
 	"passerelle/enums"
 	"passerelle/graph"
+	"passerelle/internal/hostload"
 	"passerelle/server"
 	"passerelle/store"
 	"passerelle/viewer"
@@ -127,7 +128,7 @@ func subscriptions(ctx context.Context, args []string) error {
 		}
 	}
 	nofile := raiseFileLimit()
-	loadStart := loadAvg()
+	loadStart := hostload.Average()
 
 	dir, err := os.MkdirTemp("", "passerelle-bench-")
 	if err != nil {
@@ -374,7 +375,7 @@ func subscriptions(ctx context.Context, args []string) error {
 		}
 	}
 	report(os.Stdout, f, nofile, results)
-	fmt.Printf("Load average (1, 5, 15 min) at start: %s; at the end: %s (other processes on the machine count: the figures are only as quiet as it was).\n", loadStart, loadAvg())
+	fmt.Printf("Load average (1, 5, 15 min) at start: %s; at the end: %s (other processes on the machine count: the figures are only as quiet as it was).\n", loadStart, hostload.Average())
 	return nil
 }
 
@@ -402,19 +403,6 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// loadAvg reads the machine's load averages.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // loadClient is the child process holding the subscriptions.

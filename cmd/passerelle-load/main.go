@@ -1,13 +1,12 @@
-// Command passerelle-load generates realistic data and measures the server
-// under load, against baselines measured in the same run.
+// Command passerelle-load measures the server under load, on a data set
+// written by `passerelle generate`, against baselines measured in the same
+// run.
 //
-//	passerelle-load generate --preset idf --data-dir D [--database-url URL] [--seed 1] [--requests N]
 //	passerelle-load run --scenario S1|S2|S3|S4|all|S6 --mode closed|open [--concurrency N] [--rate R]
 //	                    [--duration 20s] [--data-dir D] [--database-url URL] [--cpuprofile F]
 //	                    [--instances 2] [--peer postgraphile|postgraphile-rls|both]
 //
-// generate writes the data set of the datagen package (demo data first),
-// with a progress bar and its rate. run starts the server in this process
+// run starts the server in this process
 // (app.New on the given database, listening on 127.0.0.1 only), signs in
 // generated accounts, drives one scenario with real HTTP clients (net/http,
 // keep-alive) in a closed model (fixed concurrency) or an open model (fixed
@@ -47,8 +46,6 @@ func main() {
 	defer stop()
 	var err error
 	switch os.Args[1] {
-	case "generate":
-		err = generate(ctx, os.Args[2:])
 	case "run":
 		err = run(ctx, os.Args[2:])
 	case "-h", "--help", "help":
@@ -68,9 +65,9 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage: passerelle-load <command> [flags]
 
 commands:
-  generate   write a deterministic realistic data set (presets idf, france) with a progress bar
   run        load an in-process server (loopback only) with scenario S1..S4 and compare with baselines
 
-Run "passerelle-load <command> -h" for the flags of a command.
+Run "passerelle-load <command> -h" for the flags of a command. The data sets
+come from "passerelle generate --preset idf|france".
 `)
 }

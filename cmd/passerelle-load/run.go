@@ -16,6 +16,7 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"passerelle/internal/hostload"
 	"passerelle/store"
 )
 
@@ -193,9 +194,9 @@ func run(ctx context.Context, args []string) error {
 	if err := t.check(ctx, base); err != nil {
 		return err
 	}
-	fmt.Printf("server %s on %s (%s), GOMAXPROCS %d, load average %s\n", t.url, t.app.DB.Where, t.dialect, runtime.GOMAXPROCS(0), loadavg())
+	fmt.Printf("server %s on %s (%s), GOMAXPROCS %d, load average %s\n", t.url, t.app.DB.Where, t.dialect, runtime.GOMAXPROCS(0), hostload.Average())
 	fmt.Printf("schema: migrations %s\n", schemaVersion(ctx, t))
-	defer func() { fmt.Printf("load average at the end: %s\n", loadavg()) }()
+	defer func() { fmt.Printf("load average at the end: %s\n", hostload.Average()) }()
 	if t.dialect == dialect.Postgres {
 		cfg.meter = &cpuMeter{db: t.app.DB.SQL}
 	} else {
@@ -386,17 +387,4 @@ func (t *target) check(ctx context.Context, base *baseline) error {
 		}
 	}
 	return nil
-}
-
-// loadavg reads /proc/loadavg (other processes share the machine).
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -214,7 +214,7 @@ func (t *target) signIn(ctx context.Context) error {
 			return nil, err
 		}
 		if len(hs) == 0 {
-			return nil, fmt.Errorf("no generated %s account: generate the data set first (passerelle-load generate)", profile)
+			return nil, fmt.Errorf("no generated %s account: generate the data set first (passerelle generate)", profile)
 		}
 		return hs[0], nil
 	}

@@ -58,6 +58,9 @@ func TestGenerateIsRestartable(t *testing.T) {
 	if created, err := demo.Load(ctx, db.Client, time.Now()); err != nil || created {
 		t.Fatalf("demo.Load on a generated data set: created %v, %v", created, err)
 	}
+	if err := generate(ctx, []string{"--preset", "tiny", "--end", "2026-13-40", "--data-dir", t.TempDir()}); err == nil {
+		t.Fatal("a malformed --end must be refused")
+	}
 	if err := generate(ctx, []string{"--preset", "nowhere", "--data-dir", t.TempDir()}); err == nil {
 		t.Fatal("an unknown preset must be refused")
 	}

@@ -3,7 +3,7 @@
 //	passerelle serve [--demo] [--migrate] [--addr 127.0.0.1:8080] [--data-dir data] [--database-url URL] [--db-max-conns N] [--cors-origins ...]
 //	passerelle migrate [--data-dir data] [--database-url URL]
 //	passerelle bootstrap --email E --first-name F --last-name L   (first REGIONAL_SUPPORT account)
-//	passerelle generate --preset idf|france|tiny [--seed N] [--requests N] [--writers N]   (synthetic data set)
+//	passerelle generate --preset idf|france|tiny [--seed N] [--requests N] [--writers N] [--end YYYY-MM-DD]   (synthetic data set)
 package main
 
 import (
@@ -188,6 +188,7 @@ func generate(ctx context.Context, args []string) error {
 	requests := fs.Int("requests", 0, "number of requests (default: the preset's)")
 	writers := fs.Int("writers", 1, "concurrent writing transactions (PostgreSQL benefits from 2)")
 	cacheMB := fs.Int("sqlite-cache-mb", 256, "SQLite page cache per connection while generating, in MiB")
+	end := fs.String("end", "", "end of the simulated year, YYYY-MM-DD (default: today, or the end of the run being resumed)")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
 		return fmt.Errorf("generate: unexpected argument %q", fs.Arg(0))
@@ -195,8 +196,16 @@ func generate(ctx context.Context, args []string) error {
 	if *requests < 0 || *writers < 1 || *cacheMB < 0 {
 		return errors.New("generate: --requests must be ≥ 0, --writers ≥ 1, --sqlite-cache-mb ≥ 0")
 	}
-	return datagen.Command(ctx, datagen.CommandConfig{Store: *st, Preset: *preset, Seed: *seed,
-		Requests: *requests, Writers: *writers, SQLiteCacheMB: *cacheMB})
+	c := datagen.CommandConfig{Store: *st, Preset: *preset, Seed: *seed,
+		Requests: *requests, Writers: *writers, SQLiteCacheMB: *cacheMB}
+	if *end != "" {
+		t, err := time.Parse(time.DateOnly, *end)
+		if err != nil {
+			return fmt.Errorf("generate: --end: %w", err)
+		}
+		c.End = t
+	}
+	return datagen.Command(ctx, c)
 }
 
 func migrate(ctx context.Context, args []string) error {
