@@ -24,20 +24,24 @@ func TestSubscriptionMedicalReadsAreLogged(t *testing.T) {
 	s := newLiveStory(e)
 	s.run(0, 1)
 	sys := viewer.System(context.Background())
-	who, rid := uuid.MustParse(e.userID(prescriber)), uuid.MustParse(s.id)
-	logged := func() int {
-		n, err := e.app.DB.Client.AccessLog.Query().Where(accesslog.UserID(who), accesslog.RequestID(rid)).Count(sys)
+	rid := uuid.MustParse(s.id)
+	logged := func(who string) int {
+		n, err := e.app.DB.Client.AccessLog.Query().
+			Where(accesslog.UserID(uuid.MustParse(e.userID(who))), accesslog.RequestID(rid)).Count(sys)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
-	before := logged()
-	c := liveMustDial(ctx, t, e, e.token(prescriber))
-	sub := c.subscribe(ctx, t, `subscription Follow($requestId: ID!) {
+	const follow = `subscription Follow($requestId: ID!) {
   requestEvents(requestId: $requestId) { type request { id medical { diagnosis } } }
-}`, "Follow", map[string]any{"requestId": s.id})
-	liveWaitSubscribers(ctx, t, e, 1)
+}`
+	before, refusedBefore := logged(prescriber), logged(adminSocial)
+	sub := liveMustDial(ctx, t, e, e.token(prescriber)).subscribe(ctx, t, follow, "Follow", map[string]any{"requestId": s.id})
+	// Its twin: a profile that may not read the section gets it refused,
+	// and nothing is logged for it.
+	refused := liveMustDial(ctx, t, e, e.token(adminSocial)).subscribe(ctx, t, follow, "Follow", map[string]any{"requestId": s.id})
+	liveWaitSubscribers(ctx, t, e, 2)
 	s.run(1, 3) // two saves of the medical section, by the care team
 	got := sub.waitCount(ctx, t, 2)
 	for i, ev := range got {
@@ -45,8 +49,16 @@ func TestSubscriptionMedicalReadsAreLogged(t *testing.T) {
 			t.Fatalf("event %d: %s", i, ev.raw)
 		}
 	}
-	if n := logged(); n < before+len(got) {
+	if n := logged(prescriber); n < before+len(got) {
 		t.Fatalf("%d medical readings delivered live, %d logged", len(got), n-before)
+	}
+	for i, ev := range refused.waitCount(ctx, t, 2) {
+		if len(ev.Errors) == 0 || liveField(ev, "request.medical.diagnosis") != "" {
+			t.Fatalf("administrative manager, event %d: %s", i, ev.raw)
+		}
+	}
+	if n := logged(adminSocial); n != refusedBefore {
+		t.Fatalf("%d readings logged for a profile refused the medical section", n-refusedBefore)
 	}
 }
 
