@@ -1,8 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"passerelle/enums"
+	"passerelle/viewer"
 )
 
 // TestWithdrawnUnitSeesNothingAfter: a unit withdrawn from a request keeps
@@ -36,5 +43,80 @@ func TestWithdrawnUnitSeesNothingAfter(t *testing.T) {
 	// The unit still in play sees the change.
 	if got := timeline(perineDoctor); !slices.Contains(got, "REQUEST_UPDATED") {
 		t.Fatalf("Sainte-Périne should see the update: %v", got)
+	}
+}
+
+// TestInboxOfAReceiverWithSeveralHats: a unit's inbox lists the dispatches
+// that unit received and nothing else, for a user who also prescribes (and
+// so sees other units' dispatches of the requests of their structure) and
+// who receives for a second unit. The inbox is read as the unit's receiver
+// only (rule.AsReceiverOf); this pins what that narrowing must keep.
+func TestInboxOfAReceiverWithSeveralHats(t *testing.T) {
+	e := newEnv(t)
+	perine, garnier := e.unitID("USP Sainte-Périne"), e.unitID("Maison médicale Jeanne Garnier")
+	ctx := viewer.System(context.Background())
+	garnierUnit, err := e.app.DB.Client.Unit.Get(ctx, uuid.MustParse(garnier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doctor := uuid.MustParse(e.userID(perineDoctor))
+	now := time.Now().UTC()
+	for _, h := range []struct {
+		profile   enums.Profile
+		structure uuid.UUID
+		unit      *uuid.UUID
+	}{
+		{enums.ProfilePrescriberPhysician, uuid.MustParse(e.structureID(prescriber)), nil},
+		{enums.ProfileReceiverPhysician, garnierUnit.StructureID, &garnierUnit.ID},
+	} {
+		if err := e.app.DB.Client.Habilitation.Create().SetUserID(doctor).SetStructureID(h.structure).
+			SetNillableUnitID(h.unit).SetProfile(h.profile).SetValidFrom(now.Add(-time.Hour)).
+			SetValidUntil(now.AddDate(0, 1, 0)).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Diaconesses (the doctor's prescribing structure) sends one request to
+	// both units, and one to Sainte-Périne only.
+	dispatches := map[string][]string{} // unit → dispatch ids
+	var diaconesses string
+	send := func(who string, units ...string) {
+		id := e.readyRequest(who)
+		if len(units) == 2 {
+			diaconesses = id
+		}
+		sent := e.must(who, "Send", map[string]any{"requestId": id, "unitIds": units})
+		for _, d := range get(sent, "sendAdmissionRequest.dispatches").([]any) {
+			dispatches[str(d, "unit.id")] = append(dispatches[str(d, "unit.id")], str(d, "id"))
+		}
+	}
+	send(prescriber, perine, garnier)
+	send(prescriber, perine)
+
+	inbox := func(unit string) (ids []string, total float64) {
+		d := e.must(perineDoctor, "Inbox", map[string]any{"unitId": unit, "first": 50})
+		for _, edge := range get(d, "inbox.edges").([]any) {
+			ids = append(ids, str(edge, "node.id"))
+			if str(edge, "node.request.patient.birthName") == "" {
+				t.Errorf("%s: an inbox row without its patient: %v", unit, edge)
+			}
+		}
+		total, _ = get(d, "inbox.totalCount").(float64)
+		return ids, total
+	}
+	for unit, name := range map[string]string{perine: "Sainte-Périne", garnier: "Jeanne Garnier"} {
+		got, total := inbox(unit)
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(dispatches[unit]))
+		if !slices.Equal(got, want) || total != float64(len(want)) {
+			t.Errorf("inbox of %s: %v (totalCount %v), want %v", name, got, total, want)
+		}
+	}
+
+	// As a prescriber, the same account still sees both dispatches of its
+	// structure's request: the narrowing is the inbox's, not the account's.
+	d := e.must(perineDoctor, "Request", map[string]any{"id": diaconesses})
+	if n := len(get(d, "node.dispatches").([]any)); n != 2 {
+		t.Fatalf("prescriber view of the request: %d dispatches, want 2: %v", n, d)
 	}
 }

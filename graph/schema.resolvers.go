@@ -10,7 +10,6 @@ import (
 	"passerelle/apperr"
 	"passerelle/directory"
 	"passerelle/ent"
-	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/structure"
 	"passerelle/ent/unit"
@@ -289,15 +288,7 @@ func (r *queryResolver) Inbox(ctx context.Context, unitID uuid.UUID, after *entg
 	if err != nil {
 		return nil, err
 	}
-	if !v.ReceivesFor(unitID) {
-		return nil, apperr.NotFoundError("unit inbox")
-	}
-	if first, last, err = r.Limits.page(first, last); err != nil {
-		return nil, err
-	}
-	return r.Client.Dispatch.Query().Where(dispatch.UnitID(unitID)).Paginate(ctx, after, first, before, last,
-		ent.WithDispatchOrder([]*ent.DispatchOrder{{Field: ent.DispatchOrderFieldSentAt, Direction: entgql.OrderDirectionDesc}}),
-		ent.WithDispatchFilter(where.Filter))
+	return r.inbox(ctx, v, unitID, after, first, before, last, where)
 }
 
 // SearchUsers is the resolver for the searchUsers field.

@@ -14,6 +14,7 @@ import (
 	"passerelle/directory"
 	"passerelle/ent"
 	"passerelle/ent/habilitation"
+	"passerelle/ent/schema/rule"
 	"passerelle/enums"
 	"passerelle/graph/generated"
 	"passerelle/graph/model"
@@ -188,4 +189,23 @@ func (r *Resolver) complete(ctx context.Context, d *ent.Dispatch) (*ent.Dispatch
 		return d, nil
 	}
 	return r.Client.Dispatch.Get(ctx, d.ID)
+}
+
+// inbox lists the unit's dispatches, newest first. They are what the viewer
+// sees acting as the unit's receiver: the narrowed viewer's row rule is the
+// query's only condition, so the unit is named once (rule.AsReceiverOf).
+func (r *Resolver) inbox(ctx context.Context, v *viewer.Viewer, unitID uuid.UUID, after *entgql.Cursor[uuid.UUID], first *int,
+	before *entgql.Cursor[uuid.UUID], last *int, where *ent.DispatchWhereInput,
+) (*ent.DispatchConnection, error) {
+	receiver := rule.AsReceiverOf(v, unitID)
+	if receiver == nil {
+		return nil, apperr.NotFoundError("unit inbox")
+	}
+	first, last, err := r.Limits.page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.Dispatch.Query().Paginate(viewer.NewContext(ctx, receiver), after, first, before, last,
+		ent.WithDispatchOrder([]*ent.DispatchOrder{{Field: ent.DispatchOrderFieldSentAt, Direction: entgql.OrderDirectionDesc}}),
+		ent.WithDispatchFilter(where.Filter))
 }

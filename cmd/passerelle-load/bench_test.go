@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -132,28 +134,56 @@ func BenchmarkBaselineInboxJSON(b *testing.B) {
 
 // benchTarget is a server on a small generated data set, driven through its
 // handler in process (no sockets): the whole GraphQL stack of S1 and S2.
+// With PASSERELLE_BENCH_DATA set to a generated SQLite file (passerelle
+// generate --preset idf), a copy of that file is served instead: the
+// dashboards at the scale of the load harness, with benchstat's precision.
 func benchTarget(b *testing.B) *target {
 	b.Helper()
 	dir := b.TempDir()
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{DataDir: dir})
-	if err != nil {
+	if src := os.Getenv("PASSERELLE_BENCH_DATA"); src != "" {
+		if err := copyFile(src, filepath.Join(dir, "passerelle.db")); err != nil {
+			b.Fatal(err)
+		}
+	} else if err := generateBenchData(ctx, dir); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	cfg := datagen.Config{Preset: "idf", Requests: 4000, Seed: 3}
-	if err := datagen.Generate(ctx, db.Client, cfg, nil); err != nil {
-		b.Fatal(err)
-	}
-	db.Close()
 	t, err := startTarget(ctx, store.Config{DatabaseURL: store.SQLiteDSN(filepath.Join(dir, "passerelle.db"))}, 4, nil, false)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(t.close)
 	return t
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// generateBenchData writes the small data set (4 000 requests) into dir.
+func generateBenchData(ctx context.Context, dir string) error {
+	db, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	return datagen.Generate(ctx, db.Client, datagen.Config{Preset: "idf", Requests: 4000, Seed: 3}, nil)
 }
 
 func serveBench(b *testing.B, h http.Handler, token string, body []byte) {

@@ -125,6 +125,31 @@ func DispatchVisible(v *viewer.Viewer) predicate.Dispatch {
 	return dispatch.Or(ors...)
 }
 
+// AsReceiverOf is v acting only as a receiver of unit, or nil when v does
+// not receive for it: v's habilitations minus those of the requesting side,
+// with unit as its only receiving unit. The row rules are unions over the
+// viewer's grants, so it sees a part of what v sees — exactly the unit's
+// dispatches, and their requests and patients — and a unit's inbox is read
+// through it. The query then names the unit once: SQLite evaluates every
+// term on each of the unit's index entries, and a resolver's "unit_id = ?"
+// beside the rule's "unit_id IN (…)" more than doubled the inbox count
+// (0.6 → 1.5 ms over 19 000 dispatches); for a prescriber who also
+// receives, the rule's requesting side added a sub-query per entry.
+func AsReceiverOf(v *viewer.Viewer, unit uuid.UUID) *viewer.Viewer {
+	if !v.ReceivesFor(unit) {
+		return nil
+	}
+	narrow := *v
+	narrow.Habilitations = nil
+	for _, h := range v.Habilitations {
+		if authz.SideOf(h.Profile) != authz.Requesting {
+			narrow.Habilitations = append(narrow.Habilitations, h)
+		}
+	}
+	narrow.ReceivingUnits = []uuid.UUID{unit}
+	return &narrow
+}
+
 // requestingSide is RequestVisible without the receiving part; false when
 // the viewer holds no requesting profile. Leaving the disjunct out then
 // changes nothing it matches, but spares SQLite a correlated sub-query per

@@ -66,3 +66,59 @@ func TestRowRulesOnlyJoinTheSidesTheViewerHolds(t *testing.T) {
 		})
 	}
 }
+
+func TestAsReceiverOf(t *testing.T) {
+	unit, other, structure := uuid.New(), uuid.New(), uuid.New()
+	receiving := viewer.Habilitation{Profile: enums.ProfileReceiverPhysician, StructureID: structure, UnitID: &unit}
+	staff := viewer.Habilitation{Profile: enums.ProfileReceiverStaff, StructureID: structure}
+	requesting := viewer.Habilitation{Profile: enums.ProfilePrescriberPhysician, StructureID: uuid.New()}
+	for _, c := range []struct {
+		name string
+		v    *viewer.Viewer
+	}{
+		{"receiver of this unit only", &viewer.Viewer{Habilitations: []viewer.Habilitation{receiving}, ReceivingUnits: []uuid.UUID{unit}}},
+		{"physician and staff of the unit", &viewer.Viewer{Habilitations: []viewer.Habilitation{receiving, staff}, ReceivingUnits: []uuid.UUID{unit, unit, other}}},
+		{"receiver of two units", &viewer.Viewer{Habilitations: []viewer.Habilitation{receiving, staff}, ReceivingUnits: []uuid.UUID{other, unit}}},
+		{"receiver who also prescribes", &viewer.Viewer{Habilitations: []viewer.Habilitation{requesting, receiving}, ReceivingUnits: []uuid.UUID{unit}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := render(dispatch.Table, DispatchVisible(c.v))
+			narrow := AsReceiverOf(c.v, unit)
+			if narrow == nil {
+				t.Fatal("a receiver of the unit has no receiver view of it")
+			}
+			// The unit's dispatches and nothing else: one condition, no
+			// sub-query on requests, the unit as the only argument.
+			where := render(dispatch.Table, DispatchVisible(narrow))
+			if !strings.HasSuffix(where, "WHERE `dispatches`.`unit_id` IN (?)") {
+				t.Fatalf("narrowed rule is not the unit alone:\n%s", where)
+			}
+			if len(narrow.ReceivingUnits) != 1 || narrow.ReceivingUnits[0] != unit {
+				t.Fatalf("receiving units %v, want [%v]", narrow.ReceivingUnits, unit)
+			}
+			for _, h := range narrow.Habilitations {
+				if h.Profile == enums.ProfilePrescriberPhysician {
+					t.Fatalf("a requesting grant survived: %+v", h)
+				}
+			}
+			// Narrowing never touches the viewer it narrows.
+			if after := render(dispatch.Table, DispatchVisible(c.v)); after != before {
+				t.Fatalf("the original viewer changed:\n%s\n%s", before, after)
+			}
+			if narrow.UserID != c.v.UserID || narrow.SessionID != c.v.SessionID {
+				t.Fatal("narrowing changed who is acting")
+			}
+		})
+	}
+	t.Run("not a receiver of the unit", func(t *testing.T) {
+		for _, v := range []*viewer.Viewer{
+			nil,
+			{Habilitations: []viewer.Habilitation{requesting}},
+			{Habilitations: []viewer.Habilitation{receiving}, ReceivingUnits: []uuid.UUID{other}},
+		} {
+			if AsReceiverOf(v, unit) != nil {
+				t.Fatalf("%+v got a receiver view of a unit it does not receive for", v)
+			}
+		}
+	})
+}
