@@ -29,6 +29,7 @@ import (
 	"passerelle/demo"
 	"passerelle/enums"
 	"passerelle/graph"
+	"passerelle/internal/gctune"
 	"passerelle/internal/hostload"
 	"passerelle/server"
 	"passerelle/store"
@@ -57,6 +58,7 @@ type benchFlags struct {
 	verbose        bool
 	memprofile     string
 	serverLog      string
+	gcPercent      int
 }
 
 func parseBenchFlags(args []string) (*benchFlags, error) {
@@ -76,6 +78,7 @@ func parseBenchFlags(args []string) (*benchFlags, error) {
 	fs.DurationVar(&f.settle, "settle", 5*time.Second, "idle time before memory is measured")
 	fs.IntVar(&f.sqliteMaxConns, "sqlite-max-conns", 0, "cap the SQLite connection pool (0: as the server ships, unlimited)")
 	fs.StringVar(&f.memprofile, "memprofile", "", "write the server's heap profile (and goroutine list, .goroutines.txt) with the subscriptions idle to this file, suffixed with the mode")
+	fs.IntVar(&f.gcPercent, "gc-percent", gctune.DefaultPercent, "as passerelle serve --gc-percent, in the server process")
 	fs.StringVar(&f.serverLog, "server-log", "", "server log level on stderr: debug, info, warn, error (default: none, or warn with -v)")
 	fs.BoolVar(&f.verbose, "v", false, "log progress and server warnings to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -129,6 +132,7 @@ func subscriptions(ctx context.Context, args []string) error {
 	}
 	nofile := raiseFileLimit()
 	loadStart := hostload.Average()
+	logf("server %s", gctune.Apply(f.gcPercent, 0))
 
 	dir, err := os.MkdirTemp("", "passerelle-bench-")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"passerelle/internal/gctune"
 	"passerelle/internal/hostload"
 	"passerelle/store"
 )
@@ -47,6 +48,8 @@ type runOptions struct {
 	store store.Config
 	log   bool
 	trace bool
+	// gcPercent is the collector setting of the process (gctune).
+	gcPercent int
 }
 
 // parseRun reads and checks the flags of run; usage and errors go to out.
@@ -72,6 +75,7 @@ func parseRun(args []string, out io.Writer) (*runOptions, error) {
 	peerDir := fs.String("peer-dir", filepath.Join("bench", "postgraphile"), "directory of the peer (server.js, package-lock.json); npm ci runs there if node_modules is missing")
 	peerWorkers := fs.Int("peer-workers", 2, "peer processes sharing its port (node:cluster; one Node.js process uses one core)")
 	peerPool := fs.Int("peer-pool", 10, "PostgreSQL connections per peer variant and process")
+	gcPercent := fs.Int("gc-percent", gctune.DefaultPercent, "as passerelle serve --gc-percent (this process serves and measures: the baselines run under the same setting)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -157,7 +161,7 @@ func parseRun(args []string, out io.Writer) (*runOptions, error) {
 	if *traceOnce && (cfg.instances > 1 || len(cfg.peers) > 0) {
 		return nil, errors.New("--trace traces one instance's statements: without --instances and --peer")
 	}
-	return &runOptions{cfg: cfg, store: *st, log: *serverLog, trace: *traceOnce}, nil
+	return &runOptions{cfg: cfg, store: *st, log: *serverLog, trace: *traceOnce, gcPercent: *gcPercent}, nil
 }
 
 func run(ctx context.Context, args []string) error {
@@ -169,6 +173,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg := o.cfg
+	gc := gctune.Apply(o.gcPercent, 0)
 
 	var tr *tracer
 	var traceFn func(context.Context, string)
@@ -194,7 +199,7 @@ func run(ctx context.Context, args []string) error {
 	if err := t.check(ctx, base); err != nil {
 		return err
 	}
-	fmt.Printf("server %s on %s (%s), GOMAXPROCS %d, load average %s\n", t.url, t.app.DB.Where, t.dialect, runtime.GOMAXPROCS(0), hostload.Average())
+	fmt.Printf("server %s on %s (%s), GOMAXPROCS %d, %s, load average %s\n", t.url, t.app.DB.Where, t.dialect, runtime.GOMAXPROCS(0), gc, hostload.Average())
 	fmt.Printf("schema: migrations %s\n", schemaVersion(ctx, t))
 	defer func() { fmt.Printf("load average at the end: %s\n", hostload.Average()) }()
 	if t.dialect == dialect.Postgres {

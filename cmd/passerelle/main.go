@@ -22,6 +22,7 @@ import (
 	"passerelle/app"
 	"passerelle/auth"
 	"passerelle/datagen"
+	"passerelle/internal/gctune"
 	"passerelle/server"
 	"passerelle/store"
 	"passerelle/viewer"
@@ -145,6 +146,10 @@ func serve(ctx context.Context, args []string) error {
 	behindTLS := fs.Bool("behind-tls", envBool("PASSERELLE_BEHIND_TLS", false), "clients reach the server over HTTPS: send HSTS (env PASSERELLE_BEHIND_TLS)")
 	trustProxy := fs.Bool("trust-proxy", envBool("PASSERELLE_TRUST_PROXY", false), "take the client address from X-Forwarded-For (env PASSERELLE_TRUST_PROXY)")
 	jsonLogs := fs.Bool("json-logs", envBool("PASSERELLE_JSON_LOGS", false), "log as JSON (env PASSERELLE_JSON_LOGS)")
+	gcPercent := fs.Int("gc-percent", envInt("PASSERELLE_GC_PERCENT", gctune.DefaultPercent),
+		"collect garbage when the heap has grown by this percentage of the live heap; Go's GOGC, if set, wins (env PASSERELLE_GC_PERCENT)")
+	memLimit := fs.Int("memory-limit-mb", envInt("PASSERELLE_MEMORY_LIMIT_MB", 0),
+		"soft memory limit of the Go heap in MiB (0: 70 % of the container's memory limit if any, else none); Go's GOMEMLIMIT, if set, wins (env PASSERELLE_MEMORY_LIMIT_MB)")
 	_ = fs.Parse(args)
 
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
@@ -152,6 +157,7 @@ func serve(ctx context.Context, args []string) error {
 		h = slog.NewJSONHandler(os.Stderr, nil)
 	}
 	logger := slog.New(h)
+	logger.Info("garbage collector", "settings", gctune.Apply(*gcPercent, int64(*memLimit)<<20).String())
 	origins := splitList(*cors)
 	if *demoMode && len(origins) == 0 {
 		origins = []string{"http://localhost:*", "http://127.0.0.1:*"}
