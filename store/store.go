@@ -133,6 +133,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			cfg.Trace(ctx, fmt.Sprint(args...))
 		})
 	}
+	// Outermost, so that the trace shows the statements as sent.
+	drv = countRows{drv}
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where}, nil
 }
 
