@@ -21,7 +21,9 @@
 --   dispatch: receivers of its unit, or the requesting side of its request;
 --   patient:  visible with a visible request.
 -- Session checks: not revoked, not expired, not idle for 30 min, account
--- enabled and not a demo account, password younger than 183 days;
+-- enabled, password younger than 183 days (demo accounts pass: the
+-- generated accounts are demo accounts, and the server they are compared
+-- with runs in demo mode, which lets them sign in);
 -- habilitations valid now and not revoked. Unlike auth.Authenticate it
 -- never writes sessions.last_seen_at (it cannot: read-only queries).
 
@@ -52,7 +54,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     AND s.expires_at > now()
     AND s.last_seen_at > now() - interval '30 minutes'
     AND NOT u.disabled
-    AND NOT u.demo
     AND u.password_changed_at > now() - interval '183 days'
     AND h.valid_from <= now() AND h.valid_until > now() AND h.revoked_at IS NULL
 $$;
