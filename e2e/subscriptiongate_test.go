@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,45 @@ func TestSubscriptionAccessGate(t *testing.T) {
 				t.Fatalf("got %+v; want one message with a %s error and no data", events, c.code)
 			}
 		})
+	}
+}
+
+// TestSubscriptionMedicalUnloggedIsNotServed: a live event whose medical
+// section cannot be written to the access log goes out without it — the
+// section is null with an error that says nothing of the cause — and the
+// rest of the event is still delivered.
+func TestSubscriptionMedicalUnloggedIsNotServed(t *testing.T) {
+	ctx := liveCtx(t)
+	e := newEnv(t)
+	s := newLiveStory(e)
+	s.run(0, 1)
+	const follow = `subscription Follow($requestId: ID!) {
+  requestEvents(requestId: $requestId) { type request { id medical { diagnosis } } }
+}`
+	sub := liveMustDial(ctx, t, e, e.token(prescriber)).subscribe(ctx, t, follow, "Follow", map[string]any{"requestId": s.id})
+	liveWaitSubscribers(ctx, t, e, 1)
+
+	// The access log can no longer be written.
+	if _, err := e.app.DB.SQL.ExecContext(ctx, "DROP TABLE access_logs"); err != nil {
+		t.Fatal(err)
+	}
+	// A save whose own answer reads no medical section, so that it succeeds.
+	const save = `mutation SaveQuiet($requestId: ID!, $input: MedicalSectionInput!) {
+  saveMedicalSection(requestId: $requestId, input: $input) { id }
+}`
+	if r := e.post(e.token(careTeam), save, "SaveQuiet", map[string]any{"requestId": s.id,
+		"input": map[string]any{"diagnosis": "Cancer bronchique", "ppsScore": 40}}); len(r.Errors) > 0 {
+		t.Fatalf("save: %+v", r.Errors)
+	}
+	ev := sub.waitCount(ctx, t, 1)[0]
+	if liveField(ev, "type") != "SECTION_UPDATED" || liveField(ev, "request.id") != s.id {
+		t.Fatalf("the event itself must still arrive: %s", ev.raw)
+	}
+	if liveField(ev, "request.medical.diagnosis") != "" || strings.Contains(ev.raw, "Cancer") {
+		t.Fatalf("a medical section went out unlogged: %s", ev.raw)
+	}
+	if len(ev.Errors) != 1 || ev.Errors[0].Extensions["code"] != "INTERNAL" ||
+		strings.Contains(ev.Errors[0].Message, "access_logs") {
+		t.Fatalf("want one INTERNAL error that hides its cause: %s", ev.raw)
 	}
 }
