@@ -20,6 +20,7 @@ import (
 	"passerelle/directory"
 	"passerelle/events"
 	"passerelle/graph"
+	"passerelle/metrics"
 	"passerelle/server"
 	"passerelle/server/reqctx"
 	"passerelle/store"
@@ -46,6 +47,9 @@ type Config struct {
 	Banner io.Writer
 	// Listener tunes the PostgreSQL event listener (reconnection backoff).
 	Listener events.ListenerConfig
+	// Metrics turns on the operational measurements (App.Metrics), to be
+	// served on a listener of their own.
+	Metrics bool
 }
 
 // App is a running configuration.
@@ -60,6 +64,9 @@ type App struct {
 	// Listener receives other instances' events (PostgreSQL only, else nil).
 	Listener *events.Listener
 	Handler  http.Handler
+	// Metrics are the measurements of this instance (nil unless
+	// Config.Metrics); Metrics.Handler serves them.
+	Metrics *metrics.Metrics
 }
 
 // New opens the database and builds the handler.
@@ -116,17 +123,25 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			demo.PrintBanner(cfg.Banner)
 		}
 	}
+	if cfg.Metrics {
+		a.Metrics = metrics.New(db.SQL, a.Broker.Count)
+	}
 	res := &graph.Resolver{
 		Client: db.Client, Auth: a.Auth, Workflow: a.Workflow, Directory: a.Directory, Broker: a.Broker,
 		Logger: cfg.Logger, AuthError: reqctx.AuthError, ClientAddr: reqctx.ClientAddr, Limits: cfg.Limits,
 	}
 	a.Handler = server.New(cfg.Server, server.Deps{
-		Schema: graph.NewSchema(res),
-		Auth:   a.Auth,
-		Ready:  a.Ready,
-		Logger: cfg.Logger,
+		Schema:  graph.NewSchema(res),
+		Auth:    a.Auth,
+		Ready:   a.Ready,
+		Logger:  cfg.Logger,
+		Metrics: a.Metrics,
 		Configure: func(h *handler.Server) {
 			h.SetErrorPresenter(graph.ErrorPresenter(cfg.Logger, reqctx.RequestID))
+			if a.Metrics != nil {
+				h.AroundRootFields(a.Metrics.RootField)
+				h.AroundResponses(a.Metrics.Responses)
+			}
 			h.AroundRootFields(graph.AccessGate)
 			h.AroundRootFields(res.LogReads)
 			res.Install(h)

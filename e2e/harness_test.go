@@ -54,7 +54,13 @@ func newEnvTraced(t *testing.T, trace func(context.Context, string)) *env {
 // fuzz target whose function runs many times on one server).
 func serve(owner testing.TB, t *testing.T, trace func(context.Context, string)) *env {
 	owner.Helper()
-	a, err := app.New(context.Background(), app.Config{
+	return serveWith(owner, t, trace, nil)
+}
+
+// serveWith is serve with a change to the configuration (nil: none).
+func serveWith(owner testing.TB, t *testing.T, trace func(context.Context, string), change func(*app.Config)) *env {
+	owner.Helper()
+	cfg := app.Config{
 		Store:  store.Config{DatabaseURL: storetest.DatabaseURL(owner), Trace: trace},
 		Server: server.Config{EnableIntrospection: true},
 		// Stories replay many changes as one account: the per-user mutation
@@ -62,7 +68,11 @@ func serve(owner testing.TB, t *testing.T, trace func(context.Context, string)) 
 		Limits: graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
 		Demo:   true,
 		Logger: testLogger(),
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	a, err := app.New(context.Background(), cfg)
 	if err != nil {
 		owner.Fatal(err)
 	}

@@ -58,6 +58,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"passerelle/metrics"
 	"passerelle/server/ide"
 	"passerelle/server/reqctx"
 	"passerelle/viewer"
@@ -104,6 +105,8 @@ type Deps struct {
 	Auth   Authenticator
 	Ready  func(ctx context.Context) error // nil error = ready; a nil func is always ready
 	Logger *slog.Logger                    // nil: discard
+	// Metrics, when set, follows the open websocket connections.
+	Metrics *metrics.Metrics
 	// Configure, when set, is called with the gqlgen handler after transports are added so the graph layer can add extensions (complexity, error presenter, field middleware).
 	Configure func(*handler.Server)
 }
@@ -160,6 +163,7 @@ type server struct {
 	origins originSet
 	gql     *handler.Server
 	conns   connCounter
+	metrics *metrics.Metrics
 }
 
 // New returns the HTTP handler of the whole API. It panics when deps.Schema
@@ -176,6 +180,7 @@ func New(cfg Config, deps Deps) http.Handler {
 		ready:   deps.Ready,
 		log:     deps.Logger,
 		origins: newOriginSet(cfg.CORSOrigins),
+		metrics: deps.Metrics,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -221,7 +221,11 @@ func (s *server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 	ctx, closeConn := context.WithCancel(ctx)
 	// The slot is released when the connection ends (no goroutine waits
 	// for it: one per connection is memory at 10 000 connections).
-	context.AfterFunc(ctx, func() { s.conns.release(v.UserID) })
+	s.metrics.WebsocketOpened()
+	context.AfterFunc(ctx, func() {
+		s.conns.release(v.UserID)
+		s.metrics.WebsocketClosed()
+	})
 	st, _ := ctx.Value(wsStateKey{}).(*wsState)
 	go s.watchSession(ctx, closeConn, st, token, v)
 	return ctx, nil, nil

@@ -12,6 +12,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -146,6 +148,8 @@ func serve(ctx context.Context, args []string) error {
 	behindTLS := fs.Bool("behind-tls", envBool("PASSERELLE_BEHIND_TLS", false), "clients reach the server over HTTPS: send HSTS (env PASSERELLE_BEHIND_TLS)")
 	trustProxy := fs.Bool("trust-proxy", envBool("PASSERELLE_TRUST_PROXY", false), "take the client address from X-Forwarded-For (env PASSERELLE_TRUST_PROXY)")
 	jsonLogs := fs.Bool("json-logs", envBool("PASSERELLE_JSON_LOGS", false), "log as JSON (env PASSERELLE_JSON_LOGS)")
+	metricsAddr := fs.String("metrics-addr", env("PASSERELLE_METRICS_ADDR", ""),
+		"serve Prometheus metrics at /metrics on this address, apart from the API (e.g. 127.0.0.1:9090; default: off) (env PASSERELLE_METRICS_ADDR)")
 	gcPercent := fs.Int("gc-percent", envInt("PASSERELLE_GC_PERCENT", gctune.DefaultPercent),
 		"collect garbage when the heap has grown by this percentage of the live heap; Go's GOGC, if set, wins (env PASSERELLE_GC_PERCENT)")
 	memLimit := fs.Int("memory-limit-mb", envInt("PASSERELLE_MEMORY_LIMIT_MB", 0),
@@ -172,6 +176,7 @@ func serve(ctx context.Context, args []string) error {
 		MaxHabilitationDuration: *maxHab,
 		Demo:                    *demoMode,
 		Migrate:                 *migrateAtStart,
+		Metrics:                 *metricsAddr != "",
 		Logger:                  logger,
 		Banner:                  os.Stdout,
 	})
@@ -179,6 +184,20 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if *metricsAddr != "" {
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w", *metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", a.Metrics.Handler())
+		mlog := logger.With("listener", "metrics")
+		go func() {
+			if err := server.Serve(ctx, ln, mux, mlog); err != nil {
+				mlog.Error("metrics listener stopped", "error", err)
+			}
+		}()
+	}
 	logger.Info("database ready", "where", a.DB.Where)
 	return server.Run(ctx, *addr, a.Handler, logger)
 }
