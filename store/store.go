@@ -62,12 +62,17 @@ func SQLiteDSN(path string) string { return SQLiteDSNCache(path, 64) }
 // SQLiteDSNCache is SQLiteDSN with a page cache of cacheMiB per connection
 // (bulk loads use more).
 func SQLiteDSNCache(path string, cacheMiB int) string {
-	return fmt.Sprintf("file:%s?_fk=1&_journal_mode=WAL&_busy_timeout=10000&_synchronous=NORMAL&_txlock=immediate&_cache_size=-%d", path, cacheMiB*1024)
+	return fmt.Sprintf("file:%s?_fk=1&_journal_mode=WAL&_busy_timeout=%d&_synchronous=NORMAL&_txlock=immediate&_cache_size=-%d",
+		path, sqliteBusyTimeout.Milliseconds(), cacheMiB*1024)
 }
+
+// sqliteBusyTimeout is how long a writer waits for SQLite's write lock
+// (in the DSN) and for its turn at the write gate.
+const sqliteBusyTimeout = 10 * time.Second
 
 // MemoryDSN is a private in-memory SQLite database (tests).
 func MemoryDSN(name string) string {
-	return "file:" + name + "?mode=memory&cache=shared&_fk=1&_busy_timeout=10000&_txlock=immediate"
+	return fmt.Sprintf("file:%s?mode=memory&cache=shared&_fk=1&_busy_timeout=%d&_txlock=immediate", name, sqliteBusyTimeout.Milliseconds())
 }
 
 // IsPostgres reports whether the URL selects PostgreSQL.
@@ -132,6 +137,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		drv = dialect.DebugWithContext(drv, func(ctx context.Context, args ...any) {
 			cfg.Trace(ctx, fmt.Sprint(args...))
 		})
+	}
+	if dial == dialect.SQLite {
+		drv = newWriteGate(drv, sqliteBusyTimeout)
 	}
 	// Outermost, so that the trace shows the statements as sent.
 	drv = countRows{drv}

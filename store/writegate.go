@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	stdsql "database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"entgo.io/ent/dialect"
+)
+
+// writeGate lets SQLite's writers in one at a time, in the order they
+// arrive, and hands the turn to the next at once.
+//
+// SQLite has one writer; the others wait in its busy handler, which polls:
+// it sleeps 1, 2, 5, 10, 15, 20, 25 … 100 ms between attempts, so under
+// concurrent writes the lock sits free while every waiter sleeps, and the
+// last ones wait the longest. Waiting on a Go channel instead wakes the next
+// writer the moment the previous one commits. Transactions (BEGIN IMMEDIATE
+// takes the write lock) hold the gate from before BEGIN to their commit or
+// rollback — or to the end of their context, when database/sql rolls them
+// back; single writing statements outside a transaction hold it while they
+// run. Writes that do not come through ent (migrations) are not gated:
+// SQLite's busy handler still serializes them.
+type writeGate struct {
+	dialect.Driver
+	turn chan struct{} // holds a token while someone writes
+	wait time.Duration // as long as the busy timeout of the DSN
+}
+
+// errWriteWait is returned when the turn did not come within the wait.
+var errWriteWait = errors.New("store: database is locked (waited for another write)")
+
+func newWriteGate(d dialect.Driver, wait time.Duration) *writeGate {
+	return &writeGate{Driver: d, turn: make(chan struct{}, 1), wait: wait}
+}
+
+func (g *writeGate) acquire(ctx context.Context) error {
+	select {
+	case g.turn <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case g.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errWriteWait
+	}
+}
+
+func (g *writeGate) release() { <-g.turn }
+
+// writes reports whether a statement changes data.
+func writes(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	if len(q) < 7 {
+		return false
+	}
+	switch strings.ToUpper(q[:6]) {
+	case "INSERT", "UPDATE", "DELETE":
+		return true
+	}
+	return strings.EqualFold(q[:7], "REPLACE")
+}
+
+func (g *writeGate) Exec(ctx context.Context, query string, args, v any) error {
+	if !writes(query) {
+		return g.Driver.Exec(ctx, query, args, v)
+	}
+	if err := g.acquire(ctx); err != nil {
+		return err
+	}
+	defer g.release()
+	return g.Driver.Exec(ctx, query, args, v)
+}
+
+// Query gates INSERT … RETURNING and the like; the statement may finish
+// after the gate is handed on (when its rows are read), in which case the
+// next writer waits in SQLite's busy handler as before.
+func (g *writeGate) Query(ctx context.Context, query string, args, v any) error {
+	if !writes(query) {
+		return g.Driver.Query(ctx, query, args, v)
+	}
+	if err := g.acquire(ctx); err != nil {
+		return err
+	}
+	defer g.release()
+	return g.Driver.Query(ctx, query, args, v)
+}
+
+func (g *writeGate) Tx(ctx context.Context) (dialect.Tx, error) {
+	return g.BeginTx(ctx, nil)
+}
+
+func (g *writeGate) BeginTx(ctx context.Context, opts *stdsql.TxOptions) (dialect.Tx, error) {
+	if err := g.acquire(ctx); err != nil {
+		return nil, err
+	}
+	var (
+		tx  dialect.Tx
+		err error
+	)
+	if b, ok := g.Driver.(interface {
+		BeginTx(context.Context, *stdsql.TxOptions) (dialect.Tx, error)
+	}); ok {
+		tx, err = b.BeginTx(ctx, opts)
+	} else {
+		tx, err = g.Driver.Tx(ctx)
+	}
+	if err != nil {
+		g.release()
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	gt := &gatedTx{Tx: tx}
+	once := sync.Once{}
+	gt.done = func() { once.Do(g.release) }
+	gt.stop = context.AfterFunc(ctx, gt.done)
+	return gt, nil
+}
+
+func (g *writeGate) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
+	return rawOf(g.Driver).QueryContext(ctx, query, args...)
+}
+
+func (g *writeGate) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
+	return rawOf(g.Driver).ExecContext(ctx, query, args...)
+}
+
+// gatedTx hands the turn on when it ends.
+type gatedTx struct {
+	dialect.Tx
+	done func()
+	stop func() bool
+}
+
+func (t *gatedTx) Commit() error {
+	defer t.end()
+	return t.Tx.Commit()
+}
+
+func (t *gatedTx) Rollback() error {
+	defer t.end()
+	return t.Tx.Rollback()
+}
+
+func (t *gatedTx) end() {
+	t.stop()
+	t.done()
+}
+
+func (t *gatedTx) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
+	return rawOf(t.Tx).QueryContext(ctx, query, args...)
+}
+
+func (t *gatedTx) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
+	return rawOf(t.Tx).ExecContext(ctx, query, args...)
+}
