@@ -83,8 +83,24 @@ func TestStatementsDoNotGrowWithRows(t *testing.T) {
 		t.Fatalf("statements grow with rows: %d for 2 rows, %d for 8 (N+1)", small, large)
 	}
 
-	// The receiver dashboard: the contract's Inbox.
+	// The same dashboard as a receiver (the sections' row rule looks at the
+	// unit's dispatches: in the query, not per row).
 	doc := e.token(perineDoctor)
+	asReceiver := func(n int) int {
+		got, _ := counter.count(func() {
+			r := e.post(doc, dashboard, "Dashboard", map[string]any{"first": n})
+			if len(r.Errors) > 0 || len(get(r.Data, "admissionRequests.edges").([]any)) != n ||
+				get(r.Data, "admissionRequests.edges.0.node.medical.state") == nil {
+				t.Fatalf("receiver dashboard: %v %+v", r.Data, r.Errors)
+			}
+		})
+		return got
+	}
+	if small, large := asReceiver(2), asReceiver(8); large != small {
+		t.Fatalf("receiver dashboard statements grow with rows: %d for 2 rows, %d for 8 (N+1)", small, large)
+	}
+
+	// The receiver dashboard: the contract's Inbox.
 	inbox := func(n int) int {
 		got, _ := counter.count(func() {
 			r := e.post(doc, contract, "Inbox", map[string]any{"unitId": perine, "first": n})

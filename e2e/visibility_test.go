@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +120,47 @@ func TestInboxOfAReceiverWithSeveralHats(t *testing.T) {
 	d := e.must(perineDoctor, "Request", map[string]any{"id": diaconesses})
 	if n := len(get(d, "node.dispatches").([]any)); n != 2 {
 		t.Fatalf("prescriber view of the request: %d dispatches, want 2: %v", n, d)
+	}
+}
+
+// TestWithdrawnUnitReadsWhatItReceived: after its dispatch closed, a unit
+// still reads the sections as it had received them, but not a section
+// changed since — that would show it what it never received. The row rule
+// hides the section (rule.SectionVisible): null, as a row one may not see.
+func TestWithdrawnUnitReadsWhatItReceived(t *testing.T) {
+	e := newEnv(t)
+	perine, garnier := e.unitID("USP Sainte-Périne"), e.unitID("Maison médicale Jeanne Garnier")
+	id := e.readyRequest(prescriber)
+	sent := e.must(prescriber, "Send", map[string]any{"requestId": id, "unitIds": []string{perine, garnier}})
+	dispatchOf := map[string]string{}
+	for _, d := range get(sent, "sendAdmissionRequest.dispatches").([]any) {
+		dispatchOf[str(d, "unit.id")] = str(d, "id")
+	}
+	read := func(who string) result { return e.op(who, "Request", map[string]any{"id": id}) }
+	const first = "Adénocarcinome pancréatique métastatique"
+
+	e.must(prescriber, "Withdraw", map[string]any{"dispatchId": dispatchOf[garnier]})
+	r := read(garnierDoc)
+	if len(r.Errors) > 0 || str(r.Data, "node.medical.diagnosis") != first || str(r.Data, "node.careProject.state") == "" {
+		t.Fatalf("the withdrawn unit must keep what it had received: %v %+v", r.Data, r.Errors)
+	}
+
+	e.must(careTeam, "SaveMedical", map[string]any{"requestId": id, "input": map[string]any{"diagnosis": "Diagnostic revu après le retrait"}})
+	r = read(garnierDoc)
+	if get(r.Data, "node.medical") != nil || strings.Contains(fmt.Sprint(r.Data), "revu après") {
+		t.Fatalf("the withdrawn unit read a section changed after its withdrawal: %v", r.Data)
+	}
+	if len(r.Errors) > 0 {
+		t.Fatalf("a section hidden by the row rules reads as null, without error: %+v", r.Errors)
+	}
+	if str(r.Data, "node.careProject.state") == "" || str(r.Data, "node.id") != id {
+		t.Fatalf("the unchanged sections and the request stay readable: %v", r.Data)
+	}
+
+	// The unit still in play, and the requesting side, read the change.
+	for _, who := range []string{perineDoctor, prescriber} {
+		if got := str(e.must(who, "Request", map[string]any{"id": id}), "node.medical.diagnosis"); got != "Diagnostic revu après le retrait" {
+			t.Fatalf("%s reads %q", who, got)
+		}
 	}
 }

@@ -289,25 +289,65 @@ func Patients() privacy.QueryRule {
 	})
 }
 
-// MedicalSections follow their request (the field rule is the @section directive).
+// MedicalSections follow SectionVisible (the field rule is the @section directive).
 func MedicalSections() privacy.QueryRule {
 	return FilterBy[*ent.MedicalSectionQuery](func(v *viewer.Viewer) predicate.MedicalSection {
-		return medicalsection.HasRequestWith(RequestVisible(v))
+		return SectionVisible[predicate.MedicalSection](v, medicalsection.HasRequestWith)
 	})
 }
 
-// CareProjectSections follow their request.
+// CareProjectSections follow SectionVisible.
 func CareProjectSections() privacy.QueryRule {
 	return FilterBy[*ent.CareProjectSectionQuery](func(v *viewer.Viewer) predicate.CareProjectSection {
-		return careprojectsection.HasRequestWith(RequestVisible(v))
+		return SectionVisible[predicate.CareProjectSection](v, careprojectsection.HasRequestWith)
 	})
 }
 
-// AdminSocialSections follow their request.
+// AdminSocialSections follow SectionVisible.
 func AdminSocialSections() privacy.QueryRule {
 	return FilterBy[*ent.AdminSocialSectionQuery](func(v *viewer.Viewer) predicate.AdminSocialSection {
-		return adminsocialsection.HasRequestWith(RequestVisible(v))
+		return SectionVisible[predicate.AdminSocialSection](v, adminsocialsection.HasRequestWith)
 	})
+}
+
+// SectionVisible is the row rule of a section (the three section tables
+// share their request_id and updated_at columns): the requesting side sees
+// its requests' sections as they are; a receiver sees a section while one of
+// its units' dispatches of the request is open, and once they are all closed
+// (withdrawn, cancelled, admitted, not admitted) only if it has not changed
+// since the last of them closed — the unit keeps what it had received and
+// nothing later, as for the events (EventVisible).
+func SectionVisible[P ~func(*sql.Selector)](v *viewer.Viewer, hasRequestWith func(...predicate.AdmissionRequest) P) P {
+	var ors []P
+	if own, ok := requestingSide(v); ok {
+		ors = append(ors, hasRequestWith(own))
+	}
+	if len(v.ReceivingUnits) > 0 {
+		ors = append(ors, P(receivedSection(v.ReceivingUnits)))
+	}
+	if len(ors) == 0 {
+		return P(func(s *sql.Selector) { s.Where(sql.False()) })
+	}
+	return P(sql.OrPredicates(ors...))
+}
+
+// receivedSection matches the sections of requests dispatched to one of the
+// units whose dispatch is open, or closed no earlier than the section's last
+// change.
+func receivedSection(units []uuid.UUID) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		d := sql.Table(dispatch.Table)
+		args := make([]any, len(units))
+		for i, u := range units {
+			args[i] = u
+		}
+		s.Where(sql.Exists(sql.Select(d.C(dispatch.FieldID)).From(d).Where(sql.And(
+			sql.ColumnsEQ(d.C(dispatch.FieldRequestID), s.C(medicalsection.FieldRequestID)),
+			sql.In(d.C(dispatch.FieldUnitID), args...),
+			sql.Or(sql.IsNull(d.C(dispatch.FieldClosedAt)),
+				sql.ColumnsGTE(d.C(dispatch.FieldClosedAt), s.C(medicalsection.FieldUpdatedAt))),
+		))))
+	}
 }
 
 // Messages follow their dispatch.

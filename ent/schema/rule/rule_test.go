@@ -8,8 +8,12 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
+	"passerelle/ent/adminsocialsection"
+	"passerelle/ent/careprojectsection"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
+	"passerelle/ent/medicalsection"
+	"passerelle/ent/predicate"
 	"passerelle/enums"
 	"passerelle/viewer"
 )
@@ -121,4 +125,41 @@ func TestAsReceiverOf(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestSectionVisibleOnEveryTable(t *testing.T) {
+	unit, structure := uuid.New(), uuid.New()
+	receiver := &viewer.Viewer{
+		Habilitations:  []viewer.Habilitation{{Profile: enums.ProfileReceiverPhysician, StructureID: structure, UnitID: &unit}},
+		ReceivingUnits: []uuid.UUID{unit},
+	}
+	prescriber := &viewer.Viewer{Habilitations: []viewer.Habilitation{{Profile: enums.ProfilePrescriberPhysician, StructureID: structure}}}
+	for table, where := range map[string]func(*viewer.Viewer) func(*sql.Selector){
+		medicalsection.Table: func(v *viewer.Viewer) func(*sql.Selector) {
+			return SectionVisible[predicate.MedicalSection](v, medicalsection.HasRequestWith)
+		},
+		careprojectsection.Table: func(v *viewer.Viewer) func(*sql.Selector) {
+			return SectionVisible[predicate.CareProjectSection](v, careprojectsection.HasRequestWith)
+		},
+		adminsocialsection.Table: func(v *viewer.Viewer) func(*sql.Selector) {
+			return SectionVisible[predicate.AdminSocialSection](v, adminsocialsection.HasRequestWith)
+		},
+	} {
+		// A receiver: its units' dispatches, open or closed no earlier than
+		// the section's last change, on this table's own columns.
+		got := render(table, where(receiver))
+		for _, want := range []string{"`" + table + "`.`request_id`", "`" + table + "`.`updated_at`", "`closed_at` IS NULL", "`unit_id` IN (?)"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s, receiver: no %s in\n%s", table, want, got)
+			}
+		}
+		// The requesting side: its requests, whatever became of the dispatches.
+		if got := render(table, where(prescriber)); strings.Contains(got, "closed_at") || !strings.Contains(got, "`origin_structure_id`") {
+			t.Errorf("%s, prescriber:\n%s", table, got)
+		}
+		// Neither side: nothing.
+		if got := render(table, where(&viewer.Viewer{})); !strings.Contains(got, "FALSE") {
+			t.Errorf("%s, no grant:\n%s", table, got)
+		}
+	}
 }
