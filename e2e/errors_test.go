@@ -20,6 +20,9 @@ func TestEveryErrorHasAContractCode(t *testing.T) {
 		"depth":      deep,
 		"page":       "{ structures(first: 1000) { totalCount } }",
 		"bad id":     `{ node(id: "not-an-id") { id } }`,
+		"bad cursor": `{ structures(after: "not a cursor") { totalCount } }`,
+		// msgpack under entgql's cursor panicked on this one (fuzzing found it)
+		"crafted cursor": `{ structures(after: "g8A0oXY0oXY0") { totalCount } }`,
 	} {
 		r := e.post(tok, q, "", nil)
 		if r.code() != "BAD_USER_INPUT" {
