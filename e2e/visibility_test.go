@@ -19,12 +19,7 @@ import (
 func TestWithdrawnUnitSeesNothingAfter(t *testing.T) {
 	e := newEnv(t)
 	perine, garnier := e.unitID("USP Sainte-Périne"), e.unitID("Maison médicale Jeanne Garnier")
-	id := e.readyRequest(prescriber)
-	sent := e.must(prescriber, "Send", map[string]any{"requestId": id, "unitIds": []string{perine, garnier}})
-	dispatchOf := map[string]string{}
-	for _, d := range get(sent, "sendAdmissionRequest.dispatches").([]any) {
-		dispatchOf[str(d, "unit.id")] = str(d, "id")
-	}
+	id, dispatchOf := e.sentRequest(perine, garnier)
 	timeline := func(who string) []string {
 		var types []string
 		for _, ev := range get(e.must(who, "Timeline", map[string]any{"id": id}), "node.events").([]any) {
@@ -130,12 +125,7 @@ func TestInboxOfAReceiverWithSeveralHats(t *testing.T) {
 func TestWithdrawnUnitReadsWhatItReceived(t *testing.T) {
 	e := newEnv(t)
 	perine, garnier := e.unitID("USP Sainte-Périne"), e.unitID("Maison médicale Jeanne Garnier")
-	id := e.readyRequest(prescriber)
-	sent := e.must(prescriber, "Send", map[string]any{"requestId": id, "unitIds": []string{perine, garnier}})
-	dispatchOf := map[string]string{}
-	for _, d := range get(sent, "sendAdmissionRequest.dispatches").([]any) {
-		dispatchOf[str(d, "unit.id")] = str(d, "id")
-	}
+	id, dispatchOf := e.sentRequest(perine, garnier)
 	read := func(who string) result { return e.op(who, "Request", map[string]any{"id": id}) }
 	const first = "Adénocarcinome pancréatique métastatique"
 
@@ -163,4 +153,17 @@ func TestWithdrawnUnitReadsWhatItReceived(t *testing.T) {
 			t.Fatalf("%s reads %q", who, got)
 		}
 	}
+}
+
+// sentRequest is a ready request of Diaconesses sent to the units, with its
+// dispatch per unit.
+func (e *env) sentRequest(units ...string) (id string, dispatchOf map[string]string) {
+	e.t.Helper()
+	id = e.readyRequest(prescriber)
+	sent := e.must(prescriber, "Send", map[string]any{"requestId": id, "unitIds": units})
+	dispatchOf = map[string]string{}
+	for _, d := range get(sent, "sendAdmissionRequest.dispatches").([]any) {
+		dispatchOf[str(d, "unit.id")] = str(d, "id")
+	}
+	return id, dispatchOf
 }

@@ -187,19 +187,29 @@ func EventVisible(v *viewer.Viewer) predicate.Event {
 // that occurred while that dispatch was open.
 func openToUnits(units []uuid.UUID) predicate.Event {
 	return func(s *sql.Selector) {
-		d := sql.Table(dispatch.Table)
-		args := make([]any, len(units))
-		for i, u := range units {
-			args[i] = u
-		}
-		s.Where(sql.Exists(sql.Select(d.C(dispatch.FieldID)).From(d).Where(sql.And(
-			sql.ColumnsEQ(d.C(dispatch.FieldRequestID), s.C(event.FieldRequestID)),
-			sql.In(d.C(dispatch.FieldUnitID), args...),
-			sql.ColumnsGTE(s.C(event.FieldOccurredAt), d.C(dispatch.FieldSentAt)),
-			sql.Or(sql.IsNull(d.C(dispatch.FieldClosedAt)),
-				sql.ColumnsLTE(s.C(event.FieldOccurredAt), d.C(dispatch.FieldClosedAt))),
-		))))
+		s.Where(dispatchedTo(s, s.C(event.FieldRequestID), units, func(d *sql.SelectTable) *sql.Predicate {
+			return sql.And(
+				sql.ColumnsGTE(s.C(event.FieldOccurredAt), d.C(dispatch.FieldSentAt)),
+				sql.Or(sql.IsNull(d.C(dispatch.FieldClosedAt)),
+					sql.ColumnsLTE(s.C(event.FieldOccurredAt), d.C(dispatch.FieldClosedAt))))
+		}))
 	}
+}
+
+// dispatchedTo is "a dispatch of the request in requestColumn to one of the
+// units exists, and satisfies cond": the receiving side of the event and
+// section rules.
+func dispatchedTo(s *sql.Selector, requestColumn string, units []uuid.UUID, cond func(d *sql.SelectTable) *sql.Predicate) *sql.Predicate {
+	d := sql.Table(dispatch.Table)
+	args := make([]any, len(units))
+	for i, u := range units {
+		args[i] = u
+	}
+	return sql.Exists(sql.Select(d.C(dispatch.FieldID)).From(d).Where(sql.And(
+		sql.ColumnsEQ(d.C(dispatch.FieldRequestID), requestColumn),
+		sql.In(d.C(dispatch.FieldUnitID), args...),
+		cond(d),
+	)))
 }
 
 // HabilitationVisible: one's own, those of the structures one administers,
@@ -336,17 +346,10 @@ func SectionVisible[P ~func(*sql.Selector)](v *viewer.Viewer, hasRequestWith fun
 // change.
 func receivedSection(units []uuid.UUID) func(*sql.Selector) {
 	return func(s *sql.Selector) {
-		d := sql.Table(dispatch.Table)
-		args := make([]any, len(units))
-		for i, u := range units {
-			args[i] = u
-		}
-		s.Where(sql.Exists(sql.Select(d.C(dispatch.FieldID)).From(d).Where(sql.And(
-			sql.ColumnsEQ(d.C(dispatch.FieldRequestID), s.C(medicalsection.FieldRequestID)),
-			sql.In(d.C(dispatch.FieldUnitID), args...),
-			sql.Or(sql.IsNull(d.C(dispatch.FieldClosedAt)),
-				sql.ColumnsGTE(d.C(dispatch.FieldClosedAt), s.C(medicalsection.FieldUpdatedAt))),
-		))))
+		s.Where(dispatchedTo(s, s.C(medicalsection.FieldRequestID), units, func(d *sql.SelectTable) *sql.Predicate {
+			return sql.Or(sql.IsNull(d.C(dispatch.FieldClosedAt)),
+				sql.ColumnsGTE(d.C(dispatch.FieldClosedAt), s.C(medicalsection.FieldUpdatedAt)))
+		}))
 	}
 }
 
