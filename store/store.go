@@ -142,7 +142,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		drv = newWriteGate(drv, sqliteBusyTimeout)
 	}
 	// Outermost, so that the trace shows the statements as sent.
-	drv = countRows{drv}
+	drv = newCountRows(drv)
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where}, nil
 }
 

@@ -27,6 +27,7 @@ import (
 // SQLite's busy handler still serializes them.
 type writeGate struct {
 	dialect.Driver
+	raw
 	turn chan struct{} // holds a token while someone writes
 	wait time.Duration // as long as the busy timeout of the DSN
 }
@@ -35,7 +36,7 @@ type writeGate struct {
 var errWriteWait = errors.New("store: database is locked (waited for another write)")
 
 func newWriteGate(d dialect.Driver, wait time.Duration) *writeGate {
-	return &writeGate{Driver: d, turn: make(chan struct{}, 1), wait: wait}
+	return &writeGate{Driver: d, raw: raw{d}, turn: make(chan struct{}, 1), wait: wait}
 }
 
 func (g *writeGate) acquire(ctx context.Context) error {
@@ -71,29 +72,27 @@ func writes(query string) bool {
 	return strings.EqualFold(q[:7], "REPLACE")
 }
 
-func (g *writeGate) Exec(ctx context.Context, query string, args, v any) error {
+// inTurn runs a statement outside a transaction: a writing one in its turn.
+func (g *writeGate) inTurn(ctx context.Context, query string, run func() error) error {
 	if !writes(query) {
-		return g.Driver.Exec(ctx, query, args, v)
+		return run()
 	}
 	if err := g.acquire(ctx); err != nil {
 		return err
 	}
 	defer g.release()
-	return g.Driver.Exec(ctx, query, args, v)
+	return run()
+}
+
+func (g *writeGate) Exec(ctx context.Context, query string, args, v any) error {
+	return g.inTurn(ctx, query, func() error { return g.Driver.Exec(ctx, query, args, v) })
 }
 
 // Query gates INSERT … RETURNING and the like; the statement may finish
 // after the gate is handed on (when its rows are read), in which case the
 // next writer waits in SQLite's busy handler as before.
 func (g *writeGate) Query(ctx context.Context, query string, args, v any) error {
-	if !writes(query) {
-		return g.Driver.Query(ctx, query, args, v)
-	}
-	if err := g.acquire(ctx); err != nil {
-		return err
-	}
-	defer g.release()
-	return g.Driver.Query(ctx, query, args, v)
+	return g.inTurn(ctx, query, func() error { return g.Driver.Query(ctx, query, args, v) })
 }
 
 func (g *writeGate) Tx(ctx context.Context) (dialect.Tx, error) {
@@ -104,39 +103,22 @@ func (g *writeGate) BeginTx(ctx context.Context, opts *stdsql.TxOptions) (dialec
 	if err := g.acquire(ctx); err != nil {
 		return nil, err
 	}
-	var (
-		tx  dialect.Tx
-		err error
-	)
-	if b, ok := g.Driver.(interface {
-		BeginTx(context.Context, *stdsql.TxOptions) (dialect.Tx, error)
-	}); ok {
-		tx, err = b.BeginTx(ctx, opts)
-	} else {
-		tx, err = g.Driver.Tx(ctx)
-	}
+	tx, err := beginTx(ctx, g.Driver, opts)
 	if err != nil {
 		g.release()
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	gt := &gatedTx{Tx: tx}
+	gt := &gatedTx{Tx: tx, raw: raw{tx}}
 	once := sync.Once{}
 	gt.done = func() { once.Do(g.release) }
 	gt.stop = context.AfterFunc(ctx, gt.done)
 	return gt, nil
 }
 
-func (g *writeGate) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
-	return rawOf(g.Driver).QueryContext(ctx, query, args...)
-}
-
-func (g *writeGate) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
-	return rawOf(g.Driver).ExecContext(ctx, query, args...)
-}
-
 // gatedTx hands the turn on when it ends.
 type gatedTx struct {
 	dialect.Tx
+	raw
 	done func()
 	stop func() bool
 }
@@ -154,12 +136,4 @@ func (t *gatedTx) Rollback() error {
 func (t *gatedTx) end() {
 	t.stop()
 	t.done()
-}
-
-func (t *gatedTx) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
-	return rawOf(t.Tx).QueryContext(ctx, query, args...)
-}
-
-func (t *gatedTx) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
-	return rawOf(t.Tx).ExecContext(ctx, query, args...)
 }

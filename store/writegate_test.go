@@ -59,8 +59,11 @@ func TestWriteGate(t *testing.T) {
 	}
 	// While the transaction is open, no other write gets its turn: another
 	// transaction, a writing statement outside one.
-	if _, err := g.Tx(canceled); !errors.Is(err, context.Canceled) {
+	if _, err := g.Tx(ctx); !errors.Is(err, errWriteWait) {
 		t.Fatalf("a second transaction began beside the first: %v", err)
+	}
+	if _, err := g.Tx(canceled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a transaction waiting for its turn must stop with its context: %v", err)
 	}
 	if err := g.Exec(ctx, "INSERT INTO t (a) VALUES (2)", []any{}, nil); !errors.Is(err, errWriteWait) {
 		t.Fatalf("a write ran beside the transaction: %v", err)
