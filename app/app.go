@@ -50,6 +50,10 @@ type Config struct {
 	// Metrics turns on the operational measurements (App.Metrics), to be
 	// served on a listener of their own.
 	Metrics bool
+	// ResolversOnly turns off the direct reads (graph.DirectReads): every
+	// field is then resolved by gqlgen's resolvers. For comparison and
+	// diagnosis; the answers are the same.
+	ResolversOnly bool
 }
 
 // App is a running configuration.
@@ -130,8 +134,14 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Client: db.Client, Auth: a.Auth, Workflow: a.Workflow, Directory: a.Directory, Broker: a.Broker,
 		Logger: cfg.Logger, AuthError: reqctx.AuthError, ClientAddr: reqctx.ClientAddr, Limits: cfg.Limits,
 	}
+	schema := graph.NewSchema(res)
+	if !cfg.ResolversOnly {
+		if res.Direct, err = graph.NewDirect(schema.Schema(), db.Dialect); err != nil {
+			return nil, err
+		}
+	}
 	a.Handler = server.New(cfg.Server, server.Deps{
-		Schema:  graph.NewSchema(res),
+		Schema:  schema,
 		Auth:    a.Auth,
 		Ready:   a.Ready,
 		Logger:  cfg.Logger,

@@ -115,6 +115,7 @@ func (r *Resolver) Install(h *handler.Server) {
 	l.defaults()
 	h.Use(extension.FixedComplexityLimit(l.MaxComplexity))
 	h.AroundRootFields(newMutationLimiter(l.MutationsPerMinute, l.MutationBurst).limitMutations)
+	h.AroundRootFields(r.DirectReads)
 	h.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
 		if oc.Operation.Operation == ast.Subscription && !reqctx.Streaming(ctx) {

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"log/slog"
+	"passerelle/graph/direct"
 
 	"passerelle/apperr"
 	"passerelle/auth"
@@ -29,6 +30,9 @@ type Resolver struct {
 	ClientAddr func(context.Context) string
 	// Limits bound depth, complexity, page sizes and mutation rates.
 	Limits Limits
+	// Direct reads the selections it can compile with one statement
+	// (DirectReads); nil: the resolvers answer everything.
+	Direct *direct.Schema
 }
 
 // signedIn returns the viewer or UNAUTHENTICATED with the reason the token

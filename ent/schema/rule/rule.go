@@ -292,12 +292,13 @@ func Habilitations() privacy.QueryRule {
 // Users filters users.
 func Users() privacy.QueryRule { return FilterUnlessAll[*ent.UserQuery](UserVisible) }
 
-// Patients: a patient is visible with a visible request.
-func Patients() privacy.QueryRule {
-	return FilterBy[*ent.PatientQuery](func(v *viewer.Viewer) predicate.Patient {
-		return patient.HasRequestsWith(RequestVisible(v))
-	})
+// PatientVisible: a patient is visible with a visible request.
+func PatientVisible(v *viewer.Viewer) predicate.Patient {
+	return patient.HasRequestsWith(RequestVisible(v))
 }
+
+// Patients filters patients.
+func Patients() privacy.QueryRule { return FilterBy[*ent.PatientQuery](PatientVisible) }
 
 // MedicalSections follow SectionVisible (the field rule is the @section directive).
 func MedicalSections() privacy.QueryRule {
