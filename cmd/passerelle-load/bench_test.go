@@ -137,6 +137,8 @@ func BenchmarkBaselineInboxJSON(b *testing.B) {
 // With PASSERELLE_BENCH_DATA set to a generated SQLite file (passerelle
 // generate --preset idf), a copy of that file is served instead: the
 // dashboards at the scale of the load harness, with benchstat's precision.
+// PASSERELLE_BENCH_RESOLVERS_ONLY=1 serves without the direct reads
+// (app.Config.ResolversOnly), to compare both paths.
 func benchTarget(b *testing.B) *target {
 	b.Helper()
 	dir := b.TempDir()
@@ -148,7 +150,7 @@ func benchTarget(b *testing.B) *target {
 	} else if err := generateBenchData(ctx, dir); err != nil {
 		b.Fatal(err)
 	}
-	t, err := startTarget(ctx, store.Config{DatabaseURL: store.SQLiteDSN(filepath.Join(dir, "passerelle.db"))}, 4, nil, false)
+	t, err := startTarget(ctx, store.Config{DatabaseURL: store.SQLiteDSN(filepath.Join(dir, "passerelle.db"))}, 4, nil, false, os.Getenv("PASSERELLE_BENCH_RESOLVERS_ONLY") == "1")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -50,6 +50,8 @@ type runOptions struct {
 	trace bool
 	// gcPercent is the collector setting of the process (gctune).
 	gcPercent int
+	// resolversOnly serves without the direct reads (app.Config).
+	resolversOnly bool
 }
 
 // parseRun reads and checks the flags of run; usage and errors go to out.
@@ -75,6 +77,7 @@ func parseRun(args []string, out io.Writer) (*runOptions, error) {
 	peerDir := fs.String("peer-dir", filepath.Join("bench", "postgraphile"), "directory of the peer (server.js, package-lock.json); npm ci runs there if node_modules is missing")
 	peerWorkers := fs.Int("peer-workers", 2, "peer processes sharing its port (node:cluster; one Node.js process uses one core)")
 	peerPool := fs.Int("peer-pool", 10, "PostgreSQL connections per peer variant and process")
+	resolversOnly := fs.Bool("resolvers-only", false, "as passerelle serve --direct-reads=false: every field through gqlgen's resolvers (to measure what the direct reads change)")
 	gcPercent := fs.Int("gc-percent", gctune.DefaultPercent, "as passerelle serve --gc-percent (this process serves and measures: the baselines run under the same setting)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -161,7 +164,7 @@ func parseRun(args []string, out io.Writer) (*runOptions, error) {
 	if *traceOnce && (cfg.instances > 1 || len(cfg.peers) > 0) {
 		return nil, errors.New("--trace traces one instance's statements: without --instances and --peer")
 	}
-	return &runOptions{cfg: cfg, store: *st, log: *serverLog, trace: *traceOnce, gcPercent: *gcPercent}, nil
+	return &runOptions{cfg: cfg, store: *st, log: *serverLog, trace: *traceOnce, gcPercent: *gcPercent, resolversOnly: *resolversOnly}, nil
 }
 
 func run(ctx context.Context, args []string) error {
@@ -181,7 +184,7 @@ func run(ctx context.Context, args []string) error {
 		tr = &tracer{}
 		traceFn = tr.trace
 	}
-	t, err := startTarget(ctx, o.store, cfg.concurrency, traceFn, o.log)
+	t, err := startTarget(ctx, o.store, cfg.concurrency, traceFn, o.log, o.resolversOnly)
 	if err != nil {
 		return err
 	}

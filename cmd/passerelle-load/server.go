@@ -47,6 +47,8 @@ type target struct {
 	instances []*instance
 	store     store.Config
 	logger    *slog.Logger
+	// resolversOnly: instances are served without the direct reads.
+	resolversOnly bool
 
 	receiver   account // S1: RECEIVER_PHYSICIAN of USP Sainte-Périne
 	prescriber account // S2: PRESCRIBER_PHYSICIAN of Hôpital des Diaconesses
@@ -81,7 +83,7 @@ type instance struct {
 // serves it on 127.0.0.1. n numbers the instances from 1; from the second
 // on, the PostgreSQL connections carry application_name
 // passerelle-load-<n> so that pg_stat_activity tells them apart.
-func startInstance(ctx context.Context, st store.Config, logger *slog.Logger, n int) (*instance, error) {
+func startInstance(ctx context.Context, st store.Config, logger *slog.Logger, n int, resolversOnly bool) (*instance, error) {
 	lcfg := events.ListenerConfig{}
 	if n > 1 {
 		st.DatabaseURL = withApplicationName(st.DatabaseURL, fmt.Sprintf("passerelle-load-%d", n))
@@ -94,9 +96,10 @@ func startInstance(ctx context.Context, st store.Config, logger *slog.Logger, n 
 		Demo: true,
 		// The workflow scenario replays many mutations per account: lift the
 		// per-user mutation rate limit (it is measured by its own test).
-		Limits:   graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
-		Logger:   logger,
-		Listener: lcfg,
+		Limits:        graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
+		Logger:        logger,
+		Listener:      lcfg,
+		ResolversOnly: resolversOnly,
 	})
 	if errors.Is(err, demo.ErrRealData) {
 		return nil, fmt.Errorf("%w\n(a data set generated before generated accounts became demo ones: regenerate it, or run "+
@@ -138,18 +141,19 @@ func withApplicationName(dbURL, name string) string {
 
 // startTarget opens the database, builds the server exactly as the command
 // does (app.New), serves it on 127.0.0.1 and signs the accounts in.
-func startTarget(ctx context.Context, st store.Config, conns int, trace func(context.Context, string), logs bool) (*target, error) {
+// With resolversOnly, the server has no direct reads (app.Config).
+func startTarget(ctx context.Context, st store.Config, conns int, trace func(context.Context, string), logs, resolversOnly bool) (*target, error) {
 	st.Trace = trace
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if logs {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	in, err := startInstance(ctx, st, logger, 1)
+	in, err := startInstance(ctx, st, logger, 1, resolversOnly)
 	if err != nil {
 		return nil, err
 	}
 	t := &target{app: in.app, url: in.url, dialect: in.app.DB.Dialect, client: newHTTPClient(conns),
-		instances: []*instance{in}, store: st, logger: logger}
+		instances: []*instance{in}, store: st, logger: logger, resolversOnly: resolversOnly}
 	if err := t.signIn(ctx); err != nil {
 		t.close()
 		return nil, err
@@ -162,7 +166,7 @@ func startTarget(ctx context.Context, st store.Config, conns int, trace func(con
 // instance are valid on all.
 func (t *target) addInstances(ctx context.Context, n int) error {
 	for len(t.instances) < n {
-		in, err := startInstance(ctx, t.store, t.logger, len(t.instances)+1)
+		in, err := startInstance(ctx, t.store, t.logger, len(t.instances)+1, t.resolversOnly)
 		if err != nil {
 			return fmt.Errorf("instance %d: %w", len(t.instances)+1, err)
 		}

@@ -152,6 +152,8 @@ func serve(ctx context.Context, args []string) error {
 		"serve Prometheus metrics at /metrics on this address, apart from the API (e.g. 127.0.0.1:9090; default: off) (env PASSERELLE_METRICS_ADDR)")
 	gcPercent := fs.Int("gc-percent", envInt("PASSERELLE_GC_PERCENT", gctune.DefaultPercent),
 		"collect garbage when the heap has grown by this percentage of the live heap; Go's GOGC, if set, wins (env PASSERELLE_GC_PERCENT)")
+	directReads := fs.Bool("direct-reads", envBool("PASSERELLE_DIRECT_READS", true),
+		"serve the selections package graph/direct can read (a unit's inbox) with one SQL statement each; false: every field through the resolvers, with the same answers (env PASSERELLE_DIRECT_READS)")
 	memLimit := fs.Int("memory-limit-mb", envInt("PASSERELLE_MEMORY_LIMIT_MB", 0),
 		"soft memory limit of the Go heap in MiB (0: 70 % of the container's memory limit if any, else none); Go's GOMEMLIMIT, if set, wins (env PASSERELLE_MEMORY_LIMIT_MB)")
 	_ = fs.Parse(args)
@@ -177,6 +179,7 @@ func serve(ctx context.Context, args []string) error {
 		Demo:                    *demoMode,
 		Migrate:                 *migrateAtStart,
 		Metrics:                 *metricsAddr != "",
+		ResolversOnly:           !*directReads,
 		Logger:                  logger,
 		Banner:                  os.Stdout,
 	})
