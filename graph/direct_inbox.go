@@ -141,13 +141,7 @@ func (r *Resolver) directInbox(ctx context.Context, field graphql.CollectedField
 		p(q.Selector)
 	}
 	q.Selector.OrderBy(entsql.Desc(q.Root.C("sent_at")), q.Root.C("id")).Limit(*first + 1)
-	query, qargs := q.Selector.Query()
-	sqlRows, err := r.Client.QueryContext(rctx, query, qargs...)
-	if err != nil {
-		return nil, err
-	}
-	defer sqlRows.Close()
-	rows, err := q.Read(sqlRows)
+	rows, err := q.Read(rctx, r.Client)
 	if err != nil {
 		return nil, err
 	}
