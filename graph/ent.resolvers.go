@@ -16,6 +16,15 @@ import (
 	"github.com/google/uuid"
 )
 
+// Dispatches is the resolver for the dispatches field.
+func (r *admissionRequestResolver) Dispatches(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Dispatch, error) {
+	ds, err := obj.Dispatches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return byKey(ds), nil
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 	if _, err := r.signedIn(ctx); err != nil {

@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -208,4 +210,13 @@ func (r *Resolver) inbox(ctx context.Context, v *viewer.Viewer, unitID uuid.UUID
 	return r.Client.Dispatch.Query().Paginate(viewer.NewContext(ctx, receiver), after, first, before, last,
 		ent.WithDispatchOrder([]*ent.DispatchOrder{{Field: ent.DispatchOrderFieldSentAt, Direction: entgql.OrderDirectionDesc}}),
 		ent.WithDispatchFilter(where.Filter))
+}
+
+// byKey orders a request's dispatches by key: the edge is eager-loaded
+// without an order (its order would be the database plan's), and the direct
+// reads give them in this order too.
+func byKey(ds []*ent.Dispatch) []*ent.Dispatch {
+	sorted := slices.Clone(ds)
+	slices.SortFunc(sorted, func(a, b *ent.Dispatch) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return sorted
 }

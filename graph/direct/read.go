@@ -89,6 +89,26 @@ func (s *Schema) compile(op *graphql.OperationContext, typeName string, sel ast.
 	return o, true
 }
 
+// Guarded are the directive-guarded edges selected on objects of the named
+// type, anywhere in the selection (field names, each once).
+func (o *Object) Guarded(typeName string) []string {
+	var names []string
+	var walk func(o *Object)
+	walk = func(o *Object) {
+		for _, out := range o.out {
+			if out.child == nil {
+				continue
+			}
+			if o.typ.Name == typeName && out.edge.Directive != "" && !slices.Contains(names, out.name) {
+				names = append(names, out.name)
+			}
+			walk(out.child)
+		}
+	}
+	walk(o)
+	return names
+}
+
 // Empty is a selection of no field on the named type (for a root whose rows
 // are read for their key and ordering columns only).
 func (s *Schema) Empty(typeName string) (*Object, bool) {
@@ -465,8 +485,8 @@ func (r *Rows) writeObject(w *bytes.Buffer, o *Object, vals []reflect.Value) {
 }
 
 // Fields are the readable scalar and computed fields of a type and its
-// edges (field name → target type), for tests that select everything.
-func (s *Schema) Fields(typeName string) (scalars []string, edges map[string]string) {
+// edges, for tests that select everything.
+func (s *Schema) Fields(typeName string) (scalars []string, edges map[string]Edge) {
 	t := s.types[typeName]
 	if t == nil {
 		return nil, nil
@@ -478,9 +498,5 @@ func (s *Schema) Fields(typeName string) (scalars []string, edges map[string]str
 		scalars = append(scalars, name)
 	}
 	slices.Sort(scalars)
-	edges = map[string]string{}
-	for name, e := range t.Edges {
-		edges[name] = e.Target
-	}
-	return scalars, edges
+	return scalars, t.Edges
 }

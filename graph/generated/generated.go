@@ -516,6 +516,7 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type AdmissionRequestResolver interface {
+	Dispatches(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Dispatch, error)
 	Events(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Event, error)
 }
 type DispatchResolver interface {
@@ -8428,7 +8429,7 @@ func (ec *executionContext) _AdmissionRequest_dispatches(ctx context.Context, fi
 			return ec.fieldContext_AdmissionRequest_dispatches(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Dispatches(ctx)
+			return ec.Resolvers.AdmissionRequest().Dispatches(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Dispatch) graphql.Marshaler {
@@ -8443,7 +8444,7 @@ func (ec *executionContext) fieldContext_AdmissionRequest_dispatches(_ context.C
 		Object:     "AdmissionRequest",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Dispatch(ctx, field)
 		},
