@@ -288,3 +288,28 @@ func postRaw(t *testing.T, e *env, token, query string, vars map[string]any) []b
 	}
 	return out
 }
+
+// A direct read that fails answers like a failing resolver: the field null,
+// INTERNAL at its path, no detail of the database, nothing partial.
+func TestDirectReadFailureIsInternal(t *testing.T) {
+	e := newEnv(t)
+	perine := e.unitID("USP Sainte-Périne")
+	e.sentRequest(perine)
+	if r := e.op(perineDoctor, "Inbox", map[string]any{"unitId": perine, "first": 10}); len(r.Errors) > 0 || str(r.Data, "inbox.edges.0.node.request.patient.birthName") == "" {
+		t.Fatalf("inbox before the failure: %+v", r)
+	}
+	// The page statement joins the patients; the count does not.
+	if _, err := e.app.DB.SQL.Exec(`ALTER TABLE patients RENAME TO patients_away`); err != nil {
+		t.Fatal(err)
+	}
+	r := e.op(perineDoctor, "Inbox", map[string]any{"unitId": perine, "first": 10})
+	if r.Data["inbox"] != nil || len(r.Errors) != 1 || r.code() != "INTERNAL" {
+		t.Fatalf("want inbox null and one INTERNAL error, got %+v", r)
+	}
+	if p := r.Errors[0].Path; len(p) != 1 || p[0] != "inbox" {
+		t.Errorf("error path %v, want [inbox]", p)
+	}
+	if m := r.Errors[0].Message; strings.Contains(m, "patients") || strings.Contains(strings.ToLower(m), "sql") {
+		t.Errorf("the message shows the database: %q", m)
+	}
+}

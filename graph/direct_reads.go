@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"passerelle/authz"
 	"passerelle/ent"
@@ -162,7 +163,8 @@ func (r *Resolver) DirectReads(ctx context.Context, next graphql.RootResolver) g
 	case errors.Is(err, errDecline), errors.Is(err, direct.ErrIrregular):
 		return next(ctx)
 	case err != nil:
-		graphql.AddError(ctx, err)
+		// At the field's path, as a resolver's error (the presenter maps it).
+		graphql.AddError(ctx, gqlerror.WrapPath(ast.Path{ast.PathName(fc.Field.Alias)}, err))
 		return graphql.Null
 	}
 	return m
