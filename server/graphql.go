@@ -53,7 +53,7 @@ func (s *server) newGraphQL(schema graphql.ExecutableSchema, configure func(*han
 		},
 	})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](s.cfg.QueryCacheSize))
 	if s.cfg.ParserTokenLimit > 0 {
