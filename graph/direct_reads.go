@@ -425,7 +425,7 @@ func (p *page) write(w *bytes.Buffer, rows *direct.Rows, cursors []entgql.Cursor
 		if i < 0 || i >= len(cursors) {
 			return graphql.Null
 		}
-		return cursors[i]
+		return scalar.MarshalCursor(cursors[i])
 	}
 	var object func(outs []connectionOut, typ string, edge int)
 	object = func(outs []connectionOut, typ string, edge int) {
@@ -461,7 +461,7 @@ func (p *page) write(w *bytes.Buffer, rows *direct.Rows, cursors []entgql.Cursor
 				}
 				io.WriteString(w, "]")
 			case "cursor":
-				cursors[edge].MarshalGQL(w)
+				scalar.MarshalCursor(cursors[edge]).MarshalGQL(w)
 			case "node":
 				rows.Write(w, edge)
 			}

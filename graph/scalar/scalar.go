@@ -3,11 +3,13 @@
 package scalar
 
 import (
-	"entgo.io/contrib/entgql"
+	"encoding/base64"
+	"encoding/binary"
 	"io"
 	"strconv"
 	"time"
 
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 
@@ -61,7 +63,46 @@ func UnmarshalDate(v any) (time.Time, error) {
 }
 
 // MarshalCursor writes an opaque cursor (list position or event position).
-func MarshalCursor(c entgql.Cursor[uuid.UUID]) graphql.Marshaler { return c }
+// The cursors of the connections ordered by one time column (a key and
+// []any{time}) are written here, byte for byte as entgql writes them
+// (msgpack, unpadded base64) without its encoder's allocations and
+// reflection: a twentieth of an inbox page's CPU went there. Any other
+// cursor is entgql's.
+func MarshalCursor(c entgql.Cursor[uuid.UUID]) graphql.Marshaler {
+	if vs, ok := c.Value.([]any); ok && len(vs) == 1 {
+		if t, ok := vs[0].(time.Time); ok {
+			return graphql.WriterFunc(func(w io.Writer) { _, _ = w.Write(AppendTimeCursor(nil, c.ID, t)) })
+		}
+	}
+	return c
+}
+
+// AppendTimeCursor appends, quoted, the cursor {ID: id, Value: []any{t}}
+// as entgql.Cursor.MarshalGQL writes it.
+func AppendTimeCursor(b []byte, id uuid.UUID, t time.Time) []byte {
+	// msgpack of the struct as a map: {"i": bin(16), "v": [timestamp]}.
+	var raw [2 + 2 + 18 + 2 + 1 + 15]byte
+	m := append(raw[:0], 0x82, 0xa1, 'i', 0xc4, 16)
+	m = append(m, id[:]...)
+	m = append(m, 0xa1, 'v', 0x91)
+	// The timestamp extension (type -1) in its 32-, 64- or 96-bit form.
+	secs := uint64(t.Unix())
+	switch data := uint64(t.Nanosecond())<<34 | secs; {
+	case secs>>34 == 0 && data&0xffffffff00000000 == 0:
+		m = append(m, 0xd6, 0xff)
+		m = binary.BigEndian.AppendUint32(m, uint32(data))
+	case secs>>34 == 0:
+		m = append(m, 0xd7, 0xff)
+		m = binary.BigEndian.AppendUint64(m, data)
+	default:
+		m = append(m, 0xc7, 12, 0xff)
+		m = binary.BigEndian.AppendUint32(m, uint32(t.Nanosecond()))
+		m = binary.BigEndian.AppendUint64(m, secs)
+	}
+	b = append(b, '"')
+	b = base64.RawStdEncoding.AppendEncode(b, m)
+	return append(b, '"')
+}
 
 // UnmarshalCursor reads a cursor; anything that is not one of ours is a
 // BAD_USER_INPUT, not an internal error. The msgpack decoder under
