@@ -60,21 +60,8 @@ func TestDirectReadsAnswerAsTheResolvers(t *testing.T) {
 fragment Full on Dispatch ` + everythingSelection(t, e.app.DB.Dialect, "Dispatch") + `
 `,
 	}
-	dashboard := map[string]string{
-		"harness": `query Dashboard($first: Int, $after: Cursor) {
-  admissionRequests(first: $first, after: $after) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { node {
-      id reference status urgency
-      patient { birthName firstName birthDate }
-      medical { state diagnosis }
-      careProject { state }
-      adminSocial { state }
-      dispatches { id status late unit { id name } }
-    } }
-  }
-}`,
+	dashboards := map[string]string{
+		"harness": dashboard,
 		"everything": `query Dashboard($first: Int, $after: Cursor, $yes: Boolean!) {
   page: admissionRequests(first: $first, after: $after) {
     __typename
@@ -153,7 +140,7 @@ fragment Full on AdmissionRequest ` + everythingSelection(t, e.app.DB.Dialect, "
 				}
 			}
 		}
-		for name, q := range dashboard {
+		for name, q := range dashboards {
 			compare(who, name, q, map[string]any{})
 		}
 	}
@@ -172,10 +159,10 @@ fragment Full on AdmissionRequest ` + everythingSelection(t, e.app.DB.Dialect, "
 		vars       map[string]any
 		direct     bool
 	}{
-		{prescriber, dashboard["harness"], map[string]any{"first": 5}, true},
-		{coordinator, dashboard["harness"], map[string]any{"first": 5}, true},
-		{adminSocial, dashboard["harness"], map[string]any{"first": 5}, false},
-		{adminSocial, dashboard["sections only"], map[string]any{"first": 5}, true},
+		{prescriber, dashboard, map[string]any{"first": 5}, true},
+		{coordinator, dashboard, map[string]any{"first": 5}, true},
+		{adminSocial, dashboard, map[string]any{"first": 5}, false},
+		{adminSocial, dashboards["sections only"], map[string]any{"first": 5}, true},
 		{perineDoctor, inbox["contract"], map[string]any{"first": 5, "unitId": e.unitID("USP Sainte-Périne")}, true},
 		{garnierDoc, inbox["contract"], map[string]any{"first": 5, "unitId": e.unitID("USP Sainte-Périne")}, false},
 	} {
@@ -197,9 +184,9 @@ fragment Full on AdmissionRequest ` + everythingSelection(t, e.app.DB.Dialect, "
 	for _, who := range []string{prescriber, coordinator, perineDoctor} {
 		vars := map[string]any{"first": 20}
 		before := logged()
-		postRaw(t, e, e.token(who), dashboard["harness"], vars)
+		postRaw(t, e, e.token(who), dashboard, vars)
 		direct := logged() - before
-		postRaw(t, ref, e.token(who), dashboard["harness"], vars)
+		postRaw(t, ref, e.token(who), dashboard, vars)
 		if resolvers := logged() - before - direct; direct != resolvers {
 			t.Fatalf("%s: the direct path logged %d medical readings, the resolvers %d", who, direct, resolvers)
 		}

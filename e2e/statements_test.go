@@ -39,10 +39,11 @@ func (c *statementCounter) count(f func()) (int, []string) {
 }
 
 // dashboard is the prescriber dashboard: requests with patient, sections
-// and every dispatch with its unit.
-const dashboard = `query Dashboard($first: Int) {
-  admissionRequests(first: $first) {
+// and every dispatch with its unit (the load harness's S2, with paging).
+const dashboard = `query Dashboard($first: Int, $after: Cursor) {
+  admissionRequests(first: $first, after: $after) {
     totalCount
+    pageInfo { hasNextPage endCursor }
     edges { node {
       id reference status urgency
       patient { birthName firstName birthDate }

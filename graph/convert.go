@@ -3,10 +3,10 @@ package graph
 import (
 	"reflect"
 	"strings"
-	"unicode"
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"passerelle/graph/direct"
 	"passerelle/workflow"
 )
 
@@ -14,22 +14,6 @@ import (
 func val[T any](o graphql.Omittable[*T]) *T {
 	v, _ := o.ValueOK()
 	return v
-}
-
-// snake turns a GraphQL field name into the ent column name (ppsScore →
-// pps_score).
-func snake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // patchOf turns a section input (fields graphql.Omittable[*T] or [[]T]) into a
@@ -45,7 +29,7 @@ func patchOf(input any) workflow.Patch {
 		if !isSet.IsValid() || !isSet.Call(nil)[0].Bool() {
 			continue
 		}
-		name := snake(strings.Split(t.Field(i).Tag.Get("json"), ",")[0])
+		name := direct.Column(strings.Split(t.Field(i).Tag.Get("json"), ",")[0])
 		value := f.MethodByName("Value").Call(nil)[0]
 		switch {
 		case value.IsNil(): // *T or list: explicit null

@@ -194,7 +194,7 @@ func scalarField(schema *ast.Schema, model reflect.Type, fd *ast.FieldDefinition
 	if fd.Type.Elem != nil {
 		return nil
 	}
-	column := snake(fd.Name)
+	column := Column(fd.Name)
 	sf, ok := structField(model, column)
 	if !ok {
 		return nil
@@ -266,8 +266,9 @@ func structField(model reflect.Type, column string) (reflect.StructField, bool) 
 	return reflect.StructField{}, false
 }
 
-// snake turns a GraphQL field name into its column: birthName → birth_name.
-func snake(s string) string {
+// Column is the column of a GraphQL field, as entgql names fields after
+// ent's columns: birthName → birth_name.
+func Column(s string) string {
 	var b strings.Builder
 	for i, r := range s {
 		if unicode.IsUpper(r) {
