@@ -10,9 +10,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"passerelle/app"
 	"passerelle/datagen"
+	"passerelle/enums"
 	"passerelle/graph"
 	"passerelle/viewer"
 )
@@ -38,6 +42,30 @@ func TestDirectReadsAnswerAsTheResolvers(t *testing.T) {
 	if err := datagen.Generate(ctx, e.app.DB.Client,
 		datagen.Config{Preset: "idf", Requests: 400, Seed: 11, BatchSize: 200}, nil); err != nil {
 		t.Fatal(err)
+	}
+	// One account with several hats: Forcilles' physician also prescribes
+	// for Hôpital des Diaconesses and is receiving staff (no medical
+	// section) at Jeanne Garnier, so that its pages mix requests it reads
+	// as either side, some of whose sections it may not read.
+	sys := viewer.System(ctx)
+	garnier, err := e.app.DB.Client.Unit.Get(sys, uuid.MustParse(e.unitID("Maison médicale Jeanne Garnier")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for _, h := range []struct {
+		profile   enums.Profile
+		structure uuid.UUID
+		unit      *uuid.UUID
+	}{
+		{enums.ProfilePrescriberPhysician, uuid.MustParse(e.structureID(prescriber)), nil},
+		{enums.ProfileReceiverStaff, garnier.StructureID, &garnier.ID},
+	} {
+		if err := e.app.DB.Client.Habilitation.Create().SetUserID(uuid.MustParse(e.userID(forcillesDoc))).
+			SetStructureID(h.structure).SetNillableUnitID(h.unit).SetProfile(h.profile).
+			SetValidFrom(now.Add(-time.Hour)).SetValidUntil(now.AddDate(0, 1, 0)).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	inbox := map[string]string{
