@@ -69,12 +69,33 @@ func UnmarshalDate(v any) (time.Time, error) {
 // reflection: a twentieth of an inbox page's CPU went there. Any other
 // cursor is entgql's.
 func MarshalCursor(c entgql.Cursor[uuid.UUID]) graphql.Marshaler {
-	if vs, ok := c.Value.([]any); ok && len(vs) == 1 {
-		if t, ok := vs[0].(time.Time); ok {
+	switch v := c.Value.(type) {
+	case []any:
+		if len(v) != 1 {
+			break
+		}
+		if t, ok := v[0].(time.Time); ok {
 			return graphql.WriterFunc(func(w io.Writer) { _, _ = w.Write(AppendTimeCursor(nil, c.ID, t)) })
+		}
+	case int64:
+		// An event's position in the log (live events, their replay);
+		// entgql leaves a zero out (omitempty).
+		if v != 0 {
+			return graphql.WriterFunc(func(w io.Writer) { _, _ = w.Write(appendInt64Cursor(nil, c.ID, v)) })
 		}
 	}
 	return c
+}
+
+// appendInt64Cursor appends, quoted, the cursor {ID: id, Value: n} as
+// entgql writes it (msgpack writes an int64 in full: 0xd3 and 8 bytes).
+func appendInt64Cursor(b []byte, id uuid.UUID, n int64) []byte {
+	var raw [1 + 2 + 2 + 16 + 2 + 9]byte
+	m := append(raw[:0], 0x82, 0xa1, 'i', 0xc4, 16)
+	m = append(m, id[:]...)
+	m = append(m, 0xa1, 'v', 0xd3)
+	m = binary.BigEndian.AppendUint64(m, uint64(n))
+	return quotedBase64(b, m)
 }
 
 // AppendTimeCursor appends, quoted, the cursor {ID: id, Value: []any{t}}
@@ -99,6 +120,11 @@ func AppendTimeCursor(b []byte, id uuid.UUID, t time.Time) []byte {
 		m = binary.BigEndian.AppendUint32(m, uint32(t.Nanosecond()))
 		m = binary.BigEndian.AppendUint64(m, secs)
 	}
+	return quotedBase64(b, m)
+}
+
+// quotedBase64 appends m in unpadded base64 between quotes.
+func quotedBase64(b, m []byte) []byte {
 	b = append(b, '"')
 	b = base64.RawStdEncoding.AppendEncode(b, m)
 	return append(b, '"')

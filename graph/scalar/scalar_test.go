@@ -67,11 +67,12 @@ func TestUnmarshalIDAndDate(t *testing.T) {
 	}
 }
 
-// The time cursors are written byte for byte as entgql writes them, in the
-// three forms of msgpack's timestamp (32-bit: whole seconds before 2106;
-// 64-bit: with nanoseconds before 2514; 96-bit: the rest, before 1970
-// included), and read back by entgql.
-func TestTimeCursorAsEntgql(t *testing.T) {
+// The list and event cursors are written byte for byte as entgql writes
+// them: the times in the three forms of msgpack's timestamp (32-bit: whole
+// seconds before 2106; 64-bit: with nanoseconds before 2514; 96-bit: the
+// rest, before 1970 included), read back by entgql; the event positions;
+// and every other cursor through entgql itself.
+func TestCursorsAsEntgql(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	times := []time.Time{
 		time.Unix(0, 0), time.Unix(1, 0), time.Unix(1<<32-1, 0), time.Unix(1<<32, 0), time.Unix(1<<34-1, 999_999_999),
@@ -95,8 +96,18 @@ func TestTimeCursorAsEntgql(t *testing.T) {
 			t.Fatalf("%v: read back %v, %v", at, back, err)
 		}
 	}
+	// Event positions.
+	for _, n := range []int64{0, 1, -1, 127, 128, 1 << 31, 1<<63 - 1, -1 << 63, rng.Int64()} {
+		c := entgql.Cursor[uuid.UUID]{Value: n}
+		var want, got bytes.Buffer
+		c.MarshalGQL(&want)
+		MarshalCursor(c).MarshalGQL(&got)
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("%d: got %s, entgql %s", n, got.Bytes(), want.Bytes())
+		}
+	}
 	// Other cursors are entgql's own.
-	for _, v := range []any{nil, "x", []any{1}, []any{time.Now(), 2}} {
+	for _, v := range []any{nil, "x", []any{}, []any{1}, []any{time.Now(), 2}, int32(5)} {
 		c := entgql.Cursor[uuid.UUID]{ID: uuid.New(), Value: v}
 		var want, got bytes.Buffer
 		c.MarshalGQL(&want)
