@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"reflect"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -25,6 +26,7 @@ import (
 	"passerelle/ent/schema/rule"
 	"passerelle/enums"
 	"passerelle/graph/direct"
+	"passerelle/graph/generated"
 	"passerelle/graph/scalar"
 	"passerelle/viewer"
 	"passerelle/workflow"
@@ -40,7 +42,8 @@ func NewDirect(schema *ast.Schema, dialect string) (*direct.Schema, error) {
 	}
 	return direct.New(schema, dialect,
 		&direct.Type{Name: "Dispatch", Table: "dispatches", Model: ent.Dispatch{},
-			Rule: func(v *viewer.Viewer) func(*entsql.Selector) { return rule.DispatchVisible(v) },
+			Resolvers: reflect.TypeFor[generated.DispatchResolver](),
+			Rule:      func(v *viewer.Viewer) func(*entsql.Selector) { return rule.DispatchVisible(v) },
 			Edges: map[string]direct.Edge{
 				"request": {Target: "AdmissionRequest", Column: "request_id"},
 				"unit":    {Target: "Unit", Column: "unit_id"},
@@ -50,7 +53,8 @@ func NewDirect(schema *ast.Schema, dialect string) (*direct.Schema, error) {
 				"overdue": waitingFor(workflow.OverdueAfter),
 			}},
 		&direct.Type{Name: "AdmissionRequest", Table: "admission_requests", Model: ent.AdmissionRequest{},
-			Rule: func(v *viewer.Viewer) func(*entsql.Selector) { return rule.RequestVisible(v) },
+			Resolvers: reflect.TypeFor[generated.AdmissionRequestResolver](),
+			Rule:      func(v *viewer.Viewer) func(*entsql.Selector) { return rule.RequestVisible(v) },
 			// The profile rule of the sections reads the origin (actionsOn).
 			Keep: []string{"origin_structure_id", "origin_unit_id"},
 			Edges: map[string]direct.Edge{
@@ -75,8 +79,10 @@ func NewDirect(schema *ast.Schema, dialect string) (*direct.Schema, error) {
 		}),
 		// Units and structures: every signed-in user reads them (their policies).
 		&direct.Type{Name: "Unit", Table: "units", Model: ent.Unit{},
-			Edges: map[string]direct.Edge{"structure": {Target: "Structure", Column: "structure_id"}}},
-		&direct.Type{Name: "Structure", Table: "structures", Model: ent.Structure{}},
+			Resolvers: reflect.TypeFor[generated.UnitResolver](),
+			Edges:     map[string]direct.Edge{"structure": {Target: "Structure", Column: "structure_id"}}},
+		&direct.Type{Name: "Structure", Table: "structures", Model: ent.Structure{},
+			Resolvers: reflect.TypeFor[generated.StructureResolver]()},
 	)
 }
 

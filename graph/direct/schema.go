@@ -60,6 +60,10 @@ type Type struct {
 	// Computed are fields that have a resolver computing them from the
 	// object's columns alone, by GraphQL field name.
 	Computed map[string]Computed
+	// Resolvers is gqlgen's resolver interface of the type, if it has one
+	// (e.g. generated.DispatchResolver): a field resolved there is not read
+	// from its column, unless it is given as Computed or as an edge.
+	Resolvers reflect.Type
 
 	implementors []string
 	fields       map[string]*field
@@ -145,6 +149,9 @@ func New(schema *ast.Schema, dialect string, types ...*Type) (*Schema, error) {
 			if fd := def.Fields.ForName(name); fd == nil || !plain(fd, "") {
 				return nil, fmt.Errorf("direct: %s.%s is not a field without argument or directive", t.Name, name)
 			}
+			if !resolvedBy(t.Resolvers, name) {
+				return nil, fmt.Errorf("direct: %s.%s is given as computed but has no resolver to mirror", t.Name, name)
+			}
 			for _, col := range append(c.Columns, t.Keep...) {
 				if _, ok := structField(model, col); !ok {
 					return nil, fmt.Errorf("direct: %s has no column %s", t.Name, col)
@@ -155,7 +162,9 @@ func New(schema *ast.Schema, dialect string, types ...*Type) (*Schema, error) {
 			if _, edge := t.Edges[fd.Name]; edge || !plain(fd, "") {
 				continue
 			}
-			if _, computed := t.Computed[fd.Name]; computed {
+			if _, computed := t.Computed[fd.Name]; computed || resolvedBy(t.Resolvers, fd.Name) || resolvedBy(reflect.PointerTo(model), fd.Name) {
+				// A resolver, or a method of the model that gqlgen would
+				// call, gives the field: not its column.
 				continue
 			}
 			if f := scalarField(schema, model, fd); f != nil {
@@ -172,6 +181,16 @@ func New(schema *ast.Schema, dialect string, types ...*Type) (*Schema, error) {
 		}
 	}
 	return s, nil
+}
+
+// resolvedBy: typ (a resolver interface or a model) has a method for the
+// GraphQL field.
+func resolvedBy(typ reflect.Type, field string) bool {
+	if typ == nil || field == "" {
+		return false
+	}
+	_, ok := typ.MethodByName(strings.ToUpper(field[:1]) + field[1:])
+	return ok
 }
 
 // plain: the field takes no argument and runs no directive but the one the
