@@ -105,8 +105,8 @@ fragment Full on AdmissionRequest ` + everythingSelection(t, e.app.DB.Dialect, "
   admissionRequests(first: $first, after: $after) { edges { node { adminSocial { state city } } } pageInfo { hasNextPage endCursor } }
 }`,
 	}
-	// Selections and arguments the direct path leaves to the resolvers:
-	// they must answer the same too (they are the resolvers' answers).
+	// Selections and arguments the direct path leaves to the resolvers (and
+	// two it serves): they must answer the same too.
 	declined := map[string]string{
 		"resolver": `query Inbox($unitId: ID!) { inbox(unitId: $unitId, first: 5) { edges { node { id messages { id } } } } }`,
 		"nested":   `query Inbox($unitId: ID!) { inbox(unitId: $unitId, first: 5) { edges { node { id request { dispatches { id } } } } } }`,
@@ -118,6 +118,10 @@ fragment Full on AdmissionRequest ` + everythingSelection(t, e.app.DB.Dialect, "
 		"edges2":   `query Inbox($unitId: ID!) { inbox(unitId: $unitId, first: 2) { a: edges { node { id } } b: edges { cursor } } }`,
 		"orderBy":  `query Q($unitId: ID!) { admissionRequests(first: 4, orderBy: [{field: CREATED_AT, direction: ASC}]) { edges { node { id reference } } } u: uspUnits { id } x: inbox(unitId: $unitId, first: 1) { totalCount } }`,
 		"events":   `query Q { admissionRequests(first: 3) { edges { node { id events { type } } } } }`,
+		// Served directly too, compared here for their arguments: the
+		// default page size, a literal first.
+		"nofirst": `query Inbox($unitId: ID!) { inbox(unitId: $unitId) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }`,
+		"literal": `query Q { admissionRequests(first: 2) { totalCount pageInfo { hasNextPage } edges { cursor node { id } } } }`,
 	}
 
 	units := e.must(prescriber, "UspUnits", nil)
