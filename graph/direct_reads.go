@@ -257,7 +257,10 @@ func (r *Resolver) direct(ctx context.Context, root directRoot, field graphql.Co
 	hasNext := rows.Len() == *first+1
 	rows.Truncate(*first)
 	if err := r.sectionRule(ctx, rows); err != nil {
-		return nil, err
+		// A section not readable (errDecline), or a rule that could not be
+		// decided: the resolvers answer, with the error at that field's
+		// path as the directive gives it, the rest of the page served.
+		return nil, errDecline
 	}
 	if total == 0 {
 		total = rows.Len()
