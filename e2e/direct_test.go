@@ -88,8 +88,14 @@ func TestDirectReadsAnswerAsTheResolvers(t *testing.T) {
 fragment Full on Dispatch ` + everythingSelection(t, e.app.DB.Dialect, "Dispatch") + `
 `,
 	}
+	// The harness's dashboard, paged.
+	paged := strings.NewReplacer("($first: Int)", "($first: Int, $after: Cursor)",
+		"(first: $first) {", "(first: $first, after: $after) {\n    pageInfo { hasNextPage endCursor }").Replace(dashboard)
+	if !strings.Contains(paged, "after: $after") || !strings.Contains(paged, "pageInfo") {
+		t.Fatalf("the dashboard document changed: %s", dashboard)
+	}
 	dashboards := map[string]string{
-		"harness": dashboard,
+		"harness": paged,
 		"everything": `query Dashboard($first: Int, $after: Cursor, $yes: Boolean!) {
   page: admissionRequests(first: $first, after: $after) {
     __typename
