@@ -10,9 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/google/uuid"
 
 	"passerelle/app"
 	"passerelle/datagen"
@@ -47,26 +44,8 @@ func TestDirectReadsAnswerAsTheResolvers(t *testing.T) {
 	// for Hôpital des Diaconesses and is receiving staff (no medical
 	// section) at Jeanne Garnier, so that its pages mix requests it reads
 	// as either side, some of whose sections it may not read.
-	sys := viewer.System(ctx)
-	garnier, err := e.app.DB.Client.Unit.Get(sys, uuid.MustParse(e.unitID("Maison médicale Jeanne Garnier")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UTC()
-	for _, h := range []struct {
-		profile   enums.Profile
-		structure uuid.UUID
-		unit      *uuid.UUID
-	}{
-		{enums.ProfilePrescriberPhysician, uuid.MustParse(e.structureID(prescriber)), nil},
-		{enums.ProfileReceiverStaff, garnier.StructureID, &garnier.ID},
-	} {
-		if err := e.app.DB.Client.Habilitation.Create().SetUserID(uuid.MustParse(e.userID(forcillesDoc))).
-			SetStructureID(h.structure).SetNillableUnitID(h.unit).SetProfile(h.profile).
-			SetValidFrom(now.Add(-time.Hour)).SetValidUntil(now.AddDate(0, 1, 0)).Exec(sys); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.grant(forcillesDoc, enums.ProfilePrescriberPhysician, prescriber, "")
+	e.grant(forcillesDoc, enums.ProfileReceiverStaff, "", "Maison médicale Jeanne Garnier")
 
 	inbox := map[string]string{
 		"contract": `query Inbox($unitId: ID!, $first: Int, $after: Cursor) {

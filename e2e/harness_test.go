@@ -11,13 +11,18 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"passerelle/app"
 	"passerelle/demo"
+	"passerelle/enums"
 	"passerelle/graph"
 	"passerelle/server"
 	"passerelle/store"
 	"passerelle/store/storetest"
+	"passerelle/viewer"
 )
 
 // contract is the client contract, kept in the repo and run unchanged.
@@ -228,4 +233,25 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	return nil
+}
+
+// grant gives a demo account one more habilitation, valid for a month: a
+// profile on a structure, or on one unit of it (unitName not empty).
+func (e *env) grant(who string, profile enums.Profile, structureOf, unitName string) {
+	e.t.Helper()
+	ctx := viewer.System(context.Background())
+	q := e.app.DB.Client.Habilitation.Create().SetUserID(uuid.MustParse(e.userID(who))).SetProfile(profile)
+	if unitName != "" {
+		u, err := e.app.DB.Client.Unit.Get(ctx, uuid.MustParse(e.unitID(unitName)))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		q.SetStructureID(u.StructureID).SetUnitID(u.ID)
+	} else {
+		q.SetStructureID(uuid.MustParse(e.structureID(structureOf)))
+	}
+	now := time.Now().UTC()
+	if err := q.SetValidFrom(now.Add(-time.Hour)).SetValidUntil(now.AddDate(0, 1, 0)).Exec(ctx); err != nil {
+		e.t.Fatal(err)
+	}
 }

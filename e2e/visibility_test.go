@@ -1,17 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/google/uuid"
 
 	"passerelle/enums"
-	"passerelle/viewer"
 )
 
 // TestWithdrawnUnitSeesNothingAfter: a unit withdrawn from a request keeps
@@ -51,27 +46,8 @@ func TestWithdrawnUnitSeesNothingAfter(t *testing.T) {
 func TestInboxOfAReceiverWithSeveralHats(t *testing.T) {
 	e := newEnv(t)
 	perine, garnier := e.unitID("USP Sainte-Périne"), e.unitID("Maison médicale Jeanne Garnier")
-	ctx := viewer.System(context.Background())
-	garnierUnit, err := e.app.DB.Client.Unit.Get(ctx, uuid.MustParse(garnier))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doctor := uuid.MustParse(e.userID(perineDoctor))
-	now := time.Now().UTC()
-	for _, h := range []struct {
-		profile   enums.Profile
-		structure uuid.UUID
-		unit      *uuid.UUID
-	}{
-		{enums.ProfilePrescriberPhysician, uuid.MustParse(e.structureID(prescriber)), nil},
-		{enums.ProfileReceiverPhysician, garnierUnit.StructureID, &garnierUnit.ID},
-	} {
-		if err := e.app.DB.Client.Habilitation.Create().SetUserID(doctor).SetStructureID(h.structure).
-			SetNillableUnitID(h.unit).SetProfile(h.profile).SetValidFrom(now.Add(-time.Hour)).
-			SetValidUntil(now.AddDate(0, 1, 0)).Exec(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.grant(perineDoctor, enums.ProfilePrescriberPhysician, prescriber, "")
+	e.grant(perineDoctor, enums.ProfileReceiverPhysician, "", "Maison médicale Jeanne Garnier")
 
 	// Diaconesses (the doctor's prescribing structure) sends one request to
 	// both units, and one to Sainte-Périne only.
