@@ -37,8 +37,8 @@ import (
 // layer applies to them, the edges that may be read with them, and the
 // fields computed by resolvers from a row's own columns.
 func NewDirect(schema *ast.Schema, dialect string) (*direct.Schema, error) {
-	section := func(name, table string, visible func(*viewer.Viewer) func(*entsql.Selector)) *direct.Type {
-		return &direct.Type{Name: name, Table: table, Rule: visible, Model: sectionModels[name]}
+	section := func(name, table string, model any, visible func(*viewer.Viewer) func(*entsql.Selector)) *direct.Type {
+		return &direct.Type{Name: name, Table: table, Model: model, Rule: visible}
 	}
 	return direct.New(schema, dialect,
 		&direct.Type{Name: "Dispatch", Table: "dispatches", Model: ent.Dispatch{},
@@ -68,13 +68,13 @@ func NewDirect(schema *ast.Schema, dialect string) (*direct.Schema, error) {
 			}},
 		&direct.Type{Name: "Patient", Table: "patients", Model: ent.Patient{},
 			Rule: func(v *viewer.Viewer) func(*entsql.Selector) { return rule.PatientVisible(v) }},
-		section("MedicalSection", "medical_sections", func(v *viewer.Viewer) func(*entsql.Selector) {
+		section("MedicalSection", "medical_sections", ent.MedicalSection{}, func(v *viewer.Viewer) func(*entsql.Selector) {
 			return rule.SectionVisible[predicate.MedicalSection](v, medicalsection.HasRequestWith)
 		}),
-		section("CareProjectSection", "care_project_sections", func(v *viewer.Viewer) func(*entsql.Selector) {
+		section("CareProjectSection", "care_project_sections", ent.CareProjectSection{}, func(v *viewer.Viewer) func(*entsql.Selector) {
 			return rule.SectionVisible[predicate.CareProjectSection](v, careprojectsection.HasRequestWith)
 		}),
-		section("AdminSocialSection", "admin_social_sections", func(v *viewer.Viewer) func(*entsql.Selector) {
+		section("AdminSocialSection", "admin_social_sections", ent.AdminSocialSection{}, func(v *viewer.Viewer) func(*entsql.Selector) {
 			return rule.SectionVisible[predicate.AdminSocialSection](v, adminsocialsection.HasRequestWith)
 		}),
 		// Units and structures: every signed-in user reads them (their policies).
@@ -86,19 +86,13 @@ func NewDirect(schema *ast.Schema, dialect string) (*direct.Schema, error) {
 	)
 }
 
-var sectionModels = map[string]any{
-	"MedicalSection":     ent.MedicalSection{},
-	"CareProjectSection": ent.CareProjectSection{},
-	"AdminSocialSection": ent.AdminSocialSection{},
-}
-
 // waitingFor is Dispatch.late and Dispatch.overdue (the dispatch resolvers):
 // still waiting for an answer, sent at least after ago.
 func waitingFor(after time.Duration) direct.Computed {
 	return direct.Computed{Columns: []string{"status", "sent_at"}, Write: func(w *bytes.Buffer, values []any) {
 		status, _ := values[0].(enums.DispatchStatus)
 		sent, _ := values[1].(time.Time)
-		graphql.MarshalBoolean(workflow.IsWaiting(status) && time.Since(sent) >= after).MarshalGQL(w)
+		graphql.MarshalBoolean(workflow.WaitingLonger(status, sent, after)).MarshalGQL(w)
 	}}
 }
 

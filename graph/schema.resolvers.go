@@ -35,7 +35,7 @@ func (r *dispatchResolver) Late(ctx context.Context, obj *ent.Dispatch) (bool, e
 	if err != nil {
 		return false, err
 	}
-	return workflow.IsWaiting(d.Status) && time.Since(d.SentAt) >= workflow.LateAfter, nil
+	return workflow.WaitingLonger(d.Status, d.SentAt, workflow.LateAfter), nil
 }
 
 // Overdue is the resolver for the overdue field.
@@ -44,7 +44,7 @@ func (r *dispatchResolver) Overdue(ctx context.Context, obj *ent.Dispatch) (bool
 	if err != nil {
 		return false, err
 	}
-	return workflow.IsWaiting(d.Status) && time.Since(d.SentAt) >= workflow.OverdueAfter, nil
+	return workflow.WaitingLonger(d.Status, d.SentAt, workflow.OverdueAfter), nil
 }
 
 // Login is the resolver for the login field.

@@ -147,3 +147,9 @@ const (
 	LateAfter    = 24 * time.Hour
 	OverdueAfter = 48 * time.Hour
 )
+
+// WaitingLonger: a dispatch in status s, sent at sentAt, still waits for an
+// answer and was sent at least d ago (d: LateAfter or OverdueAfter).
+func WaitingLonger(s enums.DispatchStatus, sentAt time.Time, d time.Duration) bool {
+	return IsWaiting(s) && time.Since(sentAt) >= d
+}
