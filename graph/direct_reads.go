@@ -3,10 +3,8 @@ package graph
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"math"
 	"reflect"
 	"time"
 
@@ -199,8 +197,9 @@ func (r *Resolver) direct(ctx context.Context, root directRoot, field graphql.Co
 	}
 	var first *int
 	if f := args["first"]; f != nil {
-		n, ok := intArg(f)
-		if !ok {
+		// As the generated argument code reads it.
+		n, err := graphql.UnmarshalInt(f)
+		if err != nil {
 			return nil, errDecline
 		}
 		first = &n
@@ -321,29 +320,6 @@ func (r *Resolver) sectionRule(ctx context.Context, rows *direct.Rows) error {
 		}
 	}
 	return nil
-}
-
-// intArg reads an Int argument: a literal (int64) or a variable (decoded
-// JSON: json.Number or float64).
-func intArg(v any) (int, bool) {
-	switch n := v.(type) {
-	case int:
-		return n, true
-	case int64:
-		if n >= math.MinInt32 && n <= math.MaxInt32 {
-			return int(n), true
-		}
-	case json.Number:
-		i, err := n.Int64()
-		if err == nil && i >= math.MinInt32 && i <= math.MaxInt32 {
-			return int(i), true
-		}
-	case float64:
-		if n == math.Trunc(n) && n >= math.MinInt32 && n <= math.MaxInt32 {
-			return int(n), true
-		}
-	}
-	return 0, false
 }
 
 // connectionOut is one key of a connection (or of its PageInfo or edge
