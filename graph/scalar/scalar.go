@@ -75,7 +75,7 @@ func MarshalCursor(c entgql.Cursor[uuid.UUID]) graphql.Marshaler {
 			break
 		}
 		if t, ok := v[0].(time.Time); ok {
-			return graphql.WriterFunc(func(w io.Writer) { _, _ = w.Write(AppendTimeCursor(nil, c.ID, t)) })
+			return graphql.WriterFunc(func(w io.Writer) { _, _ = w.Write(appendTimeCursor(nil, c.ID, t)) })
 		}
 	case int64:
 		// An event's position in the log (live events, their replay);
@@ -98,9 +98,9 @@ func appendInt64Cursor(b []byte, id uuid.UUID, n int64) []byte {
 	return quotedBase64(b, m)
 }
 
-// AppendTimeCursor appends, quoted, the cursor {ID: id, Value: []any{t}}
+// appendTimeCursor appends, quoted, the cursor {ID: id, Value: []any{t}}
 // as entgql.Cursor.MarshalGQL writes it.
-func AppendTimeCursor(b []byte, id uuid.UUID, t time.Time) []byte {
+func appendTimeCursor(b []byte, id uuid.UUID, t time.Time) []byte {
 	// msgpack of the struct as a map: {"i": bin(16), "v": [timestamp]}.
 	var raw [2 + 2 + 18 + 2 + 1 + 15]byte
 	m := append(raw[:0], 0x82, 0xa1, 'i', 0xc4, 16)
