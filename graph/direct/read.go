@@ -56,7 +56,7 @@ func (s *Schema) compile(op *graphql.OperationContext, typeName string, sel ast.
 	}
 	o := &Object{typ: t}
 	for _, cf := range graphql.CollectFields(op, sel, t.implementors) {
-		if len(cf.Deferrables) > 0 || len(cf.Arguments) > 0 || !onlySkipInclude(cf.Directives) {
+		if !Plain(cf) {
 			return nil, false
 		}
 		out := output{key: cf.Alias, name: cf.Name}
@@ -119,8 +119,13 @@ func (s *Schema) Empty(typeName string) (*Object, bool) {
 	return &Object{typ: t}, true
 }
 
-func onlySkipInclude(ds ast.DirectiveList) bool {
-	for _, d := range ds {
+// Plain: a selected field without arguments, not deferred, with no
+// directive but @skip and @include (which CollectFields has applied).
+func Plain(cf graphql.CollectedField) bool {
+	if len(cf.Deferrables) > 0 || len(cf.Arguments) > 0 {
+		return false
+	}
+	for _, d := range cf.Directives {
 		if d.Name != "skip" && d.Name != "include" {
 			return false
 		}
@@ -391,7 +396,8 @@ func (rec Record) Value(column string) any {
 
 // Each calls fn for every object of the named type in the rows (at any
 // depth, the lists' too), with the directive-guarded edges selected on it
-// (field names); the first error stops it.
+// (field names, once per selection: a field selected under two aliases
+// runs its directive twice); the first error stops it.
 func (r *Rows) Each(typeName string, fn func(rec Record, guarded []string) error) error {
 	for _, vals := range r.vals {
 		if err := r.each(r.q.root, vals, typeName, fn); err != nil {
@@ -410,7 +416,7 @@ func (r *Rows) each(o *Object, vals []reflect.Value, typeName string, fn func(Re
 	if o.typ.Name == typeName {
 		var guarded []string
 		for _, out := range o.out {
-			if out.child != nil && out.edge.Directive != "" && !slices.Contains(guarded, out.name) {
+			if out.child != nil && out.edge.Directive != "" {
 				guarded = append(guarded, out.name)
 			}
 		}
