@@ -348,13 +348,8 @@ func (r *Resolver) compilePage(op *graphql.OperationContext, root directRoot, fi
 	walk = func(sel ast.SelectionSet, typ string, allowed map[string]bool) ([]connectionOut, error) {
 		var outs []connectionOut
 		for _, cf := range graphql.CollectFields(op, sel, []string{typ}) {
-			if len(cf.Deferrables) > 0 || len(cf.Arguments) > 0 || !(cf.Name == "__typename" || allowed[cf.Name]) {
+			if !direct.Plain(cf) || !(cf.Name == "__typename" || allowed[cf.Name]) {
 				return nil, errDecline
-			}
-			for _, d := range cf.Directives {
-				if d.Name != "skip" && d.Name != "include" {
-					return nil, errDecline
-				}
 			}
 			o := connectionOut{key: cf.Alias, name: cf.Name}
 			var err error
