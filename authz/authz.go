@@ -242,6 +242,21 @@ func CanAdminister(v *viewer.Viewer, a Action, structureID uuid.UUID) bool {
 	return false
 }
 
+// AnyProfileAllows reports whether one of the viewer's habilitations has a
+// profile with the action, on some request or structure: a necessary
+// condition, for refusing early what no scope can allow.
+func AnyProfileAllows(v *viewer.Viewer, a Action) bool {
+	if v == nil {
+		return false
+	}
+	for _, h := range v.Habilitations {
+		if Allows(h.Profile, a) {
+			return true
+		}
+	}
+	return false
+}
+
 // CanAdministerAnywhere reports whether the viewer holds the action for the
 // whole region.
 func CanAdministerAnywhere(v *viewer.Viewer, a Action) bool {

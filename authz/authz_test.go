@@ -101,3 +101,18 @@ func TestOnVisibleRequest(t *testing.T) {
 		t.Errorf("mixed receiver (sent to B only): read=%v %v %v", read, got, err)
 	}
 }
+
+func TestAnyProfileAllows(t *testing.T) {
+	hab := func(p enums.Profile) viewer.Habilitation { return viewer.Habilitation{Profile: p} }
+	admin := &viewer.Viewer{Habilitations: []viewer.Habilitation{hab(enums.ProfileAdminSocialManager)}}
+	if AnyProfileAllows(admin, ReadMedical) || !AnyProfileAllows(admin, ReadAdminSocial) {
+		t.Error("administrative manager: no medical section, the administrative one")
+	}
+	both := &viewer.Viewer{Habilitations: []viewer.Habilitation{hab(enums.ProfileReceiverStaff), hab(enums.ProfilePrescriberPhysician)}}
+	if !AnyProfileAllows(both, ReadMedical) {
+		t.Error("one profile reading the medical section is enough")
+	}
+	if AnyProfileAllows(nil, ReadAdminSocial) || AnyProfileAllows(&viewer.Viewer{}, ReadAdminSocial) {
+		t.Error("no viewer, no habilitation: nothing")
+	}
+}

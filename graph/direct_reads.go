@@ -219,7 +219,7 @@ func (r *Resolver) direct(ctx context.Context, root directRoot, field graphql.Co
 	// A section none of the viewer's profiles reads: the resolvers answer
 	// (FORBIDDEN at each path), without reading the page here first.
 	for _, name := range page.node.Guarded("AdmissionRequest") {
-		if !anyProfileAllows(v, sectionRead[sectionFields[name]]) {
+		if !authz.AnyProfileAllows(v, sectionRead[sectionFields[name]]) {
 			return nil, errDecline
 		}
 	}
@@ -265,17 +265,6 @@ func (r *Resolver) direct(ctx context.Context, root directRoot, field graphql.Co
 	var buf bytes.Buffer
 	page.write(&buf, rows, cursors, total, hasNext, after != nil)
 	return graphql.WriterFunc(func(w io.Writer) { _, _ = w.Write(buf.Bytes()) }), nil
-}
-
-// anyProfileAllows: one of the viewer's valid habilitations has a profile
-// with the action (on some request).
-func anyProfileAllows(v *viewer.Viewer, a authz.Action) bool {
-	for _, h := range v.Habilitations {
-		if authz.Allows(h.Profile, a) {
-			return true
-		}
-	}
-	return false
 }
 
 // sectionRule is the @section directive (sectionDirective) for every request
