@@ -57,14 +57,23 @@ type DB struct {
 // random UUID keys scatter every index, and a dashboard page touches a few
 // hundred pages (docs/performance.md). The cache fills only with pages read,
 // and idle connections beyond MaxIdleConns are closed.
+//
+// Each connection also keeps its last 256 prepared statements (the driver
+// prepares every statement anew otherwise): ent and the direct reads send
+// the same few hundred statement texts over and over, and preparing the
+// larger ones costs SQLite more than running them (the session statement:
+// ≈ 80 µs to prepare, 13 µs to run).
 func SQLiteDSN(path string) string { return SQLiteDSNCache(path, 64) }
 
 // SQLiteDSNCache is SQLiteDSN with a page cache of cacheMiB per connection
 // (bulk loads use more).
 func SQLiteDSNCache(path string, cacheMiB int) string {
-	return fmt.Sprintf("file:%s?_fk=1&_journal_mode=WAL&_busy_timeout=%d&_synchronous=NORMAL&_txlock=immediate&_cache_size=-%d",
-		path, sqliteBusyTimeout.Milliseconds(), cacheMiB*1024)
+	return fmt.Sprintf("file:%s?_fk=1&_journal_mode=WAL&_busy_timeout=%d&_synchronous=NORMAL&_txlock=immediate&_cache_size=-%d&_stmt_cache_size=%d",
+		path, sqliteBusyTimeout.Milliseconds(), cacheMiB*1024, sqliteStmtCache)
 }
+
+// sqliteStmtCache is how many prepared statements each SQLite connection keeps.
+const sqliteStmtCache = 256
 
 // sqliteBusyTimeout is how long a writer waits for SQLite's write lock
 // (in the DSN) and for its turn at the write gate.
@@ -72,7 +81,8 @@ const sqliteBusyTimeout = 10 * time.Second
 
 // MemoryDSN is a private in-memory SQLite database (tests).
 func MemoryDSN(name string) string {
-	return fmt.Sprintf("file:%s?mode=memory&cache=shared&_fk=1&_busy_timeout=%d&_txlock=immediate", name, sqliteBusyTimeout.Milliseconds())
+	return fmt.Sprintf("file:%s?mode=memory&cache=shared&_fk=1&_busy_timeout=%d&_txlock=immediate&_stmt_cache_size=%d",
+		name, sqliteBusyTimeout.Milliseconds(), sqliteStmtCache)
 }
 
 // IsPostgres reports whether the URL selects PostgreSQL.
