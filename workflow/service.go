@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/google/uuid"
 
 	"passerelle/apperr"
@@ -51,9 +52,12 @@ type op struct {
 	v      *viewer.Viewer
 	now    time.Time
 	events []*ent.Event
+	// lockRows: the database locks rows read for a change (PostgreSQL).
+	lockRows bool
 }
 
 // run executes fn in one transaction; its events are published after commit.
+// fn reads the request it changes first (requestQuery).
 //
 // The events fn recorded are inserted last, just before commit, after the
 // publisher's LockEvents (on PostgreSQL: a transaction-level advisory lock,
@@ -71,7 +75,7 @@ func (s *Service) run(ctx context.Context, fn func(o *op) error) error {
 	if err != nil {
 		return err
 	}
-	o := &op{ctx: viewer.AllowWrites(ctx), tx: tx, v: v, now: s.now()}
+	o := &op{ctx: viewer.AllowWrites(ctx), tx: tx, v: v, now: s.now(), lockRows: s.client.Dialect() == dialect.Postgres}
 	if err := fn(o); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -140,10 +144,29 @@ func (o *op) record(e eventSpec) error {
 	return nil
 }
 
+// requestQuery reads the request a change is about. On PostgreSQL its row
+// is locked (FOR UPDATE) until the transaction ends: the request row is the
+// first row every change of a request or of its dispatches locks, so those
+// changes run one after the other, each deciding on what the previous one
+// committed. Without it (READ COMMITTED), a dispatch change decided on the
+// request's status could commit after a change of that status: a unit's
+// refusal revised into an acceptance just after the requesting side
+// confirmed another unit stayed accepted beside the confirmed one, and a
+// message could be added to a thread closed meanwhile. SQLite has one
+// writer: there a write transaction holds the whole database from its
+// BEGIN IMMEDIATE (TestChangeBetweenReadAndWrite checks both).
+func (o *op) requestQuery() *ent.AdmissionRequestQuery {
+	q := o.tx.AdmissionRequest.Query()
+	if o.lockRows {
+		q.ForUpdate()
+	}
+	return q
+}
+
 // loadRequest reads a request the viewer may see (else NOT_FOUND), with its
 // dispatches' units, and the actions the viewer holds on it.
 func (o *op) loadRequest(id uuid.UUID) (*ent.AdmissionRequest, map[authz.Action]bool, error) {
-	req, err := o.tx.AdmissionRequest.Query().Where(admissionrequest.ID(id)).Only(o.ctx)
+	req, err := o.requestQuery().Where(admissionrequest.ID(id)).Only(o.ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil, apperr.NotFoundError("request")
 	}
@@ -174,16 +197,19 @@ func (o *op) loadRequest(id uuid.UUID) (*ent.AdmissionRequest, map[authz.Action]
 // loadDispatch reads a dispatch the viewer may see, its request, and the
 // viewer's actions on it by side.
 func (o *op) loadDispatch(id uuid.UUID) (d *ent.Dispatch, req *ent.AdmissionRequest, requesting, receiving map[authz.Action]bool, err error) {
-	d, err = o.tx.Dispatch.Query().Where(dispatch.ID(id)).WithRequest().Only(o.ctx)
+	d, err = o.tx.Dispatch.Query().Where(dispatch.ID(id)).Only(o.ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil, nil, nil, apperr.NotFoundError("dispatch")
 	}
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	req = d.Edges.Request
-	if req == nil { // the request row is hidden: treat the dispatch as unknown
+	req, err = o.requestQuery().Where(admissionrequest.ID(d.RequestID)).Only(o.ctx)
+	if ent.IsNotFound(err) { // the request row is hidden: treat the dispatch as unknown
 		return nil, nil, nil, nil, apperr.NotFoundError("dispatch")
+	}
+	if err != nil {
+		return nil, nil, nil, nil, err
 	}
 	scope := authz.RequestScope{OriginStructure: req.OriginStructureID, OriginUnit: req.OriginUnitID}
 	requesting, receiving = authz.OnDispatch(o.v, scope, d.UnitID)
