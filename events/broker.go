@@ -18,11 +18,12 @@ var ErrSlowSubscriber = errors.New("subscriber too slow: events dropped; resume 
 type Broker struct {
 	mu   sync.RWMutex
 	subs map[*Subscription]struct{}
-	// Buffer is the per-subscriber queue length.
+	// Buffer is how many events a subscriber may have waiting.
 	Buffer int
 }
 
-// NewBroker returns a broker with per-subscriber buffers of the given size.
+// NewBroker returns a broker whose subscribers may have up to buffer events
+// waiting.
 func NewBroker(buffer int) *Broker {
 	if buffer <= 0 {
 		buffer = 256
@@ -30,13 +31,67 @@ func NewBroker(buffer int) *Broker {
 	return &Broker{subs: map[*Subscription]struct{}{}, Buffer: buffer}
 }
 
-// Subscription receives events on C until Done is closed.
+// Subscription receives events until Done is closed: Ready says when some
+// wait, Take hands them over.
+//
+// The waiting events are a slice that grows with them, not a channel of
+// Buffer slots: an idle subscription holds no queue (a channel of 1 024
+// pointers was 8 KiB per subscription, a tenth of an idle one's memory
+// with one subscription per connection; docs/benchmarks.md).
 type Subscription struct {
-	C     chan *ent.Event
 	match func(*ent.Event) bool // nil: every event
+	limit int
+	ready chan struct{} // holds a token while events wait
 	done  chan struct{}
 	once  sync.Once
 	err   error
+
+	mu      sync.Mutex
+	waiting []*ent.Event
+	spare   []*ent.Event // the slice Take handed over last time, reused
+}
+
+// Ready receives a value when events wait to be taken.
+func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// Take returns the waiting events, oldest first, and empties the queue.
+// The slice is the subscription's: it stays valid until the next Take.
+func (s *Subscription) Take() []*ent.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.waiting
+	clear(s.spare) // the events of the Take before: not kept alive
+	s.waiting = s.spare[:0]
+	if cap(s.waiting) > 64 { // a burst is over: do not keep its room
+		s.waiting = nil
+	}
+	s.spare = out
+	return out
+}
+
+// Len is the number of waiting events.
+func (s *Subscription) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.waiting)
+}
+
+// offer queues e; false when the subscriber already has limit events
+// waiting.
+func (s *Subscription) offer(e *ent.Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.waiting) >= s.limit {
+		return false
+	}
+	s.waiting = append(s.waiting, e)
+	if len(s.waiting) == 1 {
+		select {
+		case s.ready <- struct{}{}:
+		default:
+		}
+	}
+	return true
 }
 
 // Done is closed when the broker dropped the subscription.
@@ -60,7 +115,7 @@ func (b *Broker) Subscribe() *Subscription { return b.SubscribeWhere(nil) }
 // it would discard (a request's or a unit's feed). Publish calls match: it
 // must be cheap, safe for concurrent use, and must not block.
 func (b *Broker) SubscribeWhere(match func(*ent.Event) bool) *Subscription {
-	s := &Subscription{C: make(chan *ent.Event, b.Buffer), match: match, done: make(chan struct{})}
+	s := &Subscription{match: match, limit: b.Buffer, ready: make(chan struct{}, 1), done: make(chan struct{})}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -84,12 +139,8 @@ func (b *Broker) Publish(evs []*ent.Event) {
 			if s.match != nil && !s.match(e) {
 				continue
 			}
-			select {
-			case s.C <- e:
-			default:
+			if !s.offer(e) {
 				slow = append(slow, s)
-			}
-			if len(slow) > 0 && slow[len(slow)-1] == s {
 				break
 			}
 		}

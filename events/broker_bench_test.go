@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 
@@ -26,8 +27,10 @@ func benchSubscribers(b *testing.B, n int, got func()) (*Broker, func()) {
 		wg.Go(func() {
 			for {
 				select {
-				case <-s.C:
-					got()
+				case <-s.Ready():
+					for range s.Take() {
+						got()
+					}
 				case <-s.Done():
 					return
 				}
@@ -62,7 +65,7 @@ func BenchmarkBrokerPublish(b *testing.B) {
 				if i++; i%(benchBuffer/2) == 0 {
 					b.StopTimer() // let the drainers catch up: the buffers are bounded
 					for _, s := range snapshot(br) {
-						for len(s.C) > 0 {
+						for s.Len() > 0 {
 							runtime.Gosched()
 						}
 					}
@@ -120,8 +123,10 @@ func BenchmarkBrokerPublishTargeted(b *testing.B) {
 				wg.Go(func() {
 					for {
 						select {
-						case <-s.C:
-							pending.Done()
+						case <-s.Ready():
+							for range s.Take() {
+								pending.Done()
+							}
 						case <-s.Done():
 							return
 						}
@@ -159,10 +164,18 @@ func TestSubscribeWhere(t *testing.T) {
 		evs = append(evs, &ent.Event{ID: i + 1})
 	}
 	br.Publish(evs) // 8 events, buffers of 4: only the filtered one keeps up
-	for _, want := range []int64{2, 4, 6, 8} {
-		if got := (<-even.C).ID; got != want {
-			t.Fatalf("got event %d, want %d", got, want)
-		}
+	<-even.Ready()
+	var got []int64
+	for _, e := range even.Take() {
+		got = append(got, e.ID)
+	}
+	if !slices.Equal(got, []int64{2, 4, 6, 8}) {
+		t.Fatalf("got events %v, want 2, 4, 6, 8", got)
+	}
+	select {
+	case <-even.Ready():
+		t.Fatalf("ready again with %d events waiting", even.Len())
+	default:
 	}
 	select {
 	case <-even.Done():
@@ -172,5 +185,69 @@ func TestSubscribeWhere(t *testing.T) {
 	<-all.Done()
 	if all.Err() == nil || br.Count() != 1 {
 		t.Fatalf("the unfiltered subscriber should have been dropped as slow (err %v, %d left)", all.Err(), br.Count())
+	}
+}
+
+// TestSubscriptionQueue: events wait in order, Ready fires once per wait
+// (not per event), Take empties the queue, and a burst's room is not kept.
+func TestSubscriptionQueue(t *testing.T) {
+	br := NewBroker(1024)
+	s := br.Subscribe()
+	if s.waiting != nil || s.Len() != 0 {
+		t.Fatal("an idle subscription holds a queue")
+	}
+	ready := func() bool {
+		select {
+		case <-s.Ready():
+			return true
+		default:
+			return false
+		}
+	}
+	ids := func(evs []*ent.Event) []int64 {
+		var out []int64
+		for _, e := range evs {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	var next int64
+	publish := func(n int) {
+		evs := make([]*ent.Event, n)
+		for i := range evs {
+			next++
+			evs[i] = &ent.Event{ID: next}
+		}
+		br.Publish(evs)
+	}
+	publish(3)
+	publish(2)
+	if !ready() || ready() {
+		t.Fatal("want exactly one wake-up for events published while the subscriber slept")
+	}
+	if got := ids(s.Take()); !slices.Equal(got, []int64{1, 2, 3, 4, 5}) {
+		t.Fatalf("took %v", got)
+	}
+	if got := s.Take(); len(got) != 0 {
+		t.Fatalf("a second take got %v", ids(got))
+	}
+	publish(1)
+	if !ready() {
+		t.Fatal("no wake-up for an event after an empty queue")
+	}
+	if got := ids(s.Take()); !slices.Equal(got, []int64{6}) {
+		t.Fatalf("took %v", got)
+	}
+	publish(500) // a burst
+	if got := s.Take(); len(got) != 500 || got[0].ID != 7 || got[499].ID != 506 {
+		t.Fatalf("took %d events", len(got))
+	}
+	publish(1)
+	s.Take()
+	if cap(s.waiting) > 64 || cap(s.spare) > 64 {
+		t.Fatalf("the burst's room is kept: %d and %d slots", cap(s.waiting), cap(s.spare))
+	}
+	if br.Count() != 1 {
+		t.Fatal("the subscriber was dropped")
 	}
 }

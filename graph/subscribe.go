@@ -123,24 +123,26 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 					endWithError(ctx, apperr.RateLimited, err.Error())
 				}
 				return
-			case e := <-sub.C:
-				if e.ID <= last {
-					continue
-				}
-				visible, err := retry(ctx, func() (bool, error) {
-					return shared.check(ctx, e, key, func() (bool, error) {
-						return r.Client.Event.Query().Where(append(feed, event.ID(e.ID))...).Exist(ctx)
+			case <-sub.Ready():
+				for _, e := range sub.Take() {
+					if e.ID <= last {
+						continue
+					}
+					visible, err := retry(ctx, func() (bool, error) {
+						return shared.check(ctx, e, key, func() (bool, error) {
+							return r.Client.Event.Query().Where(append(feed, event.ID(e.ID))...).Exist(ctx)
+						})
 					})
-				})
-				if err != nil {
-					failed(err)
-					return
-				}
-				if !visible {
-					continue
-				}
-				if !send(e) {
-					return
+					if err != nil {
+						failed(err)
+						return
+					}
+					if !visible {
+						continue
+					}
+					if !send(e) {
+						return
+					}
 				}
 			}
 		}
