@@ -153,7 +153,7 @@ func (s *server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithCancel(ctx)
 			defer cancel()
-			go s.watchSession(ctx, cancel, nil, reqctx.BearerToken(ctx), v)
+			s.sessions.watch(ctx, cancel, nil, reqctx.BearerToken(ctx), v)
 		}
 		r = r.WithContext(reqctx.WithStreaming(ctx))
 		s.gql.ServeHTTP(w, r)

@@ -156,14 +156,15 @@ func (c *Config) defaults() {
 }
 
 type server struct {
-	cfg     Config
-	auth    Authenticator
-	ready   func(ctx context.Context) error
-	log     *slog.Logger
-	origins originSet
-	gql     *handler.Server
-	conns   connCounter
-	metrics *metrics.Metrics
+	cfg      Config
+	auth     Authenticator
+	ready    func(ctx context.Context) error
+	log      *slog.Logger
+	origins  originSet
+	gql      *handler.Server
+	conns    connCounter
+	sessions *sessionWatcher
+	metrics  *metrics.Metrics
 }
 
 // New returns the HTTP handler of the whole API. It panics when deps.Schema
@@ -185,6 +186,7 @@ func New(cfg Config, deps Deps) http.Handler {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.sessions = newSessionWatcher(s, cfg.ReauthInterval)
 	s.gql = s.newGraphQL(deps.Schema, deps.Configure)
 
 	mux := http.NewServeMux()

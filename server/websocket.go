@@ -227,7 +227,7 @@ func (s *server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 		s.metrics.WebsocketClosed()
 	})
 	st, _ := ctx.Value(wsStateKey{}).(*wsState)
-	go s.watchSession(ctx, closeConn, st, token, v)
+	s.sessions.watch(ctx, closeConn, st, token, v)
 	return ctx, nil, nil
 }
 
@@ -280,61 +280,6 @@ func initToken(p transport.InitPayload) (string, error) {
 		return t, nil
 	}
 	return "", errNoToken
-}
-
-// watchSession re-authenticates the token every ReauthInterval while the
-// connection lives. When the token no longer authenticates (session
-// revoked, expired, idle; account disabled) or the viewer lost something
-// it had when the connection opened (a habilitation, a receiving unit),
-// it closes the connection: cancelling the context returned by InitFunc
-// makes gqlgen stop every subscription of the connection and close it,
-// with the code and reason recorded in st. The client may reconnect; it
-// then gets a fresh viewer, or 4403 at connection_init.
-func (s *server) watchSession(ctx context.Context, closeConn context.CancelFunc, st *wsState, token string, initial *viewer.Viewer) {
-	t := time.NewTicker(s.cfg.ReauthInterval)
-	defer t.Stop()
-	failures := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		actx, cancel := context.WithTimeout(ctx, authTimeout)
-		v, err := s.auth.Authenticate(actx, token)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		code, reason := CloseForbidden, ""
-		switch {
-		case err != nil && !credentialsRejected(err):
-			// The check itself failed (database unreachable, timeout): not
-			// a revocation. Tolerated a few times; then the connection is
-			// closed as "try again later", and the client reconnects.
-			failures++
-			s.log.WarnContext(ctx, "websocket re-authentication failed", "request_id", reqctx.RequestID(ctx),
-				"error", err, "consecutive_failures", failures)
-			if failures < reauthFailuresTolerated {
-				continue
-			}
-			code, reason = CloseTryAgainLater, ReasonCannotRecheck
-		case err != nil || v == nil:
-			reason = ReasonSessionEnded
-		case !stillCovers(v, initial):
-			reason = ReasonHabilitationRevoked
-		default:
-			failures = 0
-			continue
-		}
-		s.log.InfoContext(ctx, "closing websocket: credentials no longer valid or not checkable", "request_id", reqctx.RequestID(ctx),
-			"code", code, "reason", reason, "error", err)
-		if st != nil {
-			st.setClose(code, reason)
-		}
-		closeConn()
-		return
-	}
 }
 
 // reauthFailuresTolerated is how many re-authentications in a row may fail
