@@ -56,7 +56,10 @@ func NewDirect(schema *ast.Schema, dialect string) (*direct.Schema, error) {
 			// The profile rule of the sections reads the origin (actionsOn).
 			Keep: []string{"origin_structure_id", "origin_unit_id"},
 			Edges: map[string]direct.Edge{
-				"patient":         {Target: "Patient", Column: "patient_id"},
+				// rule.PatientVisible is "has a visible request": this
+				// request's patient is visible once the request passed
+				// rule.RequestVisible (TestPatientRuleIsTheRequestRule).
+				"patient":         {Target: "Patient", Column: "patient_id", RuleImplied: true},
 				"originStructure": {Target: "Structure", Column: "origin_structure_id"},
 				"originUnit":      {Target: "Unit", Column: "origin_unit_id"},
 				"medical":         {Target: "MedicalSection", Column: "request_id", Reverse: true, Directive: "section"},

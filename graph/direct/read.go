@@ -217,7 +217,7 @@ func (q *Query) addColumns(b *sql.DialectBuilder, o *Object, t *sql.SelectTable)
 			if out.edge.Reverse {
 				on = sql.ColumnsEQ(jt.C(out.edge.Column), t.C("id"))
 			}
-			if target.Rule != nil {
+			if target.Rule != nil && !out.edge.RuleImplied {
 				rs := b.Select().From(jt)
 				target.Rule(q.viewer)(rs)
 				if p := rs.P(); p != nil {

@@ -86,6 +86,12 @@ type Edge struct {
 	// Directive is the field directive of the edge that the caller enforces
 	// itself, through Rows.Each, before anything is written (e.g. "section").
 	Directive string
+	// RuleImplied: the target's row rule holds for every row this edge
+	// reaches from a row that passed its own rule (a request's patient: a
+	// patient is visible with a visible request), so its join carries no
+	// rule. Whoever sets it states, next to it, the rules it relies on, and
+	// a test pins them.
+	RuleImplied bool
 }
 
 // Computed is a field computed from columns of its object.
