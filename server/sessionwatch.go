@@ -24,8 +24,9 @@ import (
 // One scheduler for all connections, not a goroutine and a ticker each: at
 // 10 000 connections those were 10 000 goroutines whose stacks had grown
 // deep in Authenticate (docs/benchmarks.md). The scheduler keeps the
-// connections by the time of their next check, starts at most maxChecks
-// checks at once, and stops when no connection is left.
+// connections by the time of their next check, runs at most
+// max(4, 2 × GOMAXPROCS) checks at once, and stops when no connection is
+// left.
 type sessionWatcher struct {
 	s     *server
 	every time.Duration
@@ -46,7 +47,6 @@ type watch struct {
 	initial   *viewer.Viewer
 	failures  int // checks in a row that could not run
 	next      time.Time
-	index     int
 }
 
 func newSessionWatcher(s *server, every time.Duration) *sessionWatcher {
@@ -161,16 +161,8 @@ type watchQueue []*watch
 
 func (q watchQueue) Len() int           { return len(q) }
 func (q watchQueue) Less(i, j int) bool { return q[i].next.Before(q[j].next) }
-func (q watchQueue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].index, q[j].index = i, j
-}
-
-func (q *watchQueue) Push(x any) {
-	wt := x.(*watch)
-	wt.index = len(*q)
-	*q = append(*q, wt)
-}
+func (q watchQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *watchQueue) Push(x any)        { *q = append(*q, x.(*watch)) }
 
 func (q *watchQueue) Pop() any {
 	old := *q
