@@ -18,7 +18,7 @@ import (
 
 // Dispatches is the resolver for the dispatches field.
 func (r *admissionRequestResolver) Dispatches(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Dispatch, error) {
-	ds, err := obj.Dispatches(ctx)
+	ds, err := eagerDispatches(ctx, obj)
 	if err != nil {
 		return nil, err
 	}

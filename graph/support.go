@@ -212,6 +212,31 @@ func (r *Resolver) inbox(ctx context.Context, v *viewer.Viewer, unitID uuid.UUID
 		ent.WithDispatchFilter(where.Filter))
 }
 
+// eagerDispatches is a request's dispatches: as eager-loaded with the
+// request (its field collection, under this field's alias if any), else
+// queried with the edges this field selects loaded in one query each (a
+// mutation's answer: "dispatches { unit { id } }" costs two statements, not
+// one plus one per dispatch).
+func eagerDispatches(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Dispatch, error) {
+	var (
+		ds  []*ent.Dispatch
+		err error
+	)
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		ds, err = obj.NamedDispatches(fc.Field.Alias)
+	} else {
+		ds, err = obj.Edges.DispatchesOrErr()
+	}
+	if !ent.IsNotLoaded(err) {
+		return ds, err
+	}
+	q, err := obj.QueryDispatches().CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.All(ctx)
+}
+
 // byKey orders a request's dispatches by key: the edge is eager-loaded
 // without an order (its order would be the database plan's), and the direct
 // reads give them in this order too.

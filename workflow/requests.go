@@ -565,15 +565,19 @@ func (s *Service) Send(ctx context.Context, requestID uuid.UUID, unitIDs []uuid.
 // checkSendable enforces the section states of rule 1.
 func (o *op) checkSendable(req *ent.AdmissionRequest) error {
 	sys := viewer.System(o.ctx)
-	med, err := o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).Only(sys)
+	// Only the states: the medical row alone has some sixty columns.
+	med, err := o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).
+		Select(medicalsection.FieldState).Only(sys)
 	if err != nil {
 		return err
 	}
-	care, err := o.tx.CareProjectSection.Query().Where(careprojectsection.RequestID(req.ID)).Only(sys)
+	care, err := o.tx.CareProjectSection.Query().Where(careprojectsection.RequestID(req.ID)).
+		Select(careprojectsection.FieldState).Only(sys)
 	if err != nil {
 		return err
 	}
-	adm, err := o.tx.AdminSocialSection.Query().Where(adminsocialsection.RequestID(req.ID)).Only(sys)
+	adm, err := o.tx.AdminSocialSection.Query().Where(adminsocialsection.RequestID(req.ID)).
+		Select(adminsocialsection.FieldState).Only(sys)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -221,4 +222,37 @@ func BenchmarkInboxHandler(b *testing.B) {
 func BenchmarkDashboardHandler(b *testing.B) {
 	t := benchTarget(b)
 	serveBench(b, t.app.Handler, t.prescriber.token, gqlBody(dashboardDoc, "Dashboard", map[string]any{"first": pageSize}))
+}
+
+// BenchmarkWorkflowIteration is one S3 iteration (ten mutations, each an
+// HTTP request to the server on loopback) and, beside it, the raw path's ten
+// transactions, on the same data. cpu-ns/op is the process's CPU time per
+// iteration (client and server: the load harness's "cpu/op self"), steadier
+// than the wall time on a shared host:
+//
+//	PASSERELLE_BENCH_DATA=/tmp/idf/passerelle.db go test -run '^$' \
+//	  -bench WorkflowIteration -count 6 ./cmd/passerelle-load/ | tee new.txt
+func BenchmarkWorkflowIteration(b *testing.B) {
+	t := benchTarget(b)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		op   operation
+	}{
+		{"graphql", t.s3()},
+		{"raw", (&rawWorkflow{db: t.app.DB.SQL, t: t}).op()},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var ru0, ru1 syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			for b.Loop() {
+				if _, err := c.op(ctx, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+			cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
 }
