@@ -54,6 +54,9 @@ type Config struct {
 	// field is then resolved by gqlgen's resolvers. For comparison and
 	// diagnosis; the answers are the same.
 	ResolversOnly bool
+	// Workflow configures the workflow service (the tests check what its
+	// operations answer: workflow.Config.CheckResults).
+	Workflow workflow.Config
 }
 
 // App is a running configuration.
@@ -110,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		cancel()
 	}
 	a.Auth = auth.NewService(db.Client, cfg.Auth)
-	a.Workflow = workflow.NewService(db.Client, a.Relay, workflow.Config{})
+	a.Workflow = workflow.NewService(db.Client, a.Relay, cfg.Workflow)
 	a.Directory = directory.NewService(db.Client, a.Auth, directory.Config{MaxHabilitationDuration: cfg.MaxHabilitationDuration})
 	if cfg.Demo {
 		var created bool

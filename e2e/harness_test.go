@@ -23,6 +23,7 @@ import (
 	"passerelle/store"
 	"passerelle/store/storetest"
 	"passerelle/viewer"
+	"passerelle/workflow"
 )
 
 // contract is the client contract, kept in the repo and run unchanged.
@@ -73,6 +74,8 @@ func serveWith(owner testing.TB, t *testing.T, trace func(context.Context, strin
 		Limits: graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
 		Demo:   true,
 		Logger: testLogger(),
+		// Every mutation's answer is checked against its row read again.
+		Workflow: workflow.Config{CheckResults: true},
 	}
 	if change != nil {
 		change(&cfg)

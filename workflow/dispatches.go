@@ -43,8 +43,14 @@ func (s *Service) Open(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch
 				from: string(enums.DispatchStatusPending), to: string(d.Status)}); err != nil {
 				return err
 			}
-		} else if err := o.tx.Dispatch.Update().Where(dispatch.ID(d.ID)).SetUpdatedSinceRead(false).Exec(o.ctx); err != nil {
-			return err
+		} else {
+			upd := o.tx.Dispatch.Update().Where(dispatch.ID(d.ID)).SetUpdatedSinceRead(false).SetUpdatedAt(o.now)
+			if err := upd.Exec(o.ctx); err != nil {
+				return err
+			}
+			if err := mirror(d, upd.Mutation()); err != nil {
+				return err
+			}
 		}
 		return o.tx.AccessLog.Create().SetUserID(o.v.UserID).SetRequestID(req.ID).SetDispatchID(d.ID).
 			SetKind(AccessDispatchOpened).SetAccessedAt(o.now).Exec(o.ctx)
@@ -269,7 +275,11 @@ func (s *Service) Withdraw(ctx context.Context, dispatchID uuid.UUID) (*ent.Disp
 		}); err != nil {
 			return err
 		}
-		if err := o.tx.AdmissionRequest.Update().Where(admissionrequest.ID(req.ID)).AddVersion(1).SetUpdatedAt(o.now).Exec(o.ctx); err != nil {
+		bump := o.tx.AdmissionRequest.Update().Where(admissionrequest.ID(req.ID)).AddVersion(1).SetUpdatedAt(o.now)
+		if err := bump.Exec(o.ctx); err != nil {
+			return err
+		}
+		if err := mirror(req, bump.Mutation()); err != nil {
 			return err
 		}
 		return o.record(eventSpec{typ: enums.EventTypeDispatchWithdrawn, request: req.ID, dispatch: d,

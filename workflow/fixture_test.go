@@ -58,7 +58,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.db = db
-	f.svc = NewService(db.Client, nil, Config{})
+	f.svc = NewService(db.Client, nil, Config{CheckResults: true})
 	t.Cleanup(f.svc.Close)
 	return f
 }

@@ -24,6 +24,10 @@ type Publisher interface {
 // Config holds the workflow settings.
 type Config struct {
 	Now func() time.Time
+	// CheckResults reads again, inside its transaction, every row an
+	// operation answers with from what it wrote (mirror), and fails the
+	// operation if the two differ. For the tests.
+	CheckResults bool
 }
 
 // Service applies the life cycle.
@@ -32,6 +36,8 @@ type Service struct {
 	pub    Publisher
 	now    func() time.Time
 	access *accessLogger // group commit of the medical-read log
+	// checkResults: Config.CheckResults.
+	checkResults bool
 }
 
 // NewService returns the workflow service. pub may be nil. Close it before
@@ -40,7 +46,7 @@ func NewService(client *ent.Client, pub Publisher, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
 	}
-	s := &Service{client: client, pub: pub, now: cfg.Now}
+	s := &Service{client: client, pub: pub, now: cfg.Now, checkResults: cfg.CheckResults}
 	s.access = newAccessLogger(s.writeAccessRows, accessQueueRows)
 	return s
 }
@@ -54,6 +60,11 @@ type op struct {
 	events []*ent.Event
 	// lockRows: the database locks rows read for a change (PostgreSQL).
 	lockRows bool
+	// req and disp are the request and the dispatch the operation is about,
+	// as loadRequest or loadDispatch read them, with the operation's updates
+	// mirrored onto them: what onRequest and onDispatch answer.
+	req  *ent.AdmissionRequest
+	disp *ent.Dispatch
 }
 
 // run executes fn in one transaction; its events are published after commit.
@@ -75,7 +86,10 @@ func (s *Service) run(ctx context.Context, fn func(o *op) error) error {
 	if err != nil {
 		return err
 	}
-	o := &op{ctx: viewer.AllowWrites(ctx), tx: tx, v: v, now: s.now(), lockRows: s.client.Dialect() == dialect.Postgres}
+	// Microseconds: what PostgreSQL keeps, so that the rows an operation
+	// answers with (mirror) and its events hold the times stored.
+	now := s.now().Truncate(time.Microsecond)
+	o := &op{ctx: viewer.AllowWrites(ctx), tx: tx, v: v, now: now, lockRows: s.client.Dialect() == dialect.Postgres}
 	if err := fn(o); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -173,6 +187,9 @@ func (o *op) loadRequest(id uuid.UUID) (*ent.AdmissionRequest, map[authz.Action]
 	if err != nil {
 		return nil, nil, err
 	}
+	if o.req == nil {
+		o.req = req
+	}
 	// The row rules let the viewer see req, so the profile table needs the
 	// dispatched units only for a viewer on both sides or with unlike
 	// receiving profiles (authz.OnVisibleRequest); they are read then as the
@@ -211,6 +228,9 @@ func (o *op) loadDispatch(id uuid.UUID) (d *ent.Dispatch, req *ent.AdmissionRequ
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	if o.disp == nil {
+		o.disp, o.req = d, req
+	}
 	scope := authz.RequestScope{OriginStructure: req.OriginStructureID, OriginUnit: req.OriginUnitID}
 	requesting, receiving = authz.OnDispatch(o.v, scope, d.UnitID)
 	return d, req, requesting, receiving, nil
@@ -245,11 +265,7 @@ func (o *op) stepRequest(req *ent.AdmissionRequest, a Action, set func(*ent.Admi
 	if n == 0 {
 		return t, apperr.New(apperr.Conflict, "the request was changed meanwhile; reload and retry")
 	}
-	req.Version++
-	if t.To != "" {
-		req.Status = t.To
-	}
-	return t, nil
+	return t, mirror(req, upd.Mutation())
 }
 
 // stepDispatch checks a dispatch transition (given its request's status) and
@@ -274,8 +290,5 @@ func (o *op) stepDispatch(d *ent.Dispatch, reqStatus enums.RequestStatus, a Acti
 	if n == 0 {
 		return t, apperr.New(apperr.Conflict, "the dispatch was changed meanwhile; reload and retry")
 	}
-	if t.To != "" {
-		d.Status = t.To
-	}
-	return t, nil
+	return t, mirror(d, upd.Mutation())
 }
