@@ -58,7 +58,9 @@ type op struct {
 	v      *viewer.Viewer
 	now    time.Time
 	events []*ent.Event
-	// lockRows: the database locks rows read for a change (PostgreSQL).
+	// dialect is the database's (ent's dialect name); lockRows: it locks
+	// the rows read for a change (PostgreSQL).
+	dialect  string
 	lockRows bool
 	// req and disp are the request and the dispatch the operation is about,
 	// as loadRequest or loadDispatch read them, with the operation's updates
@@ -89,7 +91,8 @@ func (s *Service) run(ctx context.Context, fn func(o *op) error) error {
 	// Microseconds: what PostgreSQL keeps, so that the rows an operation
 	// answers with (mirror) and its events hold the times stored.
 	now := s.now().Truncate(time.Microsecond)
-	o := &op{ctx: viewer.AllowWrites(ctx), tx: tx, v: v, now: now, lockRows: s.client.Dialect() == dialect.Postgres}
+	d := s.client.Dialect()
+	o := &op{ctx: viewer.AllowWrites(ctx), tx: tx, v: v, now: now, dialect: d, lockRows: d == dialect.Postgres}
 	if err := fn(o); err != nil {
 		_ = tx.Rollback()
 		return err

@@ -39,7 +39,7 @@ func TestStatementsPerOperation(t *testing.T) {
 		return func() error { _, err := f.svc.SaveSection(care, *id, kind, p, nil); return err }
 	}
 	steps := []step{
-		{"Create", 12, func() error { id = f.create(care, "Martin"); return nil }},
+		{"Create", 10, func() error { id = f.create(care, "Martin"); return nil }},
 		{"SaveSection medical (in progress)", 7, section(enums.SectionKindMedical, &id, Patch{"diagnosis": "Cancer", "pps_score": 40})},
 		{"SaveSection medical (complete)", 7, section(enums.SectionKindMedical, &id, Patch{"prognosis": enums.PrognosisWeeks,
 			"patient_informed_of_diagnosis": enums.InformationLevelYes, "patient_agrees_to_usp": true})},
