@@ -43,7 +43,10 @@ func NewDirect(schema *ast.Schema, dialect string) (*direct.Schema, error) {
 			Resolvers: reflect.TypeFor[generated.DispatchResolver](),
 			Rule:      func(v *viewer.Viewer) func(*entsql.Selector) { return rule.DispatchVisible(v) },
 			Edges: map[string]direct.Edge{
-				"request": {Target: "AdmissionRequest", Column: "request_id"},
+				// A dispatch the viewer sees has a request the viewer
+				// sees: the two rules share their sides
+				// (rule.TestDispatchRequestRuleIsImplied).
+				"request": {Target: "AdmissionRequest", Column: "request_id", RuleImplied: true},
 				"unit":    {Target: "Unit", Column: "unit_id"},
 			},
 			Computed: map[string]direct.Computed{

@@ -100,13 +100,26 @@ func RequestVisible(v *viewer.Viewer) predicate.AdmissionRequest {
 	if len(structures) > 0 {
 		ors = append(ors, admissionrequest.OriginStructureIDIn(structures...))
 	}
-	if len(v.ReceivingUnits) > 0 {
-		ors = append(ors, admissionrequest.HasDispatchesWith(dispatch.UnitIDIn(v.ReceivingUnits...)))
+	if received, ok := receivedBy(v); ok {
+		ors = append(ors, admissionrequest.HasDispatchesWith(received))
 	}
 	if len(ors) == 0 {
 		return admissionrequest.IDIn() // matches nothing
 	}
 	return admissionrequest.Or(ors...)
+}
+
+// receivedBy is the receiving side of the dispatch rule: the dispatches to
+// the viewer's receiving units; false when it has none. RequestVisible's
+// receiving side is "has such a dispatch" and its requesting side is
+// DispatchVisible's (requestingSide), so a dispatch the viewer sees always
+// has a request the viewer sees: the direct reads join a dispatch's request
+// without its rule (TestDispatchRequestRuleIsImplied).
+func receivedBy(v *viewer.Viewer) (predicate.Dispatch, bool) {
+	if len(v.ReceivingUnits) == 0 {
+		return nil, false
+	}
+	return dispatch.UnitIDIn(v.ReceivingUnits...), true
 }
 
 // DispatchVisible: the requesting side sees every dispatch of its requests;
@@ -116,8 +129,8 @@ func DispatchVisible(v *viewer.Viewer) predicate.Dispatch {
 	if own, ok := requestingSide(v); ok {
 		ors = append(ors, dispatch.HasRequestWith(own))
 	}
-	if len(v.ReceivingUnits) > 0 {
-		ors = append(ors, dispatch.UnitIDIn(v.ReceivingUnits...))
+	if received, ok := receivedBy(v); ok {
+		ors = append(ors, received)
 	}
 	if len(ors) == 0 {
 		return dispatch.IDIn() // matches nothing

@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"passerelle/ent/adminsocialsection"
+	"passerelle/ent/admissionrequest"
 	"passerelle/ent/careprojectsection"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
@@ -160,6 +162,64 @@ func TestSectionVisibleOnEveryTable(t *testing.T) {
 		// Neither side: nothing.
 		if got := render(table, where(&viewer.Viewer{})); !strings.Contains(got, "FALSE") {
 			t.Errorf("%s, no grant:\n%s", table, got)
+		}
+	}
+}
+
+// TestDispatchRequestRuleIsImplied pins what lets the direct reads join a
+// dispatch's request without the request rule (graph/direct_reads.go,
+// "request" of Dispatch, RuleImplied): every dispatch DispatchVisible admits
+// has a request RequestVisible admits, because both rules are made of the
+// same two sides — the requesting side (requestingSide: the request's
+// origin) and the receiving side (receivedBy: the dispatch's unit). A change
+// to either rule that is not made to both fails here; then review that edge.
+func TestDispatchRequestRuleIsImplied(t *testing.T) {
+	s, u, r := uuid.New(), uuid.New(), uuid.New()
+	hab := func(p enums.Profile, unit *uuid.UUID) viewer.Habilitation {
+		return viewer.Habilitation{ID: uuid.New(), Profile: p, StructureID: s, UnitID: unit}
+	}
+	viewers := map[string]*viewer.Viewer{
+		"no habilitation":           {},
+		"prescriber of a structure": {Habilitations: []viewer.Habilitation{hab(enums.ProfilePrescriberPhysician, nil)}},
+		"prescriber of a unit":      {Habilitations: []viewer.Habilitation{hab(enums.ProfilePrescriberPhysician, &u)}},
+		"receiver":                  {Habilitations: []viewer.Habilitation{hab(enums.ProfileReceiverPhysician, &r)}, ReceivingUnits: []uuid.UUID{r}},
+		"both sides": {Habilitations: []viewer.Habilitation{hab(enums.ProfileCareTeam, nil), hab(enums.ProfileReceiverStaff, &r)},
+			ReceivingUnits: []uuid.UUID{r}},
+	}
+	withArgs := func(table string, apply func(*sql.Selector)) string {
+		sel := sql.Dialect(dialect.SQLite).Select("*").From(sql.Table(table))
+		apply(sel)
+		q, args := sel.Query()
+		return fmt.Sprint(q, args)
+	}
+	for name, v := range viewers {
+		own, requesting := requestingSide(v)
+		received, receiving := receivedBy(v)
+		var reqOrs []predicate.AdmissionRequest
+		var dispOrs []predicate.Dispatch
+		if requesting {
+			reqOrs = append(reqOrs, own)
+			dispOrs = append(dispOrs, dispatch.HasRequestWith(own))
+		}
+		if receiving {
+			reqOrs = append(reqOrs, admissionrequest.HasDispatchesWith(received))
+			dispOrs = append(dispOrs, received)
+		}
+		if len(reqOrs) == 0 {
+			if got := withArgs(dispatch.Table, DispatchVisible(v)); got != withArgs(dispatch.Table, dispatch.IDIn()) {
+				t.Errorf("%s: a viewer with no side sees dispatches: %s", name, got)
+			}
+			continue
+		}
+		// requestingSide is RequestVisible's requesting disjuncts, flattened
+		// by ent's Or: compare the rendered WHERE clauses.
+		if got, want := withArgs(admissionrequest.Table, RequestVisible(v)),
+			withArgs(admissionrequest.Table, admissionrequest.Or(reqOrs...)); got != want {
+			t.Errorf("%s: RequestVisible is not \"requesting side or has a dispatch received\":\n%s\nwant\n%s", name, got, want)
+		}
+		if got, want := withArgs(dispatch.Table, DispatchVisible(v)),
+			withArgs(dispatch.Table, dispatch.Or(dispOrs...)); got != want {
+			t.Errorf("%s: DispatchVisible is not \"request of the requesting side or received\":\n%s\nwant\n%s", name, got, want)
 		}
 	}
 }
