@@ -15,6 +15,7 @@ import (
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
 	"passerelle/ent/medicalsection"
+	"passerelle/ent/patient"
 	"passerelle/ent/predicate"
 	"passerelle/enums"
 	"passerelle/viewer"
@@ -174,25 +175,7 @@ func TestSectionVisibleOnEveryTable(t *testing.T) {
 // origin) and the receiving side (receivedBy: the dispatch's unit). A change
 // to either rule that is not made to both fails here; then review that edge.
 func TestDispatchRequestRuleIsImplied(t *testing.T) {
-	s, u, r := uuid.New(), uuid.New(), uuid.New()
-	hab := func(p enums.Profile, unit *uuid.UUID) viewer.Habilitation {
-		return viewer.Habilitation{ID: uuid.New(), Profile: p, StructureID: s, UnitID: unit}
-	}
-	viewers := map[string]*viewer.Viewer{
-		"no habilitation":           {},
-		"prescriber of a structure": {Habilitations: []viewer.Habilitation{hab(enums.ProfilePrescriberPhysician, nil)}},
-		"prescriber of a unit":      {Habilitations: []viewer.Habilitation{hab(enums.ProfilePrescriberPhysician, &u)}},
-		"receiver":                  {Habilitations: []viewer.Habilitation{hab(enums.ProfileReceiverPhysician, &r)}, ReceivingUnits: []uuid.UUID{r}},
-		"both sides": {Habilitations: []viewer.Habilitation{hab(enums.ProfileCareTeam, nil), hab(enums.ProfileReceiverStaff, &r)},
-			ReceivingUnits: []uuid.UUID{r}},
-	}
-	withArgs := func(table string, apply func(*sql.Selector)) string {
-		sel := sql.Dialect(dialect.SQLite).Select("*").From(sql.Table(table))
-		apply(sel)
-		q, args := sel.Query()
-		return fmt.Sprint(q, args)
-	}
-	for name, v := range viewers {
+	for name, v := range sideViewers() {
 		own, requesting := requestingSide(v)
 		received, receiving := receivedBy(v)
 		var reqOrs []predicate.AdmissionRequest
@@ -220,6 +203,48 @@ func TestDispatchRequestRuleIsImplied(t *testing.T) {
 		if got, want := withArgs(dispatch.Table, DispatchVisible(v)),
 			withArgs(dispatch.Table, dispatch.Or(dispOrs...)); got != want {
 			t.Errorf("%s: DispatchVisible is not \"request of the requesting side or received\":\n%s\nwant\n%s", name, got, want)
+		}
+	}
+}
+
+// sideViewers are viewers of each combination of sides: none, requesting
+// (structure-wide or unit-scoped), receiving, both.
+func sideViewers() map[string]*viewer.Viewer {
+	s, u, r := uuid.New(), uuid.New(), uuid.New()
+	hab := func(p enums.Profile, unit *uuid.UUID) viewer.Habilitation {
+		return viewer.Habilitation{ID: uuid.New(), Profile: p, StructureID: s, UnitID: unit}
+	}
+	return map[string]*viewer.Viewer{
+		"no habilitation":           {},
+		"prescriber of a structure": {Habilitations: []viewer.Habilitation{hab(enums.ProfilePrescriberPhysician, nil)}},
+		"prescriber of a unit":      {Habilitations: []viewer.Habilitation{hab(enums.ProfilePrescriberPhysician, &u)}},
+		"receiver":                  {Habilitations: []viewer.Habilitation{hab(enums.ProfileReceiverPhysician, &r)}, ReceivingUnits: []uuid.UUID{r}},
+		"both sides": {Habilitations: []viewer.Habilitation{hab(enums.ProfileCareTeam, nil), hab(enums.ProfileReceiverStaff, &r)},
+			ReceivingUnits: []uuid.UUID{r}},
+	}
+}
+
+// withArgs renders the WHERE clause a predicate adds to a query of table,
+// with its arguments.
+func withArgs(table string, apply func(*sql.Selector)) string {
+	sel := sql.Dialect(dialect.SQLite).Select("*").From(sql.Table(table))
+	apply(sel)
+	q, args := sel.Query()
+	return fmt.Sprint(q, args)
+}
+
+// TestPatientRuleIsTheRequestRule pins what the direct reads rely on when
+// they join a request's patient without the patient's row rule
+// (graph/direct_reads.go, "patient" of AdmissionRequest, RuleImplied): a
+// patient is visible exactly when one of its requests is. Should
+// PatientVisible ever say more (hide some patients of visible requests),
+// this fails, and that edge must carry its rule again.
+func TestPatientRuleIsTheRequestRule(t *testing.T) {
+	for name, v := range sideViewers() {
+		got := withArgs(patient.Table, PatientVisible(v))
+		want := withArgs(patient.Table, patient.HasRequestsWith(RequestVisible(v)))
+		if got != want {
+			t.Errorf("%s: the patient rule is not \"has a visible request\":\n%s\nwant\n%s", name, got, want)
 		}
 	}
 }
