@@ -316,7 +316,13 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 				u.ClearValidatedAt().ClearValidatedByID().SetValidationRemovedAt(o.now).SetValidationRemovedByID(o.v.UserID)
 			}
 		}
-		save = func() error { return u.Exec(o.ctx) }
+		save = func() error {
+			if err := u.Exec(o.ctx); err != nil {
+				return err
+			}
+			req.Edges.Medical = row
+			return mirror(row, u.Mutation())
+		}
 	case enums.SectionKindCareProject:
 		row, err := o.tx.CareProjectSection.Query().Where(careprojectsection.RequestID(req.ID)).Only(o.ctx)
 		if err != nil {
@@ -325,7 +331,13 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 		u := o.tx.CareProjectSection.Update().Where(careprojectsection.ID(row.ID))
 		w, old, columns, prev = u.Mutation(), o.tx.CareProjectSection.UpdateOne(row).Mutation(), careprojectsection.Columns, row.State
 		setState = func(s enums.SectionState) { u.SetState(s) }
-		save = func() error { return u.Exec(o.ctx) }
+		save = func() error {
+			if err := u.Exec(o.ctx); err != nil {
+				return err
+			}
+			req.Edges.CareProject = row
+			return mirror(row, u.Mutation())
+		}
 	default:
 		row, err := o.tx.AdminSocialSection.Query().Where(adminsocialsection.RequestID(req.ID)).Only(o.ctx)
 		if err != nil {
@@ -334,7 +346,13 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 		u := o.tx.AdminSocialSection.Update().Where(adminsocialsection.ID(row.ID))
 		w, old, columns, prev = u.Mutation(), o.tx.AdminSocialSection.UpdateOne(row).Mutation(), adminsocialsection.Columns, row.State
 		setState = func(s enums.SectionState) { u.SetState(s) }
-		save = func() error { return u.Exec(o.ctx) }
+		save = func() error {
+			if err := u.Exec(o.ctx); err != nil {
+				return err
+			}
+			req.Edges.AdminSocial = row
+			return mirror(row, u.Mutation())
+		}
 	}
 	for name, value := range patch {
 		var err error
@@ -349,6 +367,11 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 		if err != nil {
 			return fmt.Errorf("section field %s: %w", name, err)
 		}
+	}
+	// updated_at too: ent's default would take the clock again, with
+	// nanoseconds PostgreSQL does not keep (the row is answered as written).
+	if err := w.SetField("updated_at", o.now); err != nil {
+		return err
 	}
 	if err := w.SetField("last_edited_at", o.now); err != nil {
 		return err
@@ -486,15 +509,20 @@ func (s *Service) ValidateMedical(ctx context.Context, requestID uuid.UUID) (*en
 		if _, err := o.stepRequest(req, ActValidate, nil); err != nil {
 			return err
 		}
-		n, err := o.tx.MedicalSection.Update().
+		upd := o.tx.MedicalSection.Update().
 			Where(medicalsection.ID(med.ID), medicalsection.StateEQ(enums.SectionStateComplete)).
-			SetState(enums.SectionStateValidated).SetValidatedAt(o.now).SetValidatedByID(o.v.UserID).Save(o.ctx)
+			SetState(enums.SectionStateValidated).SetValidatedAt(o.now).SetValidatedByID(o.v.UserID).SetUpdatedAt(o.now)
+		n, err := upd.Save(o.ctx)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return apperr.New(apperr.Conflict, "the medical section changed meanwhile; reload and retry")
 		}
+		if err := mirror(med, upd.Mutation()); err != nil {
+			return err
+		}
+		req.Edges.Medical = med
 		kind := enums.SectionKindMedical
 		return o.record(eventSpec{typ: enums.EventTypeMedicalValidated, request: req.ID, section: &kind,
 			from: string(enums.SectionStateComplete), to: string(enums.SectionStateValidated)})

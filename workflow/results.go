@@ -24,7 +24,7 @@ func (s *Service) onRequest(ctx context.Context, id uuid.UUID, fn func(o *op) er
 		}
 		if o.req != nil && o.req.ID == id {
 			out = o.req
-			return s.checkResult(out, func() (any, error) { return o.tx.AdmissionRequest.Get(o.ctx, id) })
+			return s.checkRequest(o, out)
 		}
 		var err error
 		out, err = o.tx.AdmissionRequest.Get(o.ctx, id)
@@ -32,6 +32,17 @@ func (s *Service) onRequest(ctx context.Context, id uuid.UUID, fn func(o *op) er
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The sections an operation wrote come with the request (its answer
+	// reads them without a statement); like it, out of the transaction.
+	if e := &out.Edges; e.Medical != nil {
+		e.Medical.Unwrap()
+	}
+	if e := &out.Edges; e.CareProject != nil {
+		e.CareProject.Unwrap()
+	}
+	if e := &out.Edges; e.AdminSocial != nil {
+		e.AdminSocial.Unwrap()
 	}
 	return out.Unwrap(), nil
 }
@@ -57,6 +68,31 @@ func (s *Service) onDispatch(ctx context.Context, id uuid.UUID, fn func(o *op) e
 	return out.Unwrap(), nil
 }
 
+// checkRequest is checkResult for a request and the sections that come
+// with it.
+func (s *Service) checkRequest(o *op, req *ent.AdmissionRequest) error {
+	if !s.checkResults {
+		return nil
+	}
+	if err := s.checkResult(req, func() (any, error) { return o.tx.AdmissionRequest.Get(o.ctx, req.ID) }); err != nil {
+		return err
+	}
+	if m := req.Edges.Medical; m != nil {
+		if err := s.checkResult(m, func() (any, error) { return o.tx.MedicalSection.Get(o.ctx, m.ID) }); err != nil {
+			return err
+		}
+	}
+	if c := req.Edges.CareProject; c != nil {
+		if err := s.checkResult(c, func() (any, error) { return o.tx.CareProjectSection.Get(o.ctx, c.ID) }); err != nil {
+			return err
+		}
+	}
+	if a := req.Edges.AdminSocial; a != nil {
+		return s.checkResult(a, func() (any, error) { return o.tx.AdminSocialSection.Get(o.ctx, a.ID) })
+	}
+	return nil
+}
+
 // checkResult, with Config.CheckResults (the tests), reads the row again
 // and fails the operation if it differs from the mirrored one.
 func (s *Service) checkResult(mirrored any, read func() (any, error)) error {
@@ -74,18 +110,17 @@ func (s *Service) checkResult(mirrored any, read func() (any, error)) error {
 	return nil
 }
 
-// fieldsOf is an entity's fields as JSON, without its edges.
+// fieldsOf is an entity's fields as JSON (keys sorted), without its edges.
 func fieldsOf(row any) []byte {
-	var b []byte
-	switch r := row.(type) {
-	case *ent.AdmissionRequest:
-		c := *r
-		c.Edges = ent.AdmissionRequestEdges{}
-		b, _ = json.Marshal(&c)
-	case *ent.Dispatch:
-		c := *r
-		c.Edges = ent.DispatchEdges{}
-		b, _ = json.Marshal(&c)
+	b, err := json.Marshal(row)
+	if err != nil {
+		return []byte(err.Error())
 	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return []byte(err.Error())
+	}
+	delete(fields, "edges")
+	b, _ = json.Marshal(fields)
 	return b
 }
