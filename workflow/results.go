@@ -56,6 +56,14 @@ func (s *Service) onDispatch(ctx context.Context, id uuid.UUID, fn func(o *op) e
 		}
 		if o.disp != nil && o.disp.ID == id {
 			out = o.disp
+			// Its request as the operation left it (read under the viewer's
+			// rules by loadDispatch): "request { status }" costs nothing.
+			if o.req != nil && o.req.ID == out.RequestID {
+				out.Edges.Request = o.req
+				if err := s.checkRequest(o, o.req); err != nil {
+					return err
+				}
+			}
 			return s.checkResult(out, func() (any, error) { return o.tx.Dispatch.Get(o.ctx, id) })
 		}
 		var err error
@@ -64,6 +72,9 @@ func (s *Service) onDispatch(ctx context.Context, id uuid.UUID, fn func(o *op) e
 	})
 	if err != nil {
 		return nil, err
+	}
+	if out.Edges.Request != nil {
+		out.Edges.Request.Unwrap()
 	}
 	return out.Unwrap(), nil
 }
