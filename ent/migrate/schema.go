@@ -594,6 +594,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{UnitsColumns[4], UnitsColumns[9]},
 			},
+			{
+				Name:    "unit_structure_id_kind",
+				Unique:  false,
+				Columns: []*schema.Column{UnitsColumns[13], UnitsColumns[4]},
+			},
 		},
 	}
 	// UsersColumns holds the columns for the "users" table.

@@ -50,7 +50,13 @@ func (Unit) Edges() []ent.Edge {
 }
 
 func (Unit) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("kind", "accepting_requests")}
+	return []ent.Index{
+		index.Fields("kind", "accepting_requests"),
+		// The USP units of a structure: the session statement's join for a
+		// structure-wide receiving habilitation (auth.viewerJoins), which
+		// otherwise walks every USP unit of the region or the country.
+		index.Fields("structure_id", "kind"),
+	}
 }
 
 func (Unit) Annotations() []schema.Annotation {
