@@ -351,8 +351,9 @@ func viewerJoins(sel *entsql.Selector, userID string, now any) []string {
 	sel.LeftJoin(st).On(h.C(habilitation.FieldStructureID), st.C(structure.FieldID))
 	// un.kind = CASE WHEN <structure-wide receiving> THEN 'USP' END: written
 	// so, the kind to look up is NULL for every other habilitation and the
-	// databases skip the units (which have no index on structure_id) instead
-	// of walking the USP units once per habilitation row.
+	// databases skip the units instead of looking them up once per
+	// habilitation row; for a structure-wide receiving one, the index
+	// units(structure_id, kind) gives the structure's USP units at once.
 	wholeStructureReceiving := entsql.And(
 		entsql.IsNull(h.C(habilitation.FieldUnitID)),
 		entsql.In(h.C(habilitation.FieldProfile), enums.ProfileReceiverPhysician, enums.ProfileReceiverStaff),
