@@ -33,18 +33,23 @@ func (s *Service) onRequest(ctx context.Context, id uuid.UUID, fn func(o *op) er
 	if err != nil {
 		return nil, err
 	}
-	// The sections an operation wrote come with the request (its answer
-	// reads them without a statement); like it, out of the transaction.
-	if e := &out.Edges; e.Medical != nil {
-		e.Medical.Unwrap()
+	return unwrapRequest(out), nil
+}
+
+// unwrapRequest takes a request an operation answers with out of its
+// transaction, with the sections the operation wrote and attached to it
+// (its answer reads them without a statement).
+func unwrapRequest(r *ent.AdmissionRequest) *ent.AdmissionRequest {
+	if m := r.Edges.Medical; m != nil {
+		m.Unwrap()
 	}
-	if e := &out.Edges; e.CareProject != nil {
-		e.CareProject.Unwrap()
+	if c := r.Edges.CareProject; c != nil {
+		c.Unwrap()
 	}
-	if e := &out.Edges; e.AdminSocial != nil {
-		e.AdminSocial.Unwrap()
+	if a := r.Edges.AdminSocial; a != nil {
+		a.Unwrap()
 	}
-	return out.Unwrap(), nil
+	return r.Unwrap()
 }
 
 // onDispatch is onRequest for a dispatch.
@@ -74,7 +79,7 @@ func (s *Service) onDispatch(ctx context.Context, id uuid.UUID, fn func(o *op) e
 		return nil, err
 	}
 	if out.Edges.Request != nil {
-		out.Edges.Request.Unwrap()
+		unwrapRequest(out.Edges.Request)
 	}
 	return out.Unwrap(), nil
 }
