@@ -300,59 +300,43 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 		columns  []string
 		prev     enums.SectionState
 		setState func(enums.SectionState)
-		save     func() error
+		exec     func(context.Context) error // runs w
+		row      any                         // the row as read, then as written (mirror)
+		attach   func()                      // to req, for the operation's answer
 	)
 	switch kind {
 	case enums.SectionKindMedical:
-		row, err := o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).Only(o.ctx)
+		r, err := o.tx.MedicalSection.Query().Where(medicalsection.RequestID(req.ID)).Only(o.ctx)
 		if err != nil {
 			return err
 		}
-		u := o.tx.MedicalSection.Update().Where(medicalsection.ID(row.ID))
-		w, old, columns, prev = u.Mutation(), o.tx.MedicalSection.UpdateOne(row).Mutation(), medicalsection.Columns, row.State
+		u := o.tx.MedicalSection.Update().Where(medicalsection.ID(r.ID))
+		w, old, columns, prev = u.Mutation(), o.tx.MedicalSection.UpdateOne(r).Mutation(), medicalsection.Columns, r.State
 		setState = func(s enums.SectionState) {
 			u.SetState(s)
 			if prev == enums.SectionStateValidated {
 				u.ClearValidatedAt().ClearValidatedByID().SetValidationRemovedAt(o.now).SetValidationRemovedByID(o.v.UserID)
 			}
 		}
-		save = func() error {
-			if err := u.Exec(o.ctx); err != nil {
-				return err
-			}
-			req.Edges.Medical = row
-			return mirror(row, u.Mutation())
-		}
+		exec, row, attach = u.Exec, r, func() { req.Edges.Medical = r }
 	case enums.SectionKindCareProject:
-		row, err := o.tx.CareProjectSection.Query().Where(careprojectsection.RequestID(req.ID)).Only(o.ctx)
+		r, err := o.tx.CareProjectSection.Query().Where(careprojectsection.RequestID(req.ID)).Only(o.ctx)
 		if err != nil {
 			return err
 		}
-		u := o.tx.CareProjectSection.Update().Where(careprojectsection.ID(row.ID))
-		w, old, columns, prev = u.Mutation(), o.tx.CareProjectSection.UpdateOne(row).Mutation(), careprojectsection.Columns, row.State
+		u := o.tx.CareProjectSection.Update().Where(careprojectsection.ID(r.ID))
+		w, old, columns, prev = u.Mutation(), o.tx.CareProjectSection.UpdateOne(r).Mutation(), careprojectsection.Columns, r.State
 		setState = func(s enums.SectionState) { u.SetState(s) }
-		save = func() error {
-			if err := u.Exec(o.ctx); err != nil {
-				return err
-			}
-			req.Edges.CareProject = row
-			return mirror(row, u.Mutation())
-		}
+		exec, row, attach = u.Exec, r, func() { req.Edges.CareProject = r }
 	default:
-		row, err := o.tx.AdminSocialSection.Query().Where(adminsocialsection.RequestID(req.ID)).Only(o.ctx)
+		r, err := o.tx.AdminSocialSection.Query().Where(adminsocialsection.RequestID(req.ID)).Only(o.ctx)
 		if err != nil {
 			return err
 		}
-		u := o.tx.AdminSocialSection.Update().Where(adminsocialsection.ID(row.ID))
-		w, old, columns, prev = u.Mutation(), o.tx.AdminSocialSection.UpdateOne(row).Mutation(), adminsocialsection.Columns, row.State
+		u := o.tx.AdminSocialSection.Update().Where(adminsocialsection.ID(r.ID))
+		w, old, columns, prev = u.Mutation(), o.tx.AdminSocialSection.UpdateOne(r).Mutation(), adminsocialsection.Columns, r.State
 		setState = func(s enums.SectionState) { u.SetState(s) }
-		save = func() error {
-			if err := u.Exec(o.ctx); err != nil {
-				return err
-			}
-			req.Edges.AdminSocial = row
-			return mirror(row, u.Mutation())
-		}
+		exec, row, attach = u.Exec, r, func() { req.Edges.AdminSocial = r }
 	}
 	for name, value := range patch {
 		var err error
@@ -386,7 +370,11 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 	if state != prev {
 		setState(state)
 	}
-	return save()
+	if err := exec(o.ctx); err != nil {
+		return err
+	}
+	attach()
+	return mirror(row, w)
 }
 
 // stateAfter computes EMPTY / IN_PROGRESS / COMPLETE for a section once the
