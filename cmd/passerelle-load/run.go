@@ -31,6 +31,10 @@ type runConfig struct {
 	cpuprofile  string
 	markdown    string
 	rounds      int
+	// oneClient: with a closed measurement, the reads (S1, S2, S4) are also
+	// measured with a single client, the load at which the p99
+	// target ("at a concurrency below saturation") is read.
+	oneClient bool
 	// instances > 1 (S6): S1, S2 and S3 are also measured against that many
 	// instances on the same PostgreSQL database, clients round-robin.
 	instances int
@@ -68,6 +72,7 @@ func parseRun(args []string, out io.Writer) (*runOptions, error) {
 	maxOps := fs.Int64("max-requests", 2_000_000, "at most this many measured operations per run")
 	withBaseline := fs.Bool("baseline", true, "also measure the baselines (S1, S2: hand-written SQL over net/http; S3: raw write transactions)")
 	cpuprofile := fs.String("cpuprofile", "", "after each closed measurement, profile one more run per contender into PREFIX-Sn-graphql.prof, PREFIX-Sn-baseline.prof")
+	oneClient := fs.Bool("one-client", true, "with --mode closed or both, also measure S1, S2 and S4 with a single client (closed model): the load below saturation at which the p99 target is read")
 	rounds := fs.Int("rounds", 5, "alternate the server and its baseline in this many slices per measurement")
 	markdown := fs.String("markdown", "", "also write the result table to this file")
 	serverLog := fs.Bool("log", false, "print the server's log (warnings and errors) on stderr")
@@ -100,7 +105,7 @@ func parseRun(args []string, out io.Writer) (*runOptions, error) {
 		return nil, errors.New("--rate must be between 0 and 50000")
 	}
 	cfg := runConfig{mode: *mode, concurrency: *conc, rate: *rate, baseline: *withBaseline, cpuprofile: *cpuprofile,
-		markdown: *markdown, rounds: *rounds, limits: limits{warmup: *warmup, duration: *duration, maxOps: *maxOps},
+		markdown: *markdown, rounds: *rounds, oneClient: *oneClient, limits: limits{warmup: *warmup, duration: *duration, maxOps: *maxOps},
 		instances: *instances, peerDir: *peerDir, peerWorkers: *peerWorkers, peerPool: *peerPool}
 	switch cfg.mode {
 	case "closed", "open", "both":
@@ -341,6 +346,13 @@ func (cfg runConfig) scenario(ctx context.Context, t *target, base *baseline, pe
 				measure(ctx, s, "closed", []contender{c}, conc, 0, l, 1, cfg.meter)
 				stop()
 			}
+		}
+	}
+	if cfg.mode != "open" && cfg.oneClient && s != "S3" && conc > 1 {
+		// Below saturation by construction when the closed run above served
+		// more with conc clients (the report says whether it did).
+		for _, r := range measure(ctx, s, modeOneClient, cs, 1, 0, cfg.limits, rounds, cfg.meter) {
+			rep.add(r)
 		}
 	}
 	if cfg.mode != "closed" && s != "S3" {

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// measured is a result of n operations in one second, every one taking lat.
+func measured(scenario, target, kind, mode string, conc int, n int, lat time.Duration) result {
+	r := result{scenario: scenario, target: target, kind: kind, mode: mode, concurrency: conc,
+		elapsed: time.Second, ops: int64(n), rows: int64(n * pageSize)}
+	for range n {
+		r.lat = append(r.lat, lat)
+	}
+	return r
+}
+
+// targetLine returns the line of the targets table that starts with prefix.
+func targetLine(t *testing.T, md, prefix string) string {
+	t.Helper()
+	for _, l := range strings.Split(md, "\n") {
+		if strings.HasPrefix(l, "| "+prefix) {
+			return l
+		}
+	}
+	t.Fatalf("no line %q in:\n%s", prefix, md)
+	return ""
+}
+
+func TestReportTargets(t *testing.T) {
+	var r report
+	r.add(measured("S1", "graphql", kindGraphQL, "closed", 8, 800, 9*time.Millisecond))
+	r.add(measured("S1", "baseline", kindBaseline, "closed", 8, 1000, 7*time.Millisecond))
+	r.add(measured("S1", "graphql", kindGraphQL, modeOneClient, 1, 500, 3*time.Millisecond))
+	r.add(measured("S1", "baseline", kindBaseline, modeOneClient, 1, 700, 2*time.Millisecond))
+	// S2: one client is not below saturation (eight clients served only 5 %
+	// more), so its low p99 does not meet the target.
+	r.add(measured("S2", "graphql", kindGraphQL, "closed", 8, 105, 80*time.Millisecond))
+	r.add(measured("S2", "graphql", kindGraphQL, modeOneClient, 1, 100, 5*time.Millisecond))
+	// S4: below saturation, but too slow.
+	r.add(measured("S4", "graphql", kindGraphQL, "closed", 2, 4, 500*time.Millisecond))
+	r.add(measured("S4", "graphql", kindGraphQL, modeOneClient, 1, 2, 480*time.Millisecond))
+	md := r.markdown()
+
+	for prefix, want := range map[string]string{
+		"S1 GraphQL ≥ 0.7":             "| 0.80 (800 vs 1000 op/s) | yes |",
+		"S1 p99 ≤ 10 ms at one client": "(500 op/s against 800 with 8 clients: below saturation) | 3.0ms; baseline 2.0ms | yes |",
+		"S2 p99 ≤ 10 ms at one client": "not below saturation: more clients did not serve a tenth more) | 5.0ms | **no** |",
+		"S4 p99 ≤ 10 ms at one client": "below saturation) | 480.0ms | **no** |",
+		"nested S2":                    "| 0.13 (5250 vs 40000 rows/s) | **no** |",
+	} {
+		if l := targetLine(t, md, prefix); !strings.HasSuffix(l, want) {
+			t.Errorf("%s:\n got %s\nwant …%s", prefix, l, want)
+		}
+	}
+	if !strings.Contains(md, "| S1 | one client | 1 client | 500.0 |") {
+		t.Errorf("the one-client measurement is not in the results table:\n%s", md)
+	}
+	if strings.Contains(md, "S2 GraphQL ≥ 0.7") {
+		t.Error("a ratio target is reported without a baseline")
+	}
+}
