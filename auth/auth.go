@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -60,15 +61,17 @@ type Service struct {
 	accounts Throttle
 	addrs    Throttle
 	authn    *authStatement
+	touches  touches
 }
 
 // NewService returns the sign-in service.
 func NewService(client *ent.Client, cfg Config) *Service {
 	cfg.defaults()
 	return &Service{
-		client: client,
-		cfg:    cfg,
-		authn:  newAuthStatement(client.Dialect()),
+		client:  client,
+		cfg:     cfg,
+		authn:   newAuthStatement(client.Dialect()),
+		touches: touches{at: map[uuid.UUID]time.Time{}},
 		// In the database: every instance sees the same failures.
 		accounts: NewDBThrottle(client, 3, 10, 15*time.Minute),
 		addrs:    NewDBThrottle(client, 20, 100, 15*time.Minute),
@@ -198,11 +201,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 	case sess.Demo && !s.cfg.DemoMode:
 		return nil, apperr.New(apperr.Unauthenticated, "demo accounts work only in demo mode")
 	}
-	// Idle tracking costs a write: do it at most once a minute per session.
-	// (An update of many rows is one statement; UpdateOne would also read the
-	// row back in a transaction.)
-	if now.Sub(sess.LastSeenAt) > time.Minute {
+	// Idle tracking costs a write: do it at most once a minute per session,
+	// and from one request only (s.touches). (An update of many rows is one
+	// statement; UpdateOne would also read the row back in a transaction.)
+	if now.Sub(sess.LastSeenAt) > time.Minute && s.touches.claim(sess.SessionID, now) {
 		if err := s.client.Session.Update().Where(session.ID(sess.SessionID)).SetLastSeenAt(now).Exec(sys); err != nil {
+			s.touches.release(sess.SessionID, now)
 			return nil, err
 		}
 	}
@@ -506,4 +510,50 @@ func (s *Service) IssueSetupToken(ctx context.Context, client *ent.Client, userI
 func (s *Service) RevokeSessions(ctx context.Context, client *ent.Client, userID uuid.UUID) error {
 	return client.Session.Update().Where(session.UserID(userID), session.RevokedAtIsNil()).
 		SetRevokedAt(s.cfg.Now()).Exec(viewer.System(ctx))
+}
+
+// touches remembers the sessions whose idle-tracking update this process
+// is writing, or wrote less than a minute ago. Without it, every request of
+// a session that arrived once its last_seen_at had turned a minute old
+// wrote the same update until the first of them committed: behind any
+// other writer (SQLite has one at a time; on PostgreSQL the row's lock),
+// each of those requests queued its own write and waited for it, once a
+// minute per busy session (TestAuthenticateRefreshesLastSeenOnce). Now one
+// request writes and the others go on; several instances write once each.
+type touches struct {
+	mu sync.Mutex
+	at map[uuid.UUID]time.Time
+}
+
+// touchesSwept is the size beyond which claim forgets the entries older
+// than a minute (they would not stop a new update anyway).
+const touchesSwept = 4096
+
+// claim reports whether the caller is the one to write session id's
+// idle-tracking update at now.
+func (t *touches) claim(id uuid.UUID, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if at, ok := t.at[id]; ok && now.Sub(at) < time.Minute {
+		return false
+	}
+	if len(t.at) >= touchesSwept {
+		for k, at := range t.at {
+			if now.Sub(at) >= time.Minute {
+				delete(t.at, k)
+			}
+		}
+	}
+	t.at[id] = now
+	return true
+}
+
+// release gives up a claim whose write failed, so that the next request
+// of the session tries again.
+func (t *touches) release(id uuid.UUID, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.at[id].Equal(at) {
+		delete(t.at, id)
+	}
 }

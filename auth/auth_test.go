@@ -604,3 +604,75 @@ func BenchmarkAuthenticate(b *testing.B) {
 		})
 	}
 }
+
+// TestAuthenticateRefreshesLastSeenOnce: the requests of a session that
+// arrive together once its last_seen_at is a minute old write the
+// idle-tracking update once between them, not once each: while that write
+// waits for the database's write lock (SQLite's single writer, the row's
+// lock on PostgreSQL), the session's other requests go on instead of
+// queueing one write each behind it.
+func TestAuthenticateRefreshesLastSeenOnce(t *testing.T) {
+	f := newFixture(t, true).withStructures()
+	svc := f.service(false)
+	now := f.clock
+	u := f.user(&now)
+	stale := now.Add(-2 * time.Minute)
+	tok, sess := f.sessionOf(u, stale, now.Add(time.Hour), false)
+
+	// Another writer holds the lock the update needs.
+	tx, err := f.client.Tx(f.sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Session.UpdateOneID(sess.ID).SetLastSeenAt(stale).Exec(f.sys); err != nil {
+		t.Fatal(err)
+	}
+	const requests = 16
+	errs := make(chan error, requests)
+	log := f.count(func() {
+		for range requests {
+			go func() {
+				_, err := svc.Authenticate(context.Background(), tok)
+				errs <- err
+			}()
+		}
+		// All but the one writing the update answer while the lock is held
+		// (the bound only keeps a regression from hanging the suite).
+		for range requests - 1 {
+			select {
+			case err := <-errs:
+				if err != nil {
+					t.Error(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the session's requests wait for its idle-tracking update")
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	})
+	updates := 0
+	for _, stmt := range log {
+		if strings.Contains(stmt, "query=UPDATE") {
+			updates++
+		}
+	}
+	if updates != 1 {
+		t.Errorf("%d idle-tracking updates for %d simultaneous requests, want 1:\n%s", updates, requests, strings.Join(log, "\n"))
+	}
+	if got := f.client.Session.GetX(f.sys, sess.ID).LastSeenAt; !got.Equal(now) {
+		t.Errorf("last seen %v, want %v", got, now)
+	}
+	// A minute later the next request writes it again.
+	f.clock = now.Add(time.Minute + time.Second)
+	if _, err := svc.Authenticate(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.client.Session.GetX(f.sys, sess.ID).LastSeenAt; !got.Equal(f.clock) {
+		t.Errorf("a minute later: last seen %v, want %v", got, f.clock)
+	}
+}

@@ -201,6 +201,11 @@ const (
 // noisy host the ratio holds even when absolute numbers drift. Each slice
 // starts with a short warm-up; the first with the full one.
 // meter (may be nil) accounts the CPU each contender's slices used.
+// maxInFlight bounds the open model's operations in flight (arrivals
+// beyond it are dropped and counted); the HTTP client keeps that many
+// connections alive (newHTTPClient).
+func maxInFlight(conc int) int { return max(conc, 1) * 16 }
+
 func measure(ctx context.Context, scenario, mode string, cs []contender, conc int, rate float64, l limits, rounds int, meter *cpuMeter) []result {
 	rounds = max(rounds, 1)
 	recs := make([]*recorder, len(cs))
@@ -221,7 +226,7 @@ func measure(ctx context.Context, scenario, mode string, cs []contender, conc in
 			}
 			before := meter.sample(ctx)
 			if mode == "open" {
-				dropped[i] += openLoop(ctx, recs[i], c.op, rate, max(conc, 1)*16, sl)
+				dropped[i] += openLoop(ctx, recs[i], c.op, rate, maxInFlight(conc), sl)
 			} else {
 				closedLoop(ctx, recs[i], c.op, conc, sl)
 			}
@@ -237,7 +242,7 @@ func measure(ctx context.Context, scenario, mode string, cs []contender, conc in
 			errNote = fmt.Sprintf(" (%d errors; first: %v)", res.errs, res.firstErr)
 		}
 		if res.dropped > 0 {
-			errNote += fmt.Sprintf(" (%d arrivals dropped: over %d in flight)", res.dropped, max(conc, 1)*16)
+			errNote += fmt.Sprintf(" (%d arrivals dropped: over %d in flight)", res.dropped, maxInFlight(conc))
 		}
 		fmt.Printf("  %-3s %-16s %-6s conc=%-3d rate=%-6.0f %8.1f op/s  p50 %-8s p90 %-8s p99 %-8s cpu/op %s%s\n",
 			scenario, c.target, mode, conc, rate, res.throughput(), fmtDur(res.percentile(0.5)),

@@ -190,10 +190,17 @@ func (t *target) close() {
 	}
 }
 
-// newHTTPClient is a keep-alive client sized for the concurrency.
-func newHTTPClient(conns int) *http.Client {
+// newHTTPClient is a keep-alive client for conc clients, in the closed
+// model or in the open one. Its idle pool holds as many connections as the
+// open model may have operations in flight: with fewer (it kept conc + 16),
+// whenever more were in flight each one beyond the pool closed its
+// connection after use and the next one dialled a new one, adding the
+// load generator's connection churn to the server's work just when it was
+// behind. (That was not what made the open-model stalls: they remain.)
+func newHTTPClient(conc int) *http.Client {
+	idle := maxInFlight(conc) + 16
 	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: conns + 16, MaxIdleConnsPerHost: conns + 16, IdleConnTimeout: 90 * time.Second,
+		MaxIdleConns: idle, MaxIdleConnsPerHost: idle, IdleConnTimeout: 90 * time.Second,
 		DisableCompression: true, ForceAttemptHTTP2: false,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}}
