@@ -10,6 +10,7 @@ package stats
 
 import (
 	"context"
+	"runtime"
 	"sort"
 	"time"
 
@@ -60,10 +61,25 @@ func Compute(ctx context.Context, client *ent.Client, f Filter) (*Report, error)
 	if err != nil {
 		return nil, err
 	}
+	select {
+	case computing <- struct{}{}:
+		defer func() { <-computing }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	// Aggregates are computed as the system once the right is checked: a
 	// referent's indicators include requests whose rows they may not read.
 	return aggregate(viewer.System(ctx), client, scope)
 }
+
+// computing bounds the reports computed at once, one per CPU: a report
+// holds a database connection for as long as it aggregates (on SQLite
+// 0.5 s for the region's year, 16 s for the country's), and SQLite's pool
+// is a few connections per CPU — without the bound, a handful of
+// observers reloading their statistics would hold every connection, and
+// every other request would wait for one. The others wait here instead,
+// for as long as their context lets them.
+var computing = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 
 // scopeOf checks the viewer's right and returns the requests the report is
 // about, as predicates: no id list, the database evaluates them.

@@ -611,3 +611,34 @@ func TestComputeForbidden(t *testing.T) {
 		})
 	}
 }
+
+// TestComputeWaitsForRoom: when as many reports as the bound are being
+// computed, the next one waits without touching the database and gives up
+// when its context ends; it runs once there is room.
+func TestComputeWaitsForRoom(t *testing.T) {
+	db := openDB(t)
+	sys := viewer.System(context.Background())
+	w := newWorld(t, sys, db.Client)
+	randomRequests(t, sys, db.Client, w, 2, 20)
+	observer := signedIn(as(enums.ProfileObserver, w.authority, enums.StructureKindAuthority))
+	for range cap(computing) {
+		computing <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(observer)
+	cancel()
+	if rep, err := Compute(ctx, db.Client, Filter{}); !errors.Is(err, context.Canceled) || rep != nil {
+		t.Fatalf("with no room: got %v, %v; want the context's error", rep, err)
+	}
+	// The right is checked before waiting: a refusal does not wait.
+	if _, err := Compute(signedIn(), db.Client, Filter{}); err == nil || errors.Is(err, context.Canceled) {
+		t.Fatalf("a viewer without the right: %v; want FORBIDDEN at once", err)
+	}
+	<-computing
+	rep, err := Compute(observer, db.Client, Filter{})
+	if err != nil || rep.Requests != 20 {
+		t.Fatalf("with room: %v, %v", rep, err)
+	}
+	for range cap(computing) - 1 {
+		<-computing
+	}
+}

@@ -27,14 +27,22 @@ type Config struct {
 	DatabaseURL string
 	// DataDir holds the SQLite file passerelle.db (created if missing).
 	DataDir string
-	// MaxOpenConns caps the pool (PostgreSQL default 20; SQLite unlimited
-	// unless set). On PostgreSQL each instance also holds one connection for
-	// its event listener.
+	// MaxOpenConns caps the pool (PostgreSQL default 20; SQLite default
+	// sqliteConnsPerCPU × GOMAXPROCS). On PostgreSQL each instance also
+	// holds one connection for its event listener.
+	//
+	// SQLite's pool used to be unlimited: a burst of requests (an open-model
+	// load, a stall of a few milliseconds) opened new connections, each
+	// cold — the schema parsed, no prepared statement, an empty page cache
+	// — so the burst's requests ran slower, more of them piled up and more
+	// connections opened: S1 at 420 pages/s stalled for 300–1 000 ms with
+	// arrivals dropped, and ran without a stall with the pool capped
+	// (docs/performance.md, session 7). SQLite's work is CPU in this
+	// process: more connections than a few per core add no throughput.
 	MaxOpenConns int
-	// MaxIdleConns caps idle pooled connections (default: MaxOpenConns on
-	// PostgreSQL, 4 × GOMAXPROCS on SQLite: with database/sql's default of
-	// 2, concurrent requests kept closing and reopening SQLite connections,
-	// each reopen parsing the schema and starting with a cold page cache).
+	// MaxIdleConns caps idle pooled connections (default: MaxOpenConns:
+	// with fewer, concurrent requests kept closing and reopening
+	// connections, each reopen parsing the schema and starting cold).
 	MaxIdleConns int
 	// ConnMaxLifetime closes pooled connections after that long (0: never).
 	ConnMaxLifetime time.Duration
@@ -71,6 +79,11 @@ func SQLiteDSNCache(path string, cacheMiB int) string {
 	return fmt.Sprintf("file:%s?_fk=1&_journal_mode=WAL&_busy_timeout=%d&_synchronous=NORMAL&_txlock=immediate&_cache_size=-%d&_stmt_cache_size=%d",
 		path, sqliteBusyTimeout.Milliseconds(), cacheMiB*1024, sqliteStmtCache)
 }
+
+// sqliteConnsPerCPU sizes SQLite's default pool: enough for the requests
+// that wait on something else than the CPU (a page read from the file, the
+// write gate), few enough that each connection stays warm.
+const sqliteConnsPerCPU = 4
 
 // sqliteStmtCache is how many prepared statements each SQLite connection keeps.
 const sqliteStmtCache = 256
@@ -124,8 +137,13 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			idle = open
 		}
 		db.SetConnMaxIdleTime(5 * time.Minute)
-	} else if idle <= 0 {
-		idle = 4 * runtime.GOMAXPROCS(0)
+	} else {
+		if open <= 0 {
+			open = sqliteConnsPerCPU * runtime.GOMAXPROCS(0)
+		}
+		if idle <= 0 {
+			idle = open
+		}
 	}
 	if open > 0 {
 		db.SetMaxOpenConns(open)

@@ -76,7 +76,7 @@ func parseBenchFlags(args []string) (*benchFlags, error) {
 	fs.DurationVar(&f.keepAlive, "keepalive", 0, "server.Config.WSKeepAlive (0: the server's default, 15s)")
 	fs.IntVar(&f.tokens, "tokens", 8, "sessions the subscriptions are spread over")
 	fs.DurationVar(&f.settle, "settle", 5*time.Second, "idle time before memory is measured")
-	fs.IntVar(&f.sqliteMaxConns, "sqlite-max-conns", 0, "cap the SQLite connection pool (0: as the server ships, unlimited)")
+	fs.IntVar(&f.sqliteMaxConns, "sqlite-max-conns", 0, "cap the SQLite connection pool (0: as the server ships, 4 × CPUs)")
 	fs.StringVar(&f.memprofile, "memprofile", "", "write the server's heap profile (and goroutine list, .goroutines.txt) with the subscriptions idle to this file, suffixed with the mode")
 	fs.IntVar(&f.gcPercent, "gc-percent", gctune.DefaultPercent, "as passerelle serve --gc-percent, in the server process")
 	fs.StringVar(&f.serverLog, "server-log", "", "server log level on stderr: debug, info, warn, error (default: none, or warn with -v)")

@@ -13,8 +13,8 @@ func storeFlags(fs *flag.FlagSet) *store.Config {
 	c := &store.Config{}
 	fs.StringVar(&c.DataDir, "data-dir", "data-load", "directory of the SQLite database file")
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "postgres:// URL to use PostgreSQL instead of SQLite (env DATABASE_URL); a SQLite DSN is taken as is")
-	fs.IntVar(&c.MaxOpenConns, "db-max-conns", 0, "as passerelle serve --db-max-conns (PostgreSQL default 20; SQLite unlimited)")
-	fs.IntVar(&c.MaxIdleConns, "db-max-idle-conns", 0, "as passerelle serve --db-max-idle-conns (default: --db-max-conns on PostgreSQL, 4 × CPUs on SQLite)")
+	fs.IntVar(&c.MaxOpenConns, "db-max-conns", 0, "as passerelle serve --db-max-conns (PostgreSQL default 20; SQLite 4 × CPUs)")
+	fs.IntVar(&c.MaxIdleConns, "db-max-idle-conns", 0, "as passerelle serve --db-max-idle-conns (default: --db-max-conns)")
 	return c
 }
 

@@ -116,9 +116,9 @@ func storeFlags(fs *flag.FlagSet) *store.Config {
 	fs.StringVar(&c.DataDir, "data-dir", env("PASSERELLE_DATA_DIR", "data"), "directory of the SQLite database file (env PASSERELLE_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "postgres:// URL to use PostgreSQL instead of SQLite (env DATABASE_URL)")
 	fs.IntVar(&c.MaxOpenConns, "db-max-conns", envInt("PASSERELLE_DB_MAX_CONNS", 0),
-		"most open database connections in the pool; PostgreSQL default 20, plus one per instance for the event listener (env PASSERELLE_DB_MAX_CONNS)")
+		"most open database connections in the pool; default 20 on PostgreSQL (plus one per instance for the event listener), 4 × CPUs on SQLite (env PASSERELLE_DB_MAX_CONNS)")
 	fs.IntVar(&c.MaxIdleConns, "db-max-idle-conns", envInt("PASSERELLE_DB_MAX_IDLE_CONNS", 0),
-		"most idle connections kept in the pool; default: --db-max-conns on PostgreSQL, 4 × CPUs on SQLite (env PASSERELLE_DB_MAX_IDLE_CONNS)")
+		"most idle connections kept in the pool; default: --db-max-conns (env PASSERELLE_DB_MAX_IDLE_CONNS)")
 	fs.DurationVar(&c.ConnMaxLifetime, "db-conn-max-lifetime", envDuration("PASSERELLE_DB_CONN_MAX_LIFETIME", 0),
 		"close pooled connections after this long, e.g. 30m; 0 keeps them (env PASSERELLE_DB_CONN_MAX_LIFETIME)")
 	return c
