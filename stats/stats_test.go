@@ -270,6 +270,17 @@ func randomRequests(t testing.TB, ctx context.Context, client *ent.Client, w *wo
 	}
 }
 
+// populated is a fresh database holding a world and n random requests
+// drawn from seed, with the observatory's context.
+func populated(t testing.TB, seed uint64, n int) (*store.DB, *world, context.Context) {
+	t.Helper()
+	db := openDB(t)
+	sys := viewer.System(context.Background())
+	w := newWorld(t, sys, db.Client)
+	randomRequests(t, sys, db.Client, w, seed, n)
+	return db, w, signedIn(as(enums.ProfileObserver, w.authority, enums.StructureKindAuthority))
+}
+
 func as(p enums.Profile, structure uuid.UUID, kind enums.StructureKind) viewer.Habilitation {
 	return viewer.Habilitation{ID: uuid.New(), Profile: p, StructureID: structure, StructureKind: kind,
 		ValidUntil: time.Now().Add(time.Hour)}
@@ -468,12 +479,7 @@ func ptr[T any](x T) *T { return &x }
 // computation on random requests, for the observatory and for referents
 // (origin side, receiving side, both), with every filter.
 func TestComputeMatchesReference(t *testing.T) {
-	db := openDB(t)
-	sys := viewer.System(context.Background())
-	w := newWorld(t, sys, db.Client)
-	randomRequests(t, sys, db.Client, w, 1, 1500)
-
-	observer := signedIn(as(enums.ProfileObserver, w.authority, enums.StructureKindAuthority))
+	db, w, observer := populated(t, 1, 1500)
 	viewers := map[string]context.Context{
 		"observer":        observer,
 		"origin referent": signedIn(as(enums.ProfileStructureReferent, w.origins[0], enums.StructureKindMco)),
@@ -591,10 +597,7 @@ func TestComputeBeyondSQLiteParameterLimit(t *testing.T) {
 
 // TestComputeForbidden: statistics are for the observatory and referents.
 func TestComputeForbidden(t *testing.T) {
-	db := openDB(t)
-	sys := viewer.System(context.Background())
-	w := newWorld(t, sys, db.Client)
-	randomRequests(t, sys, db.Client, w, 2, 20)
+	db, w, _ := populated(t, 2, 20)
 	for name, ctx := range map[string]context.Context{
 		"nobody":              context.Background(),
 		"no habilitation":     signedIn(),
@@ -616,11 +619,7 @@ func TestComputeForbidden(t *testing.T) {
 // computed, the next one waits without touching the database and gives up
 // when its context ends; it runs once there is room.
 func TestComputeWaitsForRoom(t *testing.T) {
-	db := openDB(t)
-	sys := viewer.System(context.Background())
-	w := newWorld(t, sys, db.Client)
-	randomRequests(t, sys, db.Client, w, 2, 20)
-	observer := signedIn(as(enums.ProfileObserver, w.authority, enums.StructureKindAuthority))
+	db, _, observer := populated(t, 2, 20)
 	for range cap(computing) {
 		computing <- struct{}{}
 	}
