@@ -521,12 +521,14 @@ func (s *Service) RevokeSessions(ctx context.Context, client *ent.Client, userID
 // minute per busy session (TestAuthenticateRefreshesLastSeenOnce). Now one
 // request writes and the others go on; several instances write once each.
 type touches struct {
-	mu sync.Mutex
-	at map[uuid.UUID]time.Time
+	mu    sync.Mutex
+	at    map[uuid.UUID]time.Time
+	swept time.Time // last time the old entries were forgotten
 }
 
-// touchesSwept is the size beyond which claim forgets the entries older
-// than a minute (they would not stop a new update anyway).
+// touchesSwept is the size beyond which claim forgets, at most once a
+// minute, the entries older than a minute (they would not stop a new update
+// anyway): the map holds about the sessions active in the last two minutes.
 const touchesSwept = 4096
 
 // claim reports whether the caller is the one to write session id's
@@ -537,7 +539,8 @@ func (t *touches) claim(id uuid.UUID, now time.Time) bool {
 	if at, ok := t.at[id]; ok && now.Sub(at) < time.Minute {
 		return false
 	}
-	if len(t.at) >= touchesSwept {
+	if len(t.at) >= touchesSwept && now.Sub(t.swept) >= time.Minute {
+		t.swept = now
 		for k, at := range t.at {
 			if now.Sub(at) >= time.Minute {
 				delete(t.at, k)
