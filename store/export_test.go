@@ -1,0 +1,24 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+)
+
+// What the external tests of this package reach inside it.
+
+// NewMigration is a migration made of stmts.
+func NewMigration(version, description string, stmts ...string) Migration {
+	return Migration{Version: version, Description: description, stmts: stmts}
+}
+
+// IndexOnly is indexOnly of m's statements.
+func IndexOnly(m Migration) bool { return indexOnly(m.stmts) }
+
+// Statements are m's statements.
+func Statements(m Migration) []string { return m.stmts }
+
+// Apply is apply.
+func (d *DB) Apply(ctx context.Context, conn *sql.Conn, m Migration) (bool, error) {
+	return d.apply(ctx, conn, m)
+}
