@@ -60,7 +60,7 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 			pos = last.ID
 		case !ent.IsNotFound(err):
 			release()
-			return nil, err
+			return interrupted(ctx, err)
 		}
 	}
 	inFeed, key := preCheck(feed), checkKey(ctx, feed)
@@ -73,7 +73,7 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 	if err != nil {
 		r.Broker.Unsubscribe(sub)
 		release()
-		return nil, err
+		return interrupted(ctx, err)
 	}
 	out := make(chan *ent.Event, 1)
 	go func() {
@@ -147,6 +147,20 @@ func (r *Resolver) subscribe(ctx context.Context, after *entgql.Cursor[uuid.UUID
 			}
 		}
 	}()
+	return out, nil
+}
+
+// interrupted is what a subscription whose setup failed with err returns:
+// when its context ended meanwhile (the client stopped it, or the
+// connection is being closed — a revoked habilitation closes it with 4403),
+// an ended stream and no error, or the client would get an INTERNAL "the
+// operation was interrupted" it did not cause just before the close.
+func interrupted(ctx context.Context, err error) (<-chan *ent.Event, error) {
+	if ctx.Err() == nil {
+		return nil, err
+	}
+	out := make(chan *ent.Event)
+	close(out)
 	return out, nil
 }
 
