@@ -107,10 +107,12 @@ func TestSessionWatcher(t *testing.T) {
 		}
 		c.cancel()
 	}
+	// Stopped, and no check still in flight: one started before the cancel
+	// may still be calling Authenticate (each holds a slot while it runs).
 	eventually("the scheduler stops with no connection left", func() bool {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		return !w.running && len(w.queue) == 0
+		return !w.running && len(w.queue) == 0 && len(w.slots) == 0
 	})
 	before := auth.count(conns[60].token)
 	time.Sleep(20 * time.Millisecond)
