@@ -307,12 +307,8 @@ func (d *DB) apply(ctx context.Context, conn *sql.Conn, m Migration) (bool, erro
 		return false, err
 	}
 	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+MigrationsTable+" WHERE version = "+d.param(1), m.Version).Scan(&n); err != nil {
+	if done, err := d.applied(ctx, tx, m); done || err != nil {
 		return false, err
-	}
-	if n > 0 {
-		return false, nil
 	}
 	for _, s := range stmts {
 		if strings.EqualFold(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), ";")), "PRAGMA foreign_key_check") {
@@ -366,12 +362,8 @@ func indexOnly(stmts []string) bool {
 // left without either. A build that fails leaves an invalid index behind:
 // it is dropped, here and before any later attempt.
 func (d *DB) applyIndexes(ctx context.Context, conn *sql.Conn, m Migration) (bool, error) {
-	var n int
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+MigrationsTable+" WHERE version = $1", m.Version).Scan(&n); err != nil {
+	if done, err := d.applied(ctx, conn, m); done || err != nil {
 		return false, err
-	}
-	if n > 0 {
-		return false, nil
 	}
 	var creates, drops []string
 	created := map[string]bool{}
@@ -558,6 +550,13 @@ func changeSubject(c atlasschema.Change) string {
 		return c.To.Symbol
 	}
 	return ""
+}
+
+// applied reports whether m is recorded as applied.
+func (d *DB) applied(ctx context.Context, q querier, m Migration) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+MigrationsTable+" WHERE version = "+d.param(1), m.Version).Scan(&n)
+	return n > 0, err
 }
 
 type querier interface {

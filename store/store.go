@@ -129,27 +129,19 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	open, idle := cfg.MaxOpenConns, cfg.MaxIdleConns
-	if dial == dialect.Postgres {
-		if open <= 0 {
+	if open <= 0 {
+		open = sqliteConnsPerCPU * runtime.GOMAXPROCS(0)
+		if dial == dialect.Postgres {
 			open = 20
 		}
-		if idle <= 0 {
-			idle = open
-		}
+	}
+	if idle <= 0 {
+		idle = open
+	}
+	db.SetMaxOpenConns(open)
+	db.SetMaxIdleConns(idle)
+	if dial == dialect.Postgres {
 		db.SetConnMaxIdleTime(5 * time.Minute)
-	} else {
-		if open <= 0 {
-			open = sqliteConnsPerCPU * runtime.GOMAXPROCS(0)
-		}
-		if idle <= 0 {
-			idle = open
-		}
-	}
-	if open > 0 {
-		db.SetMaxOpenConns(open)
-	}
-	if idle > 0 {
-		db.SetMaxIdleConns(idle)
 	}
 	if cfg.ConnMaxLifetime > 0 {
 		db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
