@@ -131,4 +131,24 @@ func TestApplyIndexesConcurrently(t *testing.T) {
 	if got := indexes(); got["probe_a"] || !got["probe_a_b"] {
 		t.Errorf("after the replacement: %v", got)
 	}
+
+	// An invalid index left by a build interrupted in an earlier run (here
+	// a concurrent build over duplicates, outside this package) is dropped
+	// and built again, not skipped by IF NOT EXISTS and recorded invalid.
+	exec(`INSERT INTO probe VALUES (2, 1)`)
+	if _, err := conn.ExecContext(ctx, `CREATE UNIQUE INDEX CONCURRENTLY "probe_left" ON probe (b)`); err == nil {
+		t.Fatal("a unique build over duplicates succeeded")
+	}
+	if valid, present := indexes()["probe_left"]; !present || valid {
+		t.Fatalf("the interrupted build left no invalid index to test with (present %v, valid %v)", present, valid)
+	}
+	exec(`DELETE FROM probe WHERE a = 2`)
+	left := store.NewMigration("99990101000003", "probe_left",
+		`CREATE UNIQUE INDEX "probe_left" ON "probe" ("b")`)
+	if ok, err := db.Apply(ctx, conn, left); !ok || err != nil {
+		t.Fatalf("over a leftover invalid index: applied %v, %v", ok, err)
+	}
+	if got := indexes(); !got["probe_left"] {
+		t.Errorf("the leftover index was not rebuilt valid: %v", got)
+	}
 }
