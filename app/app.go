@@ -81,6 +81,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if cfg.Store.Logger == nil {
+		cfg.Store.Logger = cfg.Logger
+	}
 	db, err := store.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
@@ -132,6 +135,13 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if cfg.Metrics {
 		a.Metrics = metrics.New(db.SQL, a.Broker.Count)
+		if _, ok := db.Checkpoints(); ok {
+			a.Metrics.Checkpoints(func() metrics.CheckpointStats {
+				s, _ := db.Checkpoints()
+				return metrics.CheckpointStats{Runs: s.Runs, Failures: s.Failures, Seconds: s.Time.Seconds(),
+					WALPages: s.WALPages, Behind: s.Behind}
+			})
+		}
 	}
 	res := &graph.Resolver{
 		Client: db.Client, Auth: a.Auth, Workflow: a.Workflow, Directory: a.Directory, Broker: a.Broker,

@@ -55,6 +55,16 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+	// On a SQLite file, the background checkpoints of its write-ahead log.
+	if _, ok := e.app.DB.Checkpoints(); ok {
+		for _, want := range []string{"passerelle_sqlite_checkpoints_total", "passerelle_sqlite_wal_pages_behind"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("metrics lack %q", want)
+			}
+		}
+	} else if strings.Contains(got, "passerelle_sqlite_") {
+		t.Errorf("SQLite checkpoint metrics on %s", e.app.DB.Where)
+	}
 	for _, leak := range []string{"EvilName12345", perine, forcilles, "medecin@"} {
 		if strings.Contains(got, leak) {
 			t.Errorf("metrics carry client data %q", leak)

@@ -5,7 +5,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -48,6 +50,14 @@ type Config struct {
 	ConnMaxLifetime time.Duration
 	// Trace, when set, is called with every SQL statement (tests count them).
 	Trace func(ctx context.Context, statement string)
+	// CheckpointInterval: how long after a write a SQLite database in WAL
+	// mode checkpoints, in the background (checkpoint.go); 0:
+	// DefaultCheckpointInterval; negative: no background checkpoints,
+	// SQLite checkpoints in the commit that takes the WAL past 1 000 pages.
+	CheckpointInterval time.Duration
+	// Logger receives what the store reports on its own (failed background
+	// checkpoints); nil: nothing.
+	Logger *slog.Logger
 }
 
 // DB is an open database with its ent client.
@@ -57,6 +67,8 @@ type DB struct {
 	Dialect string
 	// Where describes the database for logs (no password).
 	Where string
+
+	checkpoints *checkpointer // SQLite in WAL mode, unless turned off
 }
 
 // SQLiteDSN is the DSN of a SQLite file: WAL, foreign keys, busy timeout and
@@ -124,9 +136,22 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		path := filepath.Join(dir, "passerelle.db")
 		driver, dsn, dial, where = "sqlite3", SQLiteDSN(path), dialect.SQLite, path
 	}
-	db, err := sql.Open(driver, dsn)
+	var db *sql.DB
+	var cp *checkpointer
+	var err error
+	if driver == "sqlite3" {
+		db, cp, err = openSQLite(dsn, cfg.CheckpointInterval, cfg.Logger)
+	} else {
+		db, err = sql.Open(driver, dsn)
+	}
 	if err != nil {
 		return nil, err
+	}
+	closeAll := func() {
+		db.Close()
+		if cp != nil {
+			cp.close()
+		}
 	}
 	open, idle := cfg.MaxOpenConns, cfg.MaxIdleConns
 	if open <= 0 {
@@ -149,7 +174,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
-		db.Close()
+		closeAll()
 		return nil, fmt.Errorf("connecting to %s: %w", where, err)
 	}
 	var drv dialect.Driver = entsql.OpenDB(dial, db)
@@ -159,15 +184,25 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		})
 	}
 	if dial == dialect.SQLite {
-		drv = newWriteGate(drv, sqliteBusyTimeout)
+		g := newWriteGate(drv, sqliteBusyTimeout)
+		if cp != nil {
+			g.written = cp.written
+		}
+		drv = g
 	}
 	// Outermost, so that the trace shows the statements as sent.
 	drv = newCountRows(drv)
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where}, nil
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where, checkpoints: cp}, nil
 }
 
 // Ping checks the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.Client.Close() }
+func (d *DB) Close() error {
+	err := d.Client.Close()
+	if d.checkpoints != nil {
+		err = errors.Join(err, d.checkpoints.close())
+	}
+	return err
+}

@@ -30,6 +30,9 @@ type writeGate struct {
 	raw
 	turn chan struct{} // holds a token while someone writes
 	wait time.Duration // as long as the busy timeout of the DSN
+	// written, when set, is called after each write (the background
+	// checkpoints, checkpoint.go).
+	written func()
 }
 
 // errWriteWait is returned when the turn did not come within the wait.
@@ -57,7 +60,12 @@ func (g *writeGate) acquire(ctx context.Context) error {
 	}
 }
 
-func (g *writeGate) release() { <-g.turn }
+func (g *writeGate) release() {
+	<-g.turn
+	if g.written != nil {
+		g.written()
+	}
+}
 
 // writes reports whether a statement changes data.
 func writes(query string) bool {

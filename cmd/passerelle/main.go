@@ -121,6 +121,8 @@ func storeFlags(fs *flag.FlagSet) *store.Config {
 		"most idle connections kept in the pool; default: --db-max-conns (env PASSERELLE_DB_MAX_IDLE_CONNS)")
 	fs.DurationVar(&c.ConnMaxLifetime, "db-conn-max-lifetime", envDuration("PASSERELLE_DB_CONN_MAX_LIFETIME", 0),
 		"close pooled connections after this long, e.g. 30m; 0 keeps them (env PASSERELLE_DB_CONN_MAX_LIFETIME)")
+	fs.DurationVar(&c.CheckpointInterval, "sqlite-checkpoint-interval", envDuration("PASSERELLE_SQLITE_CHECKPOINT_INTERVAL", store.DefaultCheckpointInterval),
+		"SQLite: copy the write-ahead log back into the database file in the background, this long after writes; a negative value leaves it to SQLite, in the commit that fills the log (env PASSERELLE_SQLITE_CHECKPOINT_INTERVAL)")
 	return c
 }
 
