@@ -65,10 +65,17 @@ func NewDirect(schema *ast.Schema, dialect string) (*direct.Schema, error) {
 				"patient":         {Target: "Patient", Column: "patient_id", RuleImplied: true},
 				"originStructure": {Target: "Structure", Column: "origin_structure_id"},
 				"originUnit":      {Target: "Unit", Column: "origin_unit_id"},
-				"medical":         {Target: "MedicalSection", Column: "request_id", Reverse: true, Directive: "section"},
-				"careProject":     {Target: "CareProjectSection", Column: "request_id", Reverse: true, Directive: "section"},
-				"adminSocial":     {Target: "AdminSocialSection", Column: "request_id", Reverse: true, Directive: "section"},
-				"dispatches":      {Target: "Dispatch", Column: "request_id", Many: true},
+				// For a viewer of the requesting side only, a visible
+				// request's sections and dispatches are visible
+				// (rule.TestRequestingSideRulesAreImplied): the prescriber's
+				// dashboard reads them without a sub-query per row.
+				"medical": {Target: "MedicalSection", Column: "request_id", Reverse: true, Directive: "section",
+					RuleImpliedFor: rule.RequestingSideOnly},
+				"careProject": {Target: "CareProjectSection", Column: "request_id", Reverse: true, Directive: "section",
+					RuleImpliedFor: rule.RequestingSideOnly},
+				"adminSocial": {Target: "AdminSocialSection", Column: "request_id", Reverse: true, Directive: "section",
+					RuleImpliedFor: rule.RequestingSideOnly},
+				"dispatches": {Target: "Dispatch", Column: "request_id", Many: true, RuleImpliedFor: rule.RequestingSideOnly},
 			}},
 		&direct.Type{Name: "Patient", Table: "patients", Model: ent.Patient{},
 			Rule: func(v *viewer.Viewer) func(*entsql.Selector) { return rule.PatientVisible(v) }},

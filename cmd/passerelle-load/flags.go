@@ -15,7 +15,7 @@ func storeFlags(fs *flag.FlagSet) *store.Config {
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "postgres:// URL to use PostgreSQL instead of SQLite (env DATABASE_URL); a SQLite DSN is taken as is")
 	fs.IntVar(&c.MaxOpenConns, "db-max-conns", 0, "as passerelle serve --db-max-conns (PostgreSQL default 20; SQLite 4 × CPUs)")
 	fs.IntVar(&c.MaxIdleConns, "db-max-idle-conns", 0, "as passerelle serve --db-max-idle-conns (default: --db-max-conns)")
-	fs.DurationVar(&c.CheckpointInterval, "sqlite-checkpoint-interval", store.DefaultCheckpointInterval, "as passerelle serve --sqlite-checkpoint-interval (negative: SQLite checkpoints at commit)")
+	fs.DurationVar(&c.CheckpointInterval, "sqlite-checkpoint-interval", store.DefaultCheckpointInterval, "as passerelle serve --sqlite-checkpoint-interval (negative, e.g. -1s: SQLite checkpoints at commit)")
 	return c
 }
 

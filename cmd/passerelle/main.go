@@ -122,7 +122,7 @@ func storeFlags(fs *flag.FlagSet) *store.Config {
 	fs.DurationVar(&c.ConnMaxLifetime, "db-conn-max-lifetime", envDuration("PASSERELLE_DB_CONN_MAX_LIFETIME", 0),
 		"close pooled connections after this long, e.g. 30m; 0 keeps them (env PASSERELLE_DB_CONN_MAX_LIFETIME)")
 	fs.DurationVar(&c.CheckpointInterval, "sqlite-checkpoint-interval", envDuration("PASSERELLE_SQLITE_CHECKPOINT_INTERVAL", store.DefaultCheckpointInterval),
-		"SQLite: copy the write-ahead log back into the database file in the background, this long after writes; a negative value leaves it to SQLite, in the commit that fills the log (env PASSERELLE_SQLITE_CHECKPOINT_INTERVAL)")
+		"SQLite: copy the write-ahead log back into the database file in the background, this long after writes; a negative value (e.g. -1s) leaves it to SQLite, in the commit that fills the log (env PASSERELLE_SQLITE_CHECKPOINT_INTERVAL)")
 	return c
 }
 

@@ -151,11 +151,17 @@ type Query struct {
 // Select builds the statement reading o for the viewer v, with the root
 // columns extra (read whether selected or not, see Rows.Root).
 func (s *Schema) Select(o *Object, v *viewer.Viewer, extra ...string) *Query {
+	return s.selectRows(o, v, true, extra...)
+}
+
+// selectRows is Select, with the root type's row rule or without it (a
+// list whose rule its parent's implies).
+func (s *Schema) selectRows(o *Object, v *viewer.Viewer, withRule bool, extra ...string) *Query {
 	b := sql.Dialect(s.dialect)
 	root := b.Table(o.typ.Table).As("t0")
 	q := &Query{Selector: b.Select().From(root), Root: root, schema: s, viewer: v,
 		rootCols: map[string]int{}, seen: map[string]int{}, root: o, next: 1}
-	if o.typ.Rule != nil {
+	if withRule && o.typ.Rule != nil {
 		o.typ.Rule(v)(q.Selector)
 	}
 	for _, c := range append([]string{"id"}, extra...) {
@@ -217,7 +223,7 @@ func (q *Query) addColumns(b *sql.DialectBuilder, o *Object, t *sql.SelectTable)
 			if out.edge.Reverse {
 				on = sql.ColumnsEQ(jt.C(out.edge.Column), t.C("id"))
 			}
-			if target.Rule != nil && !out.edge.RuleImplied {
+			if target.Rule != nil && !out.edge.ruleImplied(q.viewer) {
 				rs := b.Select().From(jt)
 				target.Rule(q.viewer)(rs)
 				if p := rs.P(); p != nil {
@@ -286,7 +292,8 @@ func (q *Query) readList(ctx context.Context, db Querier, parents *Rows, out *ou
 	for _, vals := range parents.vals {
 		keys = append(keys, vals[q.root.id].Elem().Interface())
 	}
-	cq := q.schema.Select(out.child, q.viewer, out.edge.Column)
+	// The keys are of rows that passed the parent's rule.
+	cq := q.schema.selectRows(out.child, q.viewer, !out.edge.ruleImplied(q.viewer), out.edge.Column)
 	if len(keys) == 0 {
 		l.rows = &Rows{q: cq}
 		return l, nil

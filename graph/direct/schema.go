@@ -92,6 +92,15 @@ type Edge struct {
 	// rule. Whoever sets it states, next to it, the rules it relies on, and
 	// a test pins them.
 	RuleImplied bool
+	// RuleImpliedFor: as RuleImplied, for the viewers it returns true for
+	// (e.g. a request's sections for the requesting side only: a receiver
+	// may see a request and not its later sections).
+	RuleImpliedFor func(*viewer.Viewer) bool
+}
+
+// ruleImplied: the edge's target rows need no rule of their own for v.
+func (e Edge) ruleImplied(v *viewer.Viewer) bool {
+	return e.RuleImplied || e.RuleImpliedFor != nil && e.RuleImpliedFor(v)
 }
 
 // Computed is a field computed from columns of its object.

@@ -168,6 +168,18 @@ func AsReceiverOf(v *viewer.Viewer, unit uuid.UUID) *viewer.Viewer {
 // changes nothing it matches, but spares SQLite a correlated sub-query per
 // row (it does not fold "EXISTS (... AND FALSE)"): a receiver's inbox
 // count spent most of its time there.
+// RequestingSideOnly: v sees requests from the requesting side and receives
+// for no unit. For such a viewer a request's sections and dispatches are
+// visible exactly when the request is (SectionVisible and DispatchVisible
+// are then "has a visible request"), so the direct reads read them from a
+// visible request without their own rules; a receiver may see a request
+// and neither its sections changed after its dispatch closed nor the other
+// units' dispatches. TestRequestingSideRulesAreImplied pins it.
+func RequestingSideOnly(v *viewer.Viewer) bool {
+	_, ok := requestingSide(v)
+	return ok && len(v.ReceivingUnits) == 0
+}
+
 func requestingSide(v *viewer.Viewer) (predicate.AdmissionRequest, bool) {
 	for _, h := range v.Habilitations {
 		if authz.SideOf(h.Profile) == authz.Requesting {

@@ -248,3 +248,44 @@ func TestPatientRuleIsTheRequestRule(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestingSideRulesAreImplied pins what the direct reads rely on when
+// they read a visible request's sections and dispatches without their row
+// rules for a viewer of the requesting side only (graph/direct_reads.go,
+// RuleImpliedFor: rule.RequestingSideOnly): for such a viewer each of those
+// rules is "has a visible request". A receiver's rules say more (sections
+// changed after its dispatch closed, the other units' dispatches), so for
+// any viewer with a receiving unit RequestingSideOnly must be false.
+func TestRequestingSideRulesAreImplied(t *testing.T) {
+	implied := 0
+	for name, v := range sideViewers() {
+		if !RequestingSideOnly(v) {
+			if _, requesting := requestingSide(v); requesting && len(v.ReceivingUnits) == 0 {
+				t.Errorf("%s: of the requesting side only, yet not RequestingSideOnly", name)
+			}
+			continue
+		}
+		if len(v.ReceivingUnits) > 0 {
+			t.Errorf("%s: receives for a unit, yet RequestingSideOnly", name)
+			continue
+		}
+		implied++
+		visible := RequestVisible(v)
+		for _, c := range []struct{ table, got, want string }{
+			{medicalsection.Table, withArgs(medicalsection.Table, SectionVisible[predicate.MedicalSection](v, medicalsection.HasRequestWith)),
+				withArgs(medicalsection.Table, medicalsection.HasRequestWith(visible))},
+			{careprojectsection.Table, withArgs(careprojectsection.Table, SectionVisible[predicate.CareProjectSection](v, careprojectsection.HasRequestWith)),
+				withArgs(careprojectsection.Table, careprojectsection.HasRequestWith(visible))},
+			{adminsocialsection.Table, withArgs(adminsocialsection.Table, SectionVisible[predicate.AdminSocialSection](v, adminsocialsection.HasRequestWith)),
+				withArgs(adminsocialsection.Table, adminsocialsection.HasRequestWith(visible))},
+			{dispatch.Table, withArgs(dispatch.Table, DispatchVisible(v)), withArgs(dispatch.Table, dispatch.HasRequestWith(visible))},
+		} {
+			if c.got != c.want {
+				t.Errorf("%s: the rule of %s is not \"has a visible request\":\n%s\nwant\n%s", name, c.table, c.got, c.want)
+			}
+		}
+	}
+	if implied == 0 {
+		t.Fatal("no viewer of the requesting side only among sideViewers")
+	}
+}
