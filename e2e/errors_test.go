@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"passerelle/app"
 )
 
 // TestEveryErrorHasAContractCode: parse, validation and limit errors answer
@@ -77,4 +80,27 @@ func TestBombsAreRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || r.code() != "BAD_USER_INPUT" {
 		t.Fatalf("10 MB body: HTTP %d %+v", resp.StatusCode, r.Errors)
 	}
+}
+
+// TestOperationTimeout: a query or mutation that outlives the server's
+// operation deadline is stopped with INTERNAL and a message that says so,
+// and a change it interrupted is not made. A second server on the same
+// database, whose deadline is already over when an operation starts,
+// answers every operation that reads the database that way.
+func TestOperationTimeout(t *testing.T) {
+	var url string
+	e := serveWith(t, t, nil, func(c *app.Config) { url = c.Store.DatabaseURL })
+	late := serveWith(t, t, nil, func(c *app.Config) {
+		c.Store.DatabaseURL = url
+		c.Limits.OperationTimeout = time.Nanosecond
+	})
+	tok := e.token(prescriber)
+	for name, op := range map[string]string{"query": "Viewer", "mutation": "Logout"} {
+		r := late.post(tok, contract, op, nil)
+		if r.code() != "INTERNAL" || !strings.Contains(r.Errors[0].Message, "longer than the server allows") {
+			t.Errorf("%s past the deadline: %+v", name, r.Errors)
+		}
+	}
+	// The interrupted logout did not end the session.
+	e.must(prescriber, "Viewer", nil)
 }

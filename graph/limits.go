@@ -2,7 +2,9 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -29,7 +31,22 @@ type Limits struct {
 	// (defaults 300 and 60).
 	MutationsPerMinute int
 	MutationBurst      int
+	// OperationTimeout bounds a query's or a mutation's execution, over
+	// HTTP and over a websocket alike (default DefaultOperationTimeout;
+	// negative: none). Subscriptions are not bounded. Without it, a request
+	// waiting for a pooled connection or a row lock waited as long as its
+	// client did, holding what it held.
+	OperationTimeout time.Duration
 }
+
+// DefaultOperationTimeout is Limits.OperationTimeout's default: well above
+// the slowest operation measured (the country's yearly statistics, 16 s on
+// SQLite; docs/performance.md).
+const DefaultOperationTimeout = time.Minute
+
+// ErrOperationTimeout is the cause of an operation's context when
+// Limits.OperationTimeout ran out (the error presenter says so).
+var ErrOperationTimeout = errors.New("graph: operation timeout")
 
 func (l *Limits) defaults() {
 	if l.MaxDepth <= 0 {
@@ -49,6 +66,9 @@ func (l *Limits) defaults() {
 	}
 	if l.MutationBurst <= 0 {
 		l.MutationBurst = 60
+	}
+	if l.OperationTimeout == 0 {
+		l.OperationTimeout = DefaultOperationTimeout
 	}
 }
 
@@ -149,6 +169,19 @@ func (r *Resolver) Install(h *handler.Server) {
 		}
 		return next(withScopeCache(ctx))
 	})
+	if l.OperationTimeout > 0 {
+		// Around the execution of a query or mutation (the response
+		// handler runs its resolvers); a subscription's handler runs once
+		// per event and is left alone.
+		h.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+			if oc := graphql.GetOperationContext(ctx); oc == nil || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+				return next(ctx)
+			}
+			ctx, cancel := context.WithTimeoutCause(ctx, l.OperationTimeout, ErrOperationTimeout)
+			defer cancel()
+			return next(ctx)
+		})
+	}
 }
 
 // rootField is the first root field of the operation ("" if none).

@@ -24,6 +24,7 @@ import (
 	"passerelle/app"
 	"passerelle/auth"
 	"passerelle/datagen"
+	"passerelle/graph"
 	"passerelle/internal/gctune"
 	"passerelle/server"
 	"passerelle/store"
@@ -156,6 +157,8 @@ func serve(ctx context.Context, args []string) error {
 		"collect garbage when the heap has grown by this percentage of the live heap; Go's GOGC, if set, wins (env PASSERELLE_GC_PERCENT)")
 	directReads := fs.Bool("direct-reads", envBool("PASSERELLE_DIRECT_READS", true),
 		"serve the selections package graph/direct can read (a unit's inbox) with one SQL statement each; false: every field through the resolvers, with the same answers (env PASSERELLE_DIRECT_READS)")
+	opTimeout := fs.Duration("operation-timeout", envDuration("PASSERELLE_OPERATION_TIMEOUT", graph.DefaultOperationTimeout),
+		"stop a query or mutation that runs longer than this (INTERNAL error); subscriptions are not bounded; a negative value (-1s): no bound (env PASSERELLE_OPERATION_TIMEOUT)")
 	memLimit := fs.Int("memory-limit-mb", envInt("PASSERELLE_MEMORY_LIMIT_MB", 0),
 		"soft memory limit of the Go heap in MiB (0: 70 % of the container's memory limit if any, else none); Go's GOMEMLIMIT, if set, wins (env PASSERELLE_MEMORY_LIMIT_MB)")
 	_ = fs.Parse(args)
@@ -182,6 +185,7 @@ func serve(ctx context.Context, args []string) error {
 		Migrate:                 *migrateAtStart,
 		Metrics:                 *metricsAddr != "",
 		ResolversOnly:           !*directReads,
+		Limits:                  graph.Limits{OperationTimeout: *opTimeout},
 		Logger:                  logger,
 		Banner:                  os.Stdout,
 	})
