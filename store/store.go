@@ -140,11 +140,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	var cp *checkpointer
 	var err error
 	if driver == "sqlite3" {
-		db, cp, err = openSQLite(dsn, cfg.CheckpointInterval, cfg.Logger)
-	} else {
-		db, err = sql.Open(driver, dsn)
-	}
-	if err != nil {
+		if db, cp, err = openSQLite(dsn, cfg.CheckpointInterval, cfg.Logger); err != nil {
+			return nil, fmt.Errorf("connecting to %s: %w", where, err)
+		}
+	} else if db, err = sql.Open(driver, dsn); err != nil {
 		return nil, err
 	}
 	closeAll := func() {
