@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -320,5 +321,36 @@ func TestDirectReadFailureIsInternal(t *testing.T) {
 	}
 	if m := r.Errors[0].Message; strings.Contains(m, "patients") || strings.Contains(strings.ToLower(m), "sql") {
 		t.Errorf("the message shows the database: %q", m)
+	}
+}
+
+// TestDashboardUnloggedIsNotServed: a page whose medical readings cannot be
+// committed to the access log is not answered, through the direct reads
+// (which start the write while they render the page) as through the
+// resolvers: no diagnosis goes out, and the error hides its cause.
+func TestDashboardUnloggedIsNotServed(t *testing.T) {
+	var url string
+	e := serveWith(t, t, nil, func(c *app.Config) { url = c.Store.DatabaseURL })
+	ref := serveWith(t, t, nil, func(c *app.Config) { c.Store.DatabaseURL = url; c.ResolversOnly = true })
+	s := newLiveStory(e)
+	s.run(0, 2) // a request whose medical section holds a diagnosis
+	vars := map[string]any{"first": 10}
+	for name, srv := range map[string]*env{"direct": e, "resolvers": ref} {
+		if r := srv.post(e.token(prescriber), dashboard, "Dashboard", vars); len(r.Errors) > 0 ||
+			!strings.Contains(fmt.Sprint(r.Data), "Cancer bronchique") {
+			t.Fatalf("%s, before: %+v %v", name, r.Errors, r.Data)
+		}
+	}
+	if _, err := e.app.DB.SQL.Exec("DROP TABLE access_logs"); err != nil {
+		t.Fatal(err)
+	}
+	for name, srv := range map[string]*env{"direct": e, "resolvers": ref} {
+		r := srv.post(e.token(prescriber), dashboard, "Dashboard", vars)
+		if strings.Contains(fmt.Sprint(r.Data), "Cancer") {
+			t.Errorf("%s: a medical section went out unlogged: %v", name, r.Data)
+		}
+		if r.code() != "INTERNAL" || strings.Contains(r.Errors[0].Message, "access_logs") {
+			t.Errorf("%s: want an INTERNAL error that hides its cause: %+v %v", name, r.Errors, r.Data)
+		}
 	}
 }

@@ -268,6 +268,9 @@ func (r *Resolver) direct(ctx context.Context, root directRoot, field graphql.Co
 		// path as the directive gives it, the rest of the page served.
 		return nil, errDecline
 	}
+	// The page is served from here on: its medical readings go to the
+	// access log while it is rendered (LogReads waits for them).
+	r.startMedicalLog(ctx)
 	if total == 0 {
 		total = rows.Len()
 	}

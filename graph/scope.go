@@ -19,6 +19,9 @@ type scopeCache struct {
 	// medicalReads are the requests whose medical section was read, logged
 	// in one write when the root field is done.
 	medicalReads []uuid.UUID
+	// writing are the outcomes of access-log writes started early
+	// (startMedicalLog), which the root field waits for too.
+	writing []<-chan error
 }
 
 // noteMedicalRead records a reading of a medical section for the access log.
@@ -33,17 +36,49 @@ func noteMedicalRead(ctx context.Context, id uuid.UUID) bool {
 	return true
 }
 
-// flushMedicalReads writes the access log of a root field's medical reads.
+// startMedicalLog starts writing the access log of the medical reads noted
+// so far, while the caller goes on (the direct reads render their page
+// meanwhile); flushMedicalReads, at the end of the root field, waits for
+// it: nothing is answered before its readings are committed.
+func (r *Resolver) startMedicalLog(ctx context.Context) {
+	cache, _ := ctx.Value(scopeCacheKey{}).(*scopeCache)
+	if cache == nil {
+		return
+	}
+	cache.mu.Lock()
+	defer cache.mu.Unlock()
+	ids := cache.medicalReads
+	if len(ids) == 0 {
+		return
+	}
+	cache.medicalReads = nil
+	done := make(chan error, 1)
+	go func() { done <- r.Workflow.LogMedicalRead(ctx, ids) }()
+	cache.writing = append(cache.writing, done)
+}
+
+// flushMedicalReads writes the access log of a root field's medical reads,
+// and waits for the writes startMedicalLog started; it returns the first
+// error.
 func (r *Resolver) flushMedicalReads(ctx context.Context) error {
 	cache, _ := ctx.Value(scopeCacheKey{}).(*scopeCache)
 	if cache == nil {
 		return nil
 	}
 	cache.mu.Lock()
-	ids := cache.medicalReads
-	cache.medicalReads = nil
+	ids, writing := cache.medicalReads, cache.writing
+	cache.medicalReads, cache.writing = nil, nil
 	cache.mu.Unlock()
-	return r.Workflow.LogMedicalRead(ctx, ids)
+	var first error
+	for _, done := range writing {
+		if err := <-done; err != nil && first == nil {
+			first = err
+		}
+	}
+	if err := r.Workflow.LogMedicalRead(ctx, ids); err != nil && first == nil {
+		first = err
+	}
+	return first
 }
 
 type scopeCacheKey struct{}
