@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/google/uuid"
 
 	"passerelle/apperr"
@@ -674,5 +675,47 @@ func TestAuthenticateRefreshesLastSeenOnce(t *testing.T) {
 	}
 	if got := f.client.Session.GetX(f.sys, sess.ID).LastSeenAt; !got.Equal(f.clock) {
 		t.Errorf("a minute later: last seen %v, want %v", got, f.clock)
+	}
+}
+
+// TestAuthenticateRetriesAFailedIdleTracking: when the idle-tracking update
+// fails, the request fails and gives up its claim, so that the session's
+// next request writes it (else last_seen_at would stay stale for a minute
+// and the session could time out while in use).
+func TestAuthenticateRetriesAFailedIdleTracking(t *testing.T) {
+	f := newFixture(t, false).withStructures()
+	svc := f.service(false)
+	now := f.clock
+	u := f.user(&now)
+	tok, sess := f.sessionOf(u, now.Add(-2*time.Minute), now.Add(time.Hour), false)
+
+	// Every update of a session fails while the trigger is there.
+	create, drop := []string{
+		"CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions BEGIN SELECT RAISE(ABORT, 'frozen'); END",
+	}, []string{"DROP TRIGGER sessions_frozen"}
+	if f.db.Dialect == dialect.Postgres {
+		create = []string{
+			"CREATE FUNCTION sessions_frozen() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'frozen'; END $$ LANGUAGE plpgsql",
+			"CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION sessions_frozen()",
+		}
+		drop = []string{"DROP TRIGGER sessions_frozen ON sessions", "DROP FUNCTION sessions_frozen()"}
+	}
+	exec := func(stmts []string) {
+		for _, q := range stmts {
+			if _, err := f.db.SQL.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	exec(create)
+	if _, err := svc.Authenticate(context.Background(), tok); err == nil {
+		t.Fatal("the idle-tracking update failed, yet the request was authenticated")
+	}
+	exec(drop)
+	if _, err := svc.Authenticate(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.client.Session.GetX(f.sys, sess.ID).LastSeenAt; !got.Equal(now) {
+		t.Errorf("after a failed update, the next request did not write it: last seen %v, want %v", got, now)
 	}
 }
