@@ -31,6 +31,29 @@ type result struct {
 	firstErr               error
 	kind                   string  // the contender's: kindGraphQL, kindInstances, kindBaseline, kindPeer
 	cpu                    cpuCost // CPU used during the slices (see cpuMeter)
+	// sliceOps are the operations of each alternating slice (measure), all
+	// slices of one measurement being equally long: the spread of a ratio
+	// from slice to slice (sliceRatios).
+	sliceOps []int64
+}
+
+// sliceRatios is the lowest and highest ratio of a's operations to b's over
+// the slices both ran (ok: at least two such slices).
+func sliceRatios(a, b *result) (lo, hi float64, n int, ok bool) {
+	for i := range min(len(a.sliceOps), len(b.sliceOps)) {
+		if b.sliceOps[i] == 0 {
+			continue
+		}
+		x := float64(a.sliceOps[i]) / float64(b.sliceOps[i])
+		if n == 0 || x < lo {
+			lo = x
+		}
+		if n == 0 || x > hi {
+			hi = x
+		}
+		n++
+	}
+	return lo, hi, n, n >= 2
 }
 
 // cpuPerOp is a CPU time per successful operation.
@@ -211,6 +234,7 @@ func measure(ctx context.Context, scenario, mode string, cs []contender, conc in
 	recs := make([]*recorder, len(cs))
 	dropped := make([]int64, len(cs))
 	costs := make([]cpuCost, len(cs))
+	sliceOps := make([][]int64, len(cs))
 	for i := range recs {
 		recs[i] = &recorder{}
 	}
@@ -224,19 +248,21 @@ func measure(ctx context.Context, scenario, mode string, cs []contender, conc in
 			if r == 0 {
 				sl.warmup = l.warmup
 			}
-			before := meter.sample(ctx)
+			before, ops := meter.sample(ctx), recs[i].ops.Load()
 			if mode == "open" {
 				dropped[i] += openLoop(ctx, recs[i], c.op, rate, maxInFlight(conc), sl)
 			} else {
 				closedLoop(ctx, recs[i], c.op, conc, sl)
 			}
 			costs[i].add(meter.sample(ctx).since(before))
+			sliceOps[i] = append(sliceOps[i], recs[i].ops.Load()-ops)
 		}
 	}
 	out := make([]result, len(cs))
 	for i, c := range cs {
 		res := recs[i].result(scenario, c.target, mode, slice*time.Duration(rounds))
 		res.rate, res.dropped, res.concurrency, res.kind, res.cpu = rate, dropped[i], conc, c.kind, costs[i]
+		res.sliceOps = sliceOps[i]
 		errNote := ""
 		if res.errs > 0 {
 			errNote = fmt.Sprintf(" (%d errors; first: %v)", res.errs, res.firstErr)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,14 @@ func TestReportTargets(t *testing.T) {
 	// S4: below saturation, but too slow.
 	r.add(measured("S4", "graphql", kindGraphQL, "closed", 2, 4, 500*time.Millisecond))
 	r.add(measured("S4", "graphql", kindGraphQL, modeOneClient, 1, 2, 480*time.Millisecond))
+	// S3: alternating slices of unequal luck; the ratio is the whole
+	// measurement's, the spread the slices'.
+	s3 := measured("S3", "graphql", kindGraphQL, "closed", 8, 30, 50*time.Millisecond)
+	s3.sliceOps = []int64{10, 20}
+	raw := measured("S3", "raw SQL", kindBaseline, "closed", 8, 40, 5*time.Millisecond)
+	raw.sliceOps = []int64{20, 20}
+	r.add(s3)
+	r.add(raw)
 	md := r.markdown()
 
 	for prefix, want := range map[string]string{
@@ -49,6 +58,7 @@ func TestReportTargets(t *testing.T) {
 		"S2 p99 ≤ 10 ms at one client": "not below saturation: more clients did not serve a tenth more) | 5.0ms | **no** |",
 		"S4 p99 ≤ 10 ms at one client": "below saturation) | 480.0ms | **no** |",
 		"nested S2":                    "| 0.13 (5250 vs 40000 rows/s) | **no** |",
+		"S3 GraphQL ≥ 0.5":             "| 0.75 (30 vs 40 op/s; 0.50–1.00 over 2 alternating slices) | yes |",
 	} {
 		if l := targetLine(t, md, prefix); !strings.HasSuffix(l, want) {
 			t.Errorf("%s:\n got %s\nwant …%s", prefix, l, want)
@@ -57,7 +67,31 @@ func TestReportTargets(t *testing.T) {
 	if !strings.Contains(md, "| S1 | one client | 1 client | 500.0 |") {
 		t.Errorf("the one-client measurement is not in the results table:\n%s", md)
 	}
+	if !strings.Contains(md, "| S3 | closed | 8 clients | 30.0 |") || !strings.Contains(md, "| 0.75 (0.50–1.00) |") {
+		t.Errorf("the S3 row lacks its ratio's spread over the slices:\n%s", md)
+	}
 	if strings.Contains(md, "S2 GraphQL ≥ 0.7") {
 		t.Error("a ratio target is reported without a baseline")
+	}
+}
+
+// TestMeasureKeepsSlices: measure alternates its contenders in slices and
+// keeps each slice's operations, which add up to the measurement's.
+func TestMeasureKeepsSlices(t *testing.T) {
+	op := func(context.Context, int) (int, error) { time.Sleep(100 * time.Microsecond); return 1, nil }
+	cs := []contender{{target: "graphql", kind: kindGraphQL, op: op}, {target: "baseline", kind: kindBaseline, op: op}}
+	res := measure(context.Background(), "S1", "closed", cs, 2, 0,
+		limits{warmup: time.Millisecond, duration: 60 * time.Millisecond, maxOps: 1 << 30}, 3, nil)
+	for _, r := range res {
+		var sum int64
+		for _, n := range r.sliceOps {
+			sum += n
+		}
+		if len(r.sliceOps) != 3 || sum != r.ops || r.ops == 0 {
+			t.Errorf("%s: slices %v, %d operations in all", r.target, r.sliceOps, r.ops)
+		}
+	}
+	if _, _, n, ok := sliceRatios(&res[0], &res[1]); !ok || n != 3 {
+		t.Errorf("slice ratios over %d slices", n)
 	}
 }
