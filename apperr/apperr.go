@@ -76,6 +76,23 @@ func (e *Error) With(key string, value any) *Error {
 	return e
 }
 
+// ErrOperationTimeout is the cause of an operation's context when the
+// server's own deadline for it ran out (graph.Limits.OperationTimeout).
+var ErrOperationTimeout = errors.New("apperr: operation timeout")
+
+// FromContext is From for an error met under ctx: an interruption caused
+// by the server's deadline (ErrOperationTimeout) says so.
+func FromContext(ctx context.Context, err error) *Error {
+	ae := From(err)
+	if ae != nil && ae.Code == Internal && errors.Is(err, context.DeadlineExceeded) &&
+		errors.Is(context.Cause(ctx), ErrOperationTimeout) {
+		// A change whose transaction it interrupted was rolled back; one
+		// already committed stays.
+		return &Error{Code: Internal, Message: "the operation took longer than the server allows and was stopped; reload before retrying a change", cause: err}
+	}
+	return ae
+}
+
 // From maps any error to an API error. Unknown errors become INTERNAL with
 // no detail; the caller logs the cause.
 func From(err error) *Error {

@@ -35,13 +35,7 @@ func ErrorPresenter(logger *slog.Logger, requestID func(context.Context) string)
 			}
 			return gerr
 		}
-		ae := apperr.From(cause)
-		if ae.Code == apperr.Internal && errors.Is(cause, context.DeadlineExceeded) && errors.Is(context.Cause(ctx), ErrOperationTimeout) {
-			// The server's own deadline (Limits.OperationTimeout), not the
-			// client's: say so. A change whose transaction it interrupted
-			// was rolled back; one already committed stays.
-			ae = apperr.New(apperr.Internal, "the operation took longer than the server allows and was stopped; reload before retrying a change")
-		}
+		ae := apperr.FromContext(ctx, cause)
 		if gerr.Extensions == nil {
 			gerr.Extensions = map[string]any{}
 		}

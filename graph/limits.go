@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -43,10 +42,6 @@ type Limits struct {
 // the slowest operation measured (the country's yearly statistics, 16 s on
 // SQLite; docs/performance.md).
 const DefaultOperationTimeout = time.Minute
-
-// ErrOperationTimeout is the cause of an operation's context when
-// Limits.OperationTimeout ran out (the error presenter says so).
-var ErrOperationTimeout = errors.New("graph: operation timeout")
 
 func (l *Limits) defaults() {
 	if l.MaxDepth <= 0 {
@@ -177,7 +172,7 @@ func (r *Resolver) Install(h *handler.Server) {
 			if oc := graphql.GetOperationContext(ctx); oc == nil || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
 				return next(ctx)
 			}
-			ctx, cancel := context.WithTimeoutCause(ctx, l.OperationTimeout, ErrOperationTimeout)
+			ctx, cancel := context.WithTimeoutCause(ctx, l.OperationTimeout, apperr.ErrOperationTimeout)
 			defer cancel()
 			return next(ctx)
 		})
