@@ -169,7 +169,7 @@ func (r *Resolver) Install(h *handler.Server) {
 		// handler runs its resolvers); a subscription's handler runs once
 		// per event and is left alone.
 		h.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-			if oc := graphql.GetOperationContext(ctx); oc == nil || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+			if oc := graphql.GetOperationContext(ctx); oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
 				return next(ctx)
 			}
 			ctx, cancel := context.WithTimeoutCause(ctx, l.OperationTimeout, apperr.ErrOperationTimeout)
