@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"passerelle/app"
+	"passerelle/enums"
+	"passerelle/viewer"
 )
 
 // TestEveryErrorHasAContractCode: parse, validation and limit errors answer
@@ -103,4 +107,29 @@ func TestOperationTimeout(t *testing.T) {
 	}
 	// The interrupted logout did not end the session.
 	e.must(prescriber, "Viewer", nil)
+
+	// Subscriptions are not bounded: one opened on the late server still
+	// starts and renders its events there (the change is made in process,
+	// its mutations being past the deadline).
+	ctx := liveCtx(t)
+	s := newLiveStory(e)
+	s.run(0, 1)
+	const follow = `subscription Follow($requestId: ID!) { requestEvents(requestId: $requestId) { type request { status } } }`
+	sub := liveMustDial(ctx, t, late, tok).subscribe(ctx, t, follow, "Follow", map[string]any{"requestId": s.id})
+	liveWaitSubscribers(ctx, t, late, 1)
+	v, err := late.app.Auth.Authenticate(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := uuid.Parse(s.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := late.app.Workflow.Cancel(viewer.NewContext(ctx, v), id, enums.CancellationReasonPatientDeceased, nil); err != nil {
+		t.Fatal(err)
+	}
+	ev := sub.waitCount(ctx, t, 1)[0]
+	if len(ev.Errors) > 0 || liveField(ev, "type") != "REQUEST_CANCELLED" || liveField(ev, "request.status") != "CANCELLED" {
+		t.Fatalf("a live event past the operation deadline: %s", ev.raw)
+	}
 }
