@@ -146,12 +146,6 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	} else if db, err = sql.Open(driver, dsn); err != nil {
 		return nil, err
 	}
-	closeAll := func() {
-		db.Close()
-		if cp != nil {
-			cp.close()
-		}
-	}
 	open, idle := cfg.MaxOpenConns, cfg.MaxIdleConns
 	if open <= 0 {
 		open = sqliteConnsPerCPU * runtime.GOMAXPROCS(0)
@@ -173,7 +167,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
-		closeAll()
+		db.Close()
+		if cp != nil {
+			cp.close()
+		}
 		return nil, fmt.Errorf("connecting to %s: %w", where, err)
 	}
 	var drv dialect.Driver = entsql.OpenDB(dial, db)
