@@ -136,10 +136,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Metrics {
 		a.Metrics = metrics.New(db.SQL, a.Broker.Count)
 		if _, ok := db.Checkpoints(); ok {
-			a.Metrics.Checkpoints(func() metrics.CheckpointStats {
+			a.Metrics.Checkpoints(func() store.CheckpointStats {
 				s, _ := db.Checkpoints()
-				return metrics.CheckpointStats{Runs: s.Runs, Failures: s.Failures, Seconds: s.Time.Seconds(),
-					WALPages: s.WALPages, Behind: s.Behind}
+				return s
 			})
 		}
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"passerelle/store"
 )
 
 // Metrics is one server's registry and instruments. A nil *Metrics records
@@ -67,39 +69,31 @@ func New(db *sql.DB, subscriptions func() int) *Metrics {
 	return m
 }
 
-// CheckpointStats are the background checkpoints of a SQLite database
-// (store.CheckpointStats).
-type CheckpointStats struct {
-	Runs, Failures   int64
-	Seconds          float64
-	WALPages, Behind int64
-}
-
 // Checkpoints registers the background checkpoints of the SQLite database,
 // read from stats when scraped: a WAL that keeps growing, or pages left
 // behind run after run, mean that readers hold old snapshots or that the
 // checkpoints cannot keep up with the writes.
-func (m *Metrics) Checkpoints(stats func() CheckpointStats) {
+func (m *Metrics) Checkpoints(stats func() store.CheckpointStats) {
 	if m == nil {
 		return
 	}
-	counter := func(name, help string, v func(CheckpointStats) float64) prometheus.Collector {
+	counter := func(name, help string, v func(store.CheckpointStats) float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
 	}
-	gauge := func(name, help string, v func(CheckpointStats) float64) prometheus.Collector {
+	gauge := func(name, help string, v func(store.CheckpointStats) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
 	}
 	m.reg.MustRegister(
 		counter("passerelle_sqlite_checkpoints_total", "Background checkpoints of the SQLite write-ahead log.",
-			func(s CheckpointStats) float64 { return float64(s.Runs) }),
+			func(s store.CheckpointStats) float64 { return float64(s.Runs) }),
 		counter("passerelle_sqlite_checkpoint_failures_total", "Background checkpoints that failed (logged).",
-			func(s CheckpointStats) float64 { return float64(s.Failures) }),
+			func(s store.CheckpointStats) float64 { return float64(s.Failures) }),
 		counter("passerelle_sqlite_checkpoint_seconds_total", "Time spent in background checkpoints.",
-			func(s CheckpointStats) float64 { return s.Seconds }),
+			func(s store.CheckpointStats) float64 { return s.Time.Seconds() }),
 		gauge("passerelle_sqlite_wal_pages", "Pages in the write-ahead log at the last background checkpoint.",
-			func(s CheckpointStats) float64 { return float64(s.WALPages) }),
+			func(s store.CheckpointStats) float64 { return float64(s.WALPages) }),
 		gauge("passerelle_sqlite_wal_pages_behind", "Pages the last background checkpoint could not copy back (a reader still needed them).",
-			func(s CheckpointStats) float64 { return float64(s.Behind) }),
+			func(s store.CheckpointStats) float64 { return float64(s.Behind) }),
 	)
 }
 
