@@ -44,9 +44,10 @@ type CheckpointStats struct {
 	Runs     int64         // checkpoints run
 	Failures int64         // of which failed (logged)
 	Time     time.Duration // spent checkpointing
-	// WALPages is the WAL's size in pages at the last checkpoint, and
-	// Behind how many of them it could not copy back (a reader still
-	// needed them; the next checkpoint copies them).
+	// WALPages is the size in pages of the WALs (the main file's and the
+	// access log's) at the last checkpoint, and Behind how many of them it
+	// could not copy back (a reader still needed them; the next checkpoint
+	// copies them).
 	WALPages, Behind int64
 }
 
@@ -80,20 +81,23 @@ func openSQLite(dsn string, interval time.Duration, log *slog.Logger) (*stdsql.D
 	if interval == 0 {
 		interval = DefaultCheckpointInterval
 	}
+	audit := auditDSN(dsn)
+	open := func(background bool) *stdsql.DB {
+		hook := func(c *sqlite3.SQLiteConn) error {
+			if background {
+				if _, err := c.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", checkpointBackstopPages), nil); err != nil {
+					return err
+				}
+			}
+			return attachAudit(c, audit)
+		}
+		return stdsql.OpenDB(sqliteConnector{dsn: dsn, drv: &sqlite3.SQLiteDriver{ConnectHook: hook}})
+	}
 	if interval < 0 {
-		db, err := stdsql.Open("sqlite3", dsn)
-		return db, nil, err
+		return open(false), nil, nil
 	}
-	hook := func(c *sqlite3.SQLiteConn) error {
-		_, err := c.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", checkpointBackstopPages), nil)
-		return err
-	}
-	db := stdsql.OpenDB(sqliteConnector{dsn: dsn, drv: &sqlite3.SQLiteDriver{ConnectHook: hook}})
-	own, err := stdsql.Open("sqlite3", dsn)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
+	db := open(true)
+	own := open(false)
 	own.SetMaxOpenConns(1)
 	own.SetMaxIdleConns(1)
 	var mode string
@@ -149,8 +153,17 @@ func (c *checkpointer) checkpoint() {
 	ctx, cancel := context.WithTimeout(context.Background(), checkpointTimeout)
 	defer cancel()
 	start := time.Now()
-	var busy, wal, copied int64
-	err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &wal, &copied)
+	// Both files: the main one and the access log's.
+	var pages, behind int64
+	var err error
+	for _, schema := range []string{"main", AuditSchema} {
+		var busy, wal, copied int64
+		if err = c.db.QueryRowContext(ctx, "PRAGMA "+schema+".wal_checkpoint(PASSIVE)").Scan(&busy, &wal, &copied); err != nil {
+			break
+		}
+		pages += max(wal, 0)
+		behind += max(wal-copied, 0)
+	}
 	c.nanos.Add(int64(time.Since(start)))
 	c.runs.Add(1)
 	if err != nil {
@@ -158,8 +171,8 @@ func (c *checkpointer) checkpoint() {
 		c.log.Warn("SQLite checkpoint failed; SQLite checkpoints at commit past its backstop", "error", err)
 		return
 	}
-	c.walPages.Store(max(wal, 0))
-	c.behind.Store(max(wal-copied, 0))
+	c.walPages.Store(pages)
+	c.behind.Store(behind)
 }
 
 // close stops the checkpointer and closes its connection.

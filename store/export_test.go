@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+
+	atlas "ariga.io/atlas/sql/schema"
 )
 
 // What the external tests of this package reach inside it.
@@ -22,3 +24,9 @@ func Statements(m Migration) []string { return m.stmts }
 func (d *DB) Apply(ctx context.Context, conn *sql.Conn, m Migration) (bool, error) {
 	return d.apply(ctx, conn, m)
 }
+
+// AuditDSN is auditDSN.
+func AuditDSN(dsn string) string { return auditDSN(dsn) }
+
+// AuditTables is auditTables.
+func (d *DB) AuditTables(ctx context.Context) ([]*atlas.Table, error) { return d.auditTables(ctx) }

@@ -111,10 +111,19 @@ type SchemaStatus struct {
 	// Unversioned: the application's tables exist but no migration was
 	// ever recorded (a database created by the former automatic migration).
 	Unversioned bool
+	// AccessLogInMain: SQLite, the access log is still in the main file
+	// (Migrate moves it to its own, audit.go).
+	AccessLogInMain bool
+	// AccessLogMissing: SQLite, the main file is migrated but neither file
+	// has the access log (its file was lost, or not restored with the main
+	// one); Migrate starts an empty one.
+	AccessLogMissing bool
 }
 
 // Behind reports whether migrations are pending.
-func (s SchemaStatus) Behind() bool { return len(s.Pending) > 0 }
+func (s SchemaStatus) Behind() bool {
+	return len(s.Pending) > 0 || s.AccessLogInMain || s.AccessLogMissing
+}
 
 // ErrSchemaBehind is returned by CheckSchema when migrations are pending.
 var ErrSchemaBehind = errors.New("database schema is behind")
@@ -135,6 +144,12 @@ func (d *DB) CheckSchema(ctx context.Context) (SchemaStatus, error) {
 		what := fmt.Sprintf("%d migration(s) pending: %s", len(names), strings.Join(names, ", "))
 		if st.Unversioned {
 			what = "the schema predates versioned migrations"
+		} else if st.AccessLogMissing && len(names) == 0 {
+			return st, fmt.Errorf("%w: %s has no access log (the file of the access log, %s, is missing or was not restored with the database): "+
+				"put it back beside the database, or run \"passerelle migrate\" with the same database flags to start an empty access log",
+				ErrSchemaBehind, d.Where, d.auditWhere())
+		} else if len(names) == 0 {
+			what = "the access log is still in the main file; it moves to a file of its own, " + d.auditWhere()
 		}
 		return st, fmt.Errorf("%w (%s) on %s: run \"passerelle migrate\" with the same database flags, or start with \"passerelle serve --migrate\"",
 			ErrSchemaBehind, what, d.Where)
@@ -175,6 +190,16 @@ func (d *DB) SchemaStatus(ctx context.Context) (SchemaStatus, error) {
 			st.Unknown = append(st.Unknown, v)
 		}
 	}
+	if !st.Empty {
+		if st.AccessLogInMain, err = d.accessLogInMain(ctx, d.SQL); err != nil {
+			return st, err
+		}
+		if len(st.Pending) == 0 {
+			if st.AccessLogMissing, err = d.accessLogMissing(ctx, d.SQL); err != nil {
+				return st, err
+			}
+		}
+	}
 	return st, nil
 }
 
@@ -183,10 +208,6 @@ func (d *DB) SchemaStatus(ctx context.Context) (SchemaStatus, error) {
 // (by ent's automatic migration) is adopted when its schema matches the ent
 // schema exactly: the migrations are recorded without being run.
 func (d *DB) Migrate(ctx context.Context) ([]Migration, error) {
-	all, err := Migrations(d.Dialect)
-	if err != nil {
-		return nil, err
-	}
 	// A database without recorded migrations but with tables is compared
 	// with the ent schema first (that needs pooled connections of its own).
 	var drift []string
@@ -204,6 +225,19 @@ func (d *DB) Migrate(ctx context.Context) ([]Migration, error) {
 		return nil, err
 	}
 	defer conn.Close()
+	done, err := d.migrate(ctx, conn, st, drift)
+	if err != nil {
+		return done, err
+	}
+	// SQLite: then the access log goes to its own file.
+	return done, d.placeAccessLog(ctx, conn)
+}
+
+func (d *DB) migrate(ctx context.Context, conn *sql.Conn, st SchemaStatus, drift []string) ([]Migration, error) {
+	all, err := Migrations(d.Dialect)
+	if err != nil {
+		return nil, err
+	}
 	if d.Dialect == dialect.Postgres {
 		if err := lockMigrations(ctx, conn); err != nil {
 			return nil, err
@@ -467,8 +501,19 @@ func (d *DB) adopt(ctx context.Context, conn *sql.Conn, all []Migration, changes
 // included), without making them: none when the database matches.
 func (d *DB) SchemaDiff(ctx context.Context) ([]string, error) {
 	var found []string
+	// SQLite: the access log's table is in a file of its own (audit.go).
+	audit, err := d.auditTables(ctx)
+	if err != nil {
+		return nil, err
+	}
 	hook := func(next entschema.Differ) entschema.Differ {
 		return entschema.DiffFunc(func(current, desired *atlasschema.Schema) ([]atlasschema.Change, error) {
+			for _, t := range audit {
+				if _, inMain := current.Table(t.Name); !inMain {
+					t.Schema = current
+					current.Tables = append(current.Tables, t)
+				}
+			}
 			changes, err := next.Diff(current, desired)
 			if err != nil {
 				return nil, err
@@ -481,7 +526,7 @@ func (d *DB) SchemaDiff(ctx context.Context) ([]string, error) {
 			return nil, nil // apply nothing
 		})
 	}
-	err := d.Client.Schema.Create(ctx, entschema.WithDiffHook(hook),
+	err = d.Client.Schema.Create(ctx, entschema.WithDiffHook(hook),
 		entschema.WithDropColumn(true), entschema.WithDropIndex(true))
 	if err != nil {
 		return nil, err

@@ -69,6 +69,7 @@ type DB struct {
 	Where string
 
 	checkpoints *checkpointer // SQLite in WAL mode, unless turned off
+	audit       string        // SQLite: the DSN of the access log's file (audit.go)
 }
 
 // SQLiteDSN is the DSN of a SQLite file: WAL, foreign keys, busy timeout and
@@ -188,7 +189,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	// Outermost, so that the trace shows the statements as sent.
 	drv = newCountRows(drv)
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where, checkpoints: cp}, nil
+	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where, checkpoints: cp}
+	if dial == dialect.SQLite {
+		d.audit = auditDSN(dsn)
+	}
+	return d, nil
 }
 
 // Ping checks the database answers.

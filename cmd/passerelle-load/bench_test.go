@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -153,6 +156,11 @@ func benchTarget(b *testing.B) *target {
 	ctx := context.Background()
 	if src := os.Getenv("PASSERELLE_BENCH_DATA"); src != "" {
 		if err := copyFile(src, filepath.Join(dir, "passerelle.db")); err != nil {
+			b.Fatal(err)
+		}
+		// And the access log's file beside it (store/audit.go), if any.
+		audit := strings.TrimSuffix(src, filepath.Ext(src)) + "-audit" + filepath.Ext(src)
+		if err := copyFile(audit, filepath.Join(dir, "passerelle-audit.db")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			b.Fatal(err)
 		}
 	} else if err := generateBenchData(ctx, dir); err != nil {
