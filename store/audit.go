@@ -127,8 +127,8 @@ func (d *DB) accessLogMissing(ctx context.Context, q querier) (bool, error) {
 	return !in, err
 }
 
-// auditWhere names the audit file for messages.
-func (d *DB) auditWhere() string {
+// AuditFile names the SQLite file of the access log ("" on PostgreSQL).
+func (d *DB) AuditFile() string {
 	name, _, _ := strings.Cut(strings.TrimPrefix(d.audit, "file:"), "?")
 	return name
 }

@@ -147,9 +147,9 @@ func (d *DB) CheckSchema(ctx context.Context) (SchemaStatus, error) {
 		} else if st.AccessLogMissing && len(names) == 0 {
 			return st, fmt.Errorf("%w: %s has no access log (the file of the access log, %s, is missing or was not restored with the database): "+
 				"put it back beside the database, or run \"passerelle migrate\" with the same database flags to start an empty access log",
-				ErrSchemaBehind, d.Where, d.auditWhere())
+				ErrSchemaBehind, d.Where, d.AuditFile())
 		} else if len(names) == 0 {
-			what = "the access log is still in the main file; it moves to a file of its own, " + d.auditWhere()
+			what = "the access log is still in the main file; it moves to a file of its own, " + d.AuditFile()
 		}
 		return st, fmt.Errorf("%w (%s) on %s: run \"passerelle migrate\" with the same database flags, or start with \"passerelle serve --migrate\"",
 			ErrSchemaBehind, what, d.Where)
