@@ -245,6 +245,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{DispatchesColumns[19], DispatchesColumns[5], DispatchesColumns[0], DispatchesColumns[18]},
 			},
+			{
+				Name:    "dispatch_unit_id",
+				Unique:  false,
+				Columns: []*schema.Column{DispatchesColumns[19]},
+			},
 		},
 	}
 	// EventsColumns holds the columns for the "events" table.
