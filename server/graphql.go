@@ -170,7 +170,7 @@ func (s *server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 func serveBuffered(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	rec := &bufferedResponse{header: w.Header(), status: http.StatusOK}
 	h.ServeHTTP(rec, r)
-	status, body := rec.status, rec.body.Bytes()
+	status, body := rec.status, rec.bytes()
 	if status >= 400 && status < 500 {
 		var resp map[string]json.RawMessage
 		if json.Unmarshal(body, &resp) == nil {
@@ -192,14 +192,42 @@ func serveBuffered(w http.ResponseWriter, r *http.Request, h http.Handler) {
 
 // bufferedResponse holds a response until it is complete.
 type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
+	header  http.Header
+	status  int
+	body    bytes.Buffer
+	adopted []byte // the whole body, handed over by adopt
 }
 
-func (b *bufferedResponse) Header() http.Header         { return b.header }
-func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }
-func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedResponse) Header() http.Header    { return b.header }
+func (b *bufferedResponse) WriteHeader(status int) { b.status = status }
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.adopted != nil {
+		b.body.Write(b.adopted)
+		b.adopted = nil
+	}
+	return b.body.Write(p)
+}
+
+// adopt takes p as the body written so far, when nothing was, instead of
+// copying it: writeAnswer hands over the answer it built and does not touch
+// it again. A dashboard page is tens of kilobytes; the copy was one more
+// allocation of its size per request.
+func (b *bufferedResponse) adopt(p []byte) bool {
+	if b.body.Len() > 0 || b.adopted != nil {
+		return false
+	}
+	b.adopted = p
+	return true
+}
+
+// bytes is the body written.
+func (b *bufferedResponse) bytes() []byte {
+	if b.adopted != nil {
+		return b.adopted
+	}
+	return b.body.Bytes()
+}
 
 // readBody reads the whole body within MaxBodyBytes and checks it decodes
 // as gqlgen will decode it, so that gqlgen never echoes (nor the SSE

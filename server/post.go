@@ -142,5 +142,8 @@ func writeAnswer(w io.Writer, resp *graphql.Response) {
 		member("extensions", resp.Extensions)
 	}
 	b.WriteByte('}')
+	if a, ok := w.(interface{ adopt([]byte) bool }); ok && a.adopt(b.Bytes()) {
+		return // b is not used again
+	}
 	_, _ = w.Write(b.Bytes())
 }

@@ -50,3 +50,31 @@ func TestWriteAnswerKeepsTheData(t *testing.T) {
 		t.Fatalf("%s and %s differ once decoded", got.Bytes(), enc)
 	}
 }
+
+// The buffered response takes the answer writeAnswer built without copying
+// it, and a later write still goes after it.
+func TestBufferedResponseAdoptsTheAnswer(t *testing.T) {
+	resp := &graphql.Response{Data: json.RawMessage(`{"inbox":{"totalCount":3}}`)}
+	var want bytes.Buffer
+	writeAnswer(&want, resp)
+
+	rec := &bufferedResponse{}
+	writeAnswer(rec, resp)
+	if rec.adopted == nil || rec.body.Len() != 0 {
+		t.Errorf("the answer was copied (adopted %d bytes, body %d)", len(rec.adopted), rec.body.Len())
+	}
+	if !bytes.Equal(rec.bytes(), want.Bytes()) {
+		t.Errorf("got %s, want %s", rec.bytes(), want.Bytes())
+	}
+	_, _ = rec.Write([]byte("\n"))
+	if got := string(rec.bytes()); got != want.String()+"\n" {
+		t.Errorf("after a later write: %q", got)
+	}
+	// Something written first: the answer is appended, not adopted.
+	rec = &bufferedResponse{}
+	_, _ = rec.Write([]byte("x"))
+	writeAnswer(rec, resp)
+	if got := string(rec.bytes()); got != "x"+want.String() {
+		t.Errorf("after an earlier write: %q", got)
+	}
+}
