@@ -29,24 +29,33 @@ func TestAuditDSN(t *testing.T) {
 	}
 }
 
-// objects lists the names of the tables and indexes of one attached schema
-// that belong to the access log.
-func objects(t *testing.T, db *store.DB, schema string) []string {
+// column reads the first column of every row of query.
+func column[T any](t *testing.T, db *store.DB, query string) []T {
 	t.Helper()
-	rows, err := db.SQL.Query("SELECT name FROM " + schema + ".sqlite_master WHERE tbl_name = 'access_logs' ORDER BY name")
+	rows, err := db.SQL.Query(query)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var names []string
+	var out []T
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			t.Fatal(err)
 		}
-		names = append(names, n)
+		out = append(out, v)
 	}
-	return names
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// objects lists the names of the tables and indexes of one attached schema
+// that belong to the access log.
+func objects(t *testing.T, db *store.DB, schema string) []string {
+	t.Helper()
+	return column[string](t, db, "SELECT name FROM "+schema+".sqlite_master WHERE tbl_name = 'access_logs' ORDER BY name")
 }
 
 // dataVersion is PRAGMA data_version of one schema on one connection: it
@@ -142,20 +151,7 @@ func TestMigrateMovesTheAccessLog(t *testing.T) {
 		t.Errorf("after Migrate the main file still has %v", in)
 	}
 	ids := func() []int64 {
-		rows, err := db.SQL.Query("SELECT id FROM " + store.AuditSchema + ".access_logs ORDER BY id")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, id)
-		}
-		return out
+		return column[int64](t, db, "SELECT id FROM "+store.AuditSchema+".access_logs ORDER BY id")
 	}
 	if got := ids(); !slices.Equal(got, []int64{1, 2, 3, 4}) {
 		t.Errorf("access log after the move: ids %v, want 1 to 4 once each", got)
