@@ -242,7 +242,7 @@ func (b *baseline) inbox(w http.ResponseWriter, r *http.Request) {
 	rows, err := b.db.QueryContext(ctx, b.q(`SELECT d.id, d.status, d.sent_at, r.id, r.reference, r.urgency,
 			p.birth_name, p.first_name, p.birth_date
 		FROM dispatches d JOIN admission_requests r ON r.id = d.request_id JOIN patients p ON p.id = r.patient_id
-		WHERE d.unit_id = ? ORDER BY d.sent_at DESC, d.id DESC LIMIT ?`), unitID, first+1)
+		WHERE d.unit_id = ? ORDER BY d.sent_at DESC, d.id LIMIT ?`), unitID, first+1)
 	if err != nil {
 		fail(w, err)
 		return

@@ -244,6 +244,11 @@ var (
 				Name:    "dispatch_unit_id_sent_at_id_request_id",
 				Unique:  false,
 				Columns: []*schema.Column{DispatchesColumns[19], DispatchesColumns[5], DispatchesColumns[0], DispatchesColumns[18]},
+				Annotation: &entsql.IndexAnnotation{
+					DescColumns: map[string]bool{
+						DispatchesColumns[5].Name: true,
+					},
+				},
 			},
 			{
 				Name:    "dispatch_unit_id",
