@@ -9,6 +9,13 @@
 //
 //	go generate ./store                      (name "schema")
 //	go run ./migrations/gen.go add_reminders  (a descriptive name)
+//	go run ./migrations/gen.go -rehash        (after editing a file by hand)
+//
+// A migration may be edited by hand where atlas writes it badly (it rebuilds
+// a whole SQLite table to change the order of an index's column:
+// 20261126170609_inbox_order_index); -rehash then rewrites both atlas.sum
+// files, and TestMigrationsMatchEntSchema checks that the files still give
+// the ent schema.
 //
 // PASSERELLE_DEV_POSTGRES names the PostgreSQL server (default
 // postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable).
@@ -38,6 +45,12 @@ func main() {
 	name := "schema"
 	if len(os.Args) > 1 {
 		name = os.Args[1]
+	}
+	if name == "-rehash" {
+		for _, path := range []string{"migrations/sqlite", "migrations/postgres"} {
+			rehash(path)
+		}
+		return
 	}
 	if !regexp.MustCompile(`^[a-z0-9_]+$`).MatchString(name) {
 		log.Fatalf("migration name %q: use lower case letters, digits and _", name)
@@ -81,6 +94,22 @@ func main() {
 	}
 	diff(ctx, "migrations/postgres", dialect.Postgres, pg, version, name)
 	pg.Close()
+}
+
+// rehash rewrites the atlas.sum of a migration directory from its files.
+func rehash(path string) {
+	dir, err := migrate.NewLocalDir(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sum, err := dir.Checksum()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := migrate.WriteSumFile(dir, sum); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("%s: atlas.sum rewritten", path)
 }
 
 // diff writes the migration of one engine.
