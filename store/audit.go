@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	atlasschema "ariga.io/atlas/sql/schema"
@@ -38,9 +39,12 @@ import (
 // create the table in main, as for PostgreSQL; Migrate then moves it (and
 // the rows of a database written before this layout) to the audit file, and
 // CheckSchema reports a database where that is still to be done as behind.
-// A later migration that touches the access log on SQLite must name its
-// indexes in the audit schema (CREATE INDEX audit.x ON access_logs …) and
-// must not rebuild the table in main; TestMigrateGivesEntSchema compares
+// Later migrations reach the table where it is: SQLite finds an unqualified
+// table (ALTER TABLE) or index (DROP INDEX) in any attached file, and apply
+// puts an index created on the access log in the audit file when the table
+// is there (inAuditFile; an unqualified CREATE INDEX means main). A table
+// rebuild, atlas's way of changing a column on SQLite, recreates the table
+// in main; Migrate then moves it again. TestMigrateGivesEntSchema compares
 // both files with the ent schema.
 //
 // A transaction that writes both files is atomic in each of them only (a
@@ -199,6 +203,26 @@ func (d *DB) moveAccessLog(ctx context.Context, conn *stdsql.Conn) error {
 			return nil
 		}
 	}
+}
+
+// createIndexOnAccessLog is a SQLite index creation on the access log:
+// the statement's head, and the rest from the index's name on.
+var createIndexOnAccessLog = regexp.MustCompile("(?is)^(\\s*CREATE\\s+(?:UNIQUE\\s+)?INDEX\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?)" +
+	"([`\"]?\\w+[`\"]?\\s+ON\\s+[`\"]?" + accessLogTable + "[`\"]?[\\s(].*)$")
+
+// inAuditFile puts a migration's index creation on the access log in the
+// audit file when the table is there, as the statement, written for one
+// file, means.
+func (d *DB) inAuditFile(ctx context.Context, q querier, stmt string) (string, error) {
+	m := createIndexOnAccessLog.FindStringSubmatch(stmt)
+	if d.audit == "" || m == nil {
+		return stmt, nil
+	}
+	in, err := d.hasTable(ctx, q, accessLogTable)
+	if err != nil || in {
+		return stmt, err
+	}
+	return m[1] + AuditSchema + "." + m[2], nil
 }
 
 // createAuditTable creates the access log in the audit file as the main

@@ -210,3 +210,30 @@ func TestAccessLogFileLost(t *testing.T) {
 		t.Errorf("after Migrate: %+v, %v", st, err)
 	}
 }
+
+// A later migration written for one file reaches the access log where it
+// is: an index created on it goes to the audit file once the table is there
+// (an unqualified CREATE INDEX means main, where the table is not), and
+// DROP INDEX finds the index there.
+func TestMigrationsReachTheMovedAccessLog(t *testing.T) {
+	ctx := context.Background()
+	db := openFile(t, -1)
+	conn, err := db.SQL.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	m := store.NewMigration("20991231000000", "access_log_by_kind",
+		"CREATE INDEX `accesslog_kind` ON `access_logs` (`kind`)",
+		"DROP INDEX `accesslog_request_id_accessed_at`")
+	if ok, err := db.Apply(ctx, conn, m); err != nil || !ok {
+		t.Fatalf("a migration of the access log's indexes: %v %v", ok, err)
+	}
+	if in := objects(t, db, store.AuditSchema); !slices.Equal(in, []string{"access_logs", "accesslog_kind"}) {
+		t.Errorf("the access log's file has %v, want the table and the new index", in)
+	}
+	if in := objects(t, db, "main"); len(in) != 0 {
+		t.Errorf("the main file has %v", in)
+	}
+	write(t, db)
+}

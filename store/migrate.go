@@ -357,6 +357,9 @@ func (d *DB) apply(ctx context.Context, conn *sql.Conn, m Migration) (bool, erro
 			}
 			continue
 		}
+		if s, err = d.inAuditFile(ctx, tx, s); err != nil {
+			return false, err
+		}
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return false, fmt.Errorf("%w\nin statement:\n%s", err, s)
 		}
