@@ -74,8 +74,9 @@ type sqliteConnector struct {
 func (c sqliteConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
 func (c sqliteConnector) Driver() driver.Driver                        { return c.drv }
 
-// openSQLite opens the pool of a SQLite database. With interval > 0 and the
-// database in WAL mode, it also starts the background checkpoints (nil
+// openSQLite opens the pool of a SQLite database, each connection with the
+// access log's file attached (audit.go). With interval > 0 and the database
+// in WAL mode, it also starts the background checkpoints of both files (nil
 // otherwise: memory databases, or interval < 0 to leave them to SQLite).
 func openSQLite(dsn string, interval time.Duration, log *slog.Logger) (*stdsql.DB, *checkpointer, error) {
 	if interval == 0 {
