@@ -197,10 +197,8 @@ func prepareSchema(ctx context.Context, db *store.DB, migrate bool, log *slog.Lo
 	if err != nil {
 		return fmt.Errorf("migrating %s: %w", db.Where, err)
 	}
-	if st.AccessLogInMain {
-		log.Info("access log moved to its own file", "file", db.AuditFile())
-	} else if st.AccessLogMissing {
-		log.Warn("the access log's file was missing: started an empty access log", "file", db.AuditFile())
+	if change := st.AccessLogChange(); change != "" {
+		log.Warn(change, "file", db.AuditFile())
 	}
 	return nil
 }

@@ -86,6 +86,9 @@ func auditDSN(dsn string) string {
 	return prefix + name
 }
 
+// AuditPath is the access log's file that goes with a SQLite file.
+func AuditPath(dbPath string) string { return auditDSN(dbPath) }
+
 // attachAudit attaches the audit file to a new connection, with the main
 // file's durability and WAL mode.
 func attachAudit(c *sqlite3.SQLiteConn, dsn string) error {

@@ -144,6 +144,9 @@ func TestMigrateMovesTheAccessLog(t *testing.T) {
 	if !errors.Is(err, store.ErrSchemaBehind) || !st.AccessLogInMain || len(st.Pending) != 0 || !strings.Contains(err.Error(), "access log") {
 		t.Fatalf("access log in the main file: %+v, %v; want behind, saying why", st, err)
 	}
+	if !strings.Contains(st.AccessLogChange(), "moved") {
+		t.Errorf("what Migrate will do: %q", st.AccessLogChange())
+	}
 	if done, err := db.Migrate(ctx); err != nil || len(done) != 0 {
 		t.Fatalf("Migrate: %v %v", done, err)
 	}
@@ -195,6 +198,9 @@ func TestAccessLogFileLost(t *testing.T) {
 	if !errors.Is(err, store.ErrSchemaBehind) || !st.AccessLogMissing ||
 		!strings.Contains(err.Error(), "passerelle-audit.db") || !strings.Contains(err.Error(), "passerelle migrate") {
 		t.Fatalf("without the access log's file: %+v, %v; want behind, naming the file and the command", st, err)
+	}
+	if !strings.Contains(st.AccessLogChange(), "empty") {
+		t.Errorf("what Migrate will do: %q", st.AccessLogChange())
 	}
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)

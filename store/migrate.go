@@ -120,6 +120,18 @@ type SchemaStatus struct {
 	AccessLogMissing bool
 }
 
+// AccessLogChange says what Migrate does to the access log of a database in
+// this state ("" when nothing), for the logs of the commands that migrate.
+func (s SchemaStatus) AccessLogChange() string {
+	switch {
+	case s.AccessLogInMain:
+		return "moved the access log to its own file"
+	case s.AccessLogMissing:
+		return "started an empty access log: its file was missing"
+	}
+	return ""
+}
+
 // Behind reports whether migrations are pending.
 func (s SchemaStatus) Behind() bool {
 	return len(s.Pending) > 0 || s.AccessLogInMain || s.AccessLogMissing

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -159,8 +158,8 @@ func benchTarget(b *testing.B) *target {
 			b.Fatal(err)
 		}
 		// And the access log's file beside it (store/audit.go), if any.
-		audit := strings.TrimSuffix(src, filepath.Ext(src)) + "-audit" + filepath.Ext(src)
-		if err := copyFile(audit, filepath.Join(dir, "passerelle-audit.db")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		audit := store.AuditPath(filepath.Join(dir, "passerelle.db"))
+		if err := copyFile(store.AuditPath(src), audit); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			b.Fatal(err)
 		}
 	} else if err := generateBenchData(ctx, dir); err != nil {

@@ -266,10 +266,8 @@ func migrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if status.AccessLogInMain {
-		fmt.Printf("moved the access log to %s\n", db.AuditFile())
-	} else if status.AccessLogMissing {
-		fmt.Printf("started an empty access log in %s (the former one was not there)\n", db.AuditFile())
+	if change := status.AccessLogChange(); change != "" {
+		fmt.Printf("%s: %s\n", change, db.AuditFile())
 	}
 	if len(applied) == 0 {
 		fmt.Printf("schema of %s already up to date\n", db.Where)
