@@ -57,6 +57,10 @@ type Config struct {
 	// Workflow configures the workflow service (the tests check what its
 	// operations answer: workflow.Config.CheckResults).
 	Workflow workflow.Config
+	// Archive schedules the archiving of admitted and cancelled requests
+	// (serve: after 30 days, checked hourly). The zero value archives
+	// nothing: tests and measurements keep their data as they made it.
+	Archive workflow.ArchiveConfig
 }
 
 // App is a running configuration.
@@ -117,6 +121,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.Auth = auth.NewService(db.Client, cfg.Auth)
 	a.Workflow = workflow.NewService(db.Client, a.Relay, cfg.Workflow)
+	if cfg.Archive.Logger == nil {
+		cfg.Archive.Logger = cfg.Logger
+	}
+	a.Workflow.StartArchiving(cfg.Archive)
 	a.Directory = directory.NewService(db.Client, a.Auth, directory.Config{MaxHabilitationDuration: cfg.MaxHabilitationDuration})
 	if cfg.Demo {
 		var created bool

@@ -220,9 +220,10 @@ func (s *Service) LogMedicalRead(ctx context.Context, requestIDs []uuid.UUID) er
 	return s.access.log(ctx, rows)
 }
 
-// Close writes the access-log rows still queued and waits for them; later
-// medical reads are logged by their caller directly. Call it before
-// closing the database.
+// Close stops archiving (StartArchiving), then writes the access-log rows
+// still queued and waits for them; later medical reads are logged by their
+// caller directly. Call it before closing the database.
 func (s *Service) Close() {
+	s.stopArchiving()
 	s.access.close()
 }

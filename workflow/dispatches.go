@@ -298,7 +298,9 @@ func (s *Service) RecordAdmission(ctx context.Context, dispatchID uuid.UUID, adm
 		if !recv[authz.RecordAdmission] && !reqSide[authz.RecordAdmission] {
 			return forbidden("record an admission")
 		}
-		admittedAt = admittedAt.UTC()
+		// Microseconds, as the operation's clock: what PostgreSQL keeps (a
+		// client may send nanoseconds; the answer must be what is stored).
+		admittedAt = admittedAt.UTC().Truncate(time.Microsecond)
 		if admittedAt.After(o.now.Add(5 * time.Minute)) {
 			return apperr.BadInput("admittedAt", "the admission time is in the future")
 		}

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -38,6 +39,11 @@ type Service struct {
 	access *accessLogger // group commit of the medical-read log
 	// checkResults: Config.CheckResults.
 	checkResults bool
+	// archiving stops the background archiving (StartArchiving), if any.
+	archiving struct {
+		sync.Mutex
+		stop func()
+	}
 }
 
 // NewService returns the workflow service. pub may be nil. Close it before
@@ -84,6 +90,13 @@ func (s *Service) run(ctx context.Context, fn func(o *op) error) error {
 	if v == nil {
 		return apperr.New(apperr.Unauthenticated, "sign in first")
 	}
+	return s.apply(ctx, viewer.AllowWrites(ctx), v, fn)
+}
+
+// apply runs fn in one transaction begun with ctx; the operation's
+// statements run with opCtx. v is the viewer acting, nil for the system
+// (archiving): its events then have no actor.
+func (s *Service) apply(ctx, opCtx context.Context, v *viewer.Viewer, fn func(o *op) error) error {
 	tx, err := s.client.Tx(ctx)
 	if err != nil {
 		return err
@@ -92,7 +105,7 @@ func (s *Service) run(ctx context.Context, fn func(o *op) error) error {
 	// answers with (mirror) and its events hold the times stored.
 	now := s.now().Truncate(time.Microsecond)
 	d := s.client.Dialect()
-	o := &op{ctx: viewer.AllowWrites(ctx), tx: tx, v: v, now: now, dialect: d, lockRows: d == dialect.Postgres}
+	o := &op{ctx: opCtx, tx: tx, v: v, now: now, dialect: d, lockRows: d == dialect.Postgres}
 	if err := fn(o); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -150,8 +163,12 @@ type eventSpec struct {
 // record adds an event to the operation; run inserts the operation's events
 // in its transaction, just before commit.
 func (o *op) record(e eventSpec) error {
-	actor := o.v.UserID
-	ev := &ent.Event{Type: e.typ, OccurredAt: o.now, RequestID: e.request, ActorID: &actor,
+	var actor *uuid.UUID
+	if o.v != nil {
+		id := o.v.UserID
+		actor = &id
+	}
+	ev := &ent.Event{Type: e.typ, OccurredAt: o.now, RequestID: e.request, ActorID: actor,
 		FromStatus: e.from, ToStatus: e.to, Reason: e.reason, Section: e.section}
 	if e.dispatch != nil {
 		d, u := e.dispatch.ID, e.dispatch.UnitID

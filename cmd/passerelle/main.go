@@ -29,6 +29,7 @@ import (
 	"passerelle/server"
 	"passerelle/store"
 	"passerelle/viewer"
+	"passerelle/workflow"
 )
 
 func main() {
@@ -161,6 +162,10 @@ func serve(ctx context.Context, args []string) error {
 		"stop a query or mutation that runs longer than this (INTERNAL error); subscriptions are not bounded; a negative value (-1s): no bound (env PASSERELLE_OPERATION_TIMEOUT)")
 	memLimit := fs.Int("memory-limit-mb", envInt("PASSERELLE_MEMORY_LIMIT_MB", 0),
 		"soft memory limit of the Go heap in MiB (0: 70 % of the container's memory limit if any, else none); Go's GOMEMLIMIT, if set, wins (env PASSERELLE_MEMORY_LIMIT_MB)")
+	archiveAfter := fs.Duration("archive-after", envDuration("PASSERELLE_ARCHIVE_AFTER", workflow.DefaultArchiveAfter),
+		"archive admitted and cancelled requests this long after the admission or cancellation; 0: never (env PASSERELLE_ARCHIVE_AFTER)")
+	archiveEvery := fs.Duration("archive-interval", envDuration("PASSERELLE_ARCHIVE_INTERVAL", workflow.DefaultArchiveInterval),
+		"how often archiving looks for due requests (also once at start) (env PASSERELLE_ARCHIVE_INTERVAL)")
 	_ = fs.Parse(args)
 
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
@@ -186,6 +191,7 @@ func serve(ctx context.Context, args []string) error {
 		Metrics:                 *metricsAddr != "",
 		ResolversOnly:           !*directReads,
 		Limits:                  graph.Limits{OperationTimeout: *opTimeout},
+		Archive:                 workflow.ArchiveConfig{After: *archiveAfter, Interval: *archiveEvery},
 		Logger:                  logger,
 		Banner:                  os.Stdout,
 	})
