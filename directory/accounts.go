@@ -563,3 +563,45 @@ func profileFits(p enums.Profile, kind enums.StructureKind, unitKinds []string) 
 		return ok
 	})
 }
+
+// ExpiryNotice is how long before its end a habilitation is flagged to the
+// referents of its structure (the domain: 15 days), so that they renew it
+// or let it end knowingly.
+const ExpiryNotice = 15 * 24 * time.Hour
+
+// ExpiresSoon says whether h is valid now and ends within ExpiryNotice.
+func (s *Service) ExpiresSoon(h *ent.Habilitation) bool {
+	return expiresSoon(h, s.now())
+}
+
+func expiresSoon(h *ent.Habilitation, now time.Time) bool {
+	return h.RevokedAt == nil && !h.ValidFrom.After(now) && h.ValidUntil.After(now) &&
+		!h.ValidUntil.After(now.Add(ExpiryNotice))
+}
+
+// ExpiringHabilitations lists the habilitations of a structure that are
+// valid now and end within ExpiryNotice, soonest first, for the referents
+// who see its staffing: the same rule as Staffing (a disabled account's
+// habilitations give nothing and are left out).
+func (s *Service) ExpiringHabilitations(ctx context.Context, structureID uuid.UUID) ([]*ent.Habilitation, error) {
+	v, err := requireAction(ctx, authz.ManageAccounts, "see expiring habilitations")
+	if err != nil {
+		return nil, err
+	}
+	st, err := structureFor(ctx, s.client, v, authz.ManageAccounts, structureID)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	now := s.now()
+	habs, err := s.client.Habilitation.Query().
+		Where(habilitation.StructureID(st.ID), habilitation.RevokedAtIsNil(),
+			habilitation.ValidFromLTE(now), habilitation.ValidUntilGT(now),
+			habilitation.ValidUntilLTE(now.Add(ExpiryNotice)),
+			habilitation.HasUserWith(user.Disabled(false))).
+		Order(ent.Asc(habilitation.FieldValidUntil), ent.Asc(habilitation.FieldID)).
+		All(ctx)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return habs, nil
+}

@@ -281,6 +281,10 @@ var operations = []operation{
 		_, err := e.svc.Staffing(ctx, s.ID)
 		return err
 	}},
+	{"ExpiringHabilitations", "accounts", func(e *env, ctx context.Context, s *ent.Structure) error {
+		_, err := e.svc.ExpiringHabilitations(ctx, s.ID)
+		return err
+	}},
 }
 
 // expected is the rule of the issue, written out independently of authz.
@@ -964,6 +968,49 @@ func TestStaffing(t *testing.T) {
 		t.Errorf("DAC profiles %v", profiles)
 	}
 	_, err = e.svc.Staffing(ctx, e.mcoB.ID)
+	wantCode(t, err, apperr.NotFound)
+}
+
+func TestExpiringHabilitations(t *testing.T) {
+	e := newEnv(t)
+	ctx, _ := e.viewerFor(enums.ProfileStructureReferent, e.mcoA, nil) // valid 180 days: not listed
+	soon := func(name string, days float64) *ent.Habilitation {
+		return e.habPeriod(e.user("Fin", name), e.mcoA, nil, enums.ProfileCareTeam, e.clock.Add(-30*day),
+			e.clock.Add(time.Duration(days*float64(day))))
+	}
+	in10, in2, in15 := soon("Dix", 10), soon("Deux", 2), soon("Quinze", 15)
+	later := soon("Seize", 16)
+	ended := soon("Finie", -1)
+	revoked := soon("Révoquée", 5)
+	e.client.Habilitation.UpdateOneID(revoked.ID).SetRevokedAt(e.clock).ExecX(e.sys)
+	disabled := soon("Désactivé", 5)
+	e.client.User.UpdateOneID(disabled.UserID).SetDisabled(true).ExecX(e.sys)
+	future := e.habPeriod(e.user("Fin", "Future"), e.mcoA, nil, enums.ProfileCareTeam, e.clock.Add(day), e.clock.Add(5*day))
+	elsewhere := e.habPeriod(e.user("Fin", "Ailleurs"), e.mcoB, nil, enums.ProfileCareTeam, e.clock.Add(-day), e.clock.Add(3*day))
+
+	got, err := e.svc.ExpiringHabilitations(ctx, e.mcoA.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uuid.UUID
+	for _, h := range got {
+		ids = append(ids, h.ID)
+	}
+	if want := []uuid.UUID{in2.ID, in10.ID, in15.ID}; !slices.Equal(ids, want) {
+		t.Errorf("expiring habilitations = %v, want soonest first %v (2, 10 and 15 days)", ids, want)
+	}
+	// The field and the list say the same (the disabled account's grant is
+	// itself still expiring; the list leaves it out: it gives nothing).
+	revoked = e.client.Habilitation.GetX(e.sys, revoked.ID)
+	for _, c := range []struct {
+		h    *ent.Habilitation
+		want bool
+	}{{in2, true}, {in10, true}, {in15, true}, {later, false}, {ended, false}, {revoked, false}, {future, false}, {disabled, true}} {
+		if got := e.svc.ExpiresSoon(c.h); got != c.want {
+			t.Errorf("ExpiresSoon(valid %s → %s, revoked %v) = %v, want %v", c.h.ValidFrom, c.h.ValidUntil, c.h.RevokedAt != nil, got, c.want)
+		}
+	}
+	_, err = e.svc.ExpiringHabilitations(ctx, elsewhere.StructureID)
 	wantCode(t, err, apperr.NotFound)
 }
 

@@ -124,6 +124,9 @@ func (r *Resolver) AdmissionRequest() generated.AdmissionRequestResolver {
 // Dispatch returns generated.DispatchResolver implementation.
 func (r *Resolver) Dispatch() generated.DispatchResolver { return &dispatchResolver{r} }
 
+// Habilitation returns generated.HabilitationResolver implementation.
+func (r *Resolver) Habilitation() generated.HabilitationResolver { return &habilitationResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
@@ -136,6 +139,7 @@ func (r *Resolver) Unit() generated.UnitResolver { return &unitResolver{r} }
 type (
 	admissionRequestResolver struct{ *Resolver }
 	dispatchResolver         struct{ *Resolver }
+	habilitationResolver     struct{ *Resolver }
 	queryResolver            struct{ *Resolver }
 	structureResolver        struct{ *Resolver }
 	unitResolver             struct{ *Resolver }

@@ -47,6 +47,11 @@ func (r *dispatchResolver) Overdue(ctx context.Context, obj *ent.Dispatch) (bool
 	return workflow.WaitingLonger(d.Status, d.SentAt, workflow.OverdueAfter), nil
 }
 
+// ExpiresSoon is the resolver for the expiresSoon field.
+func (r *habilitationResolver) ExpiresSoon(ctx context.Context, obj *ent.Habilitation) (bool, error) {
+	return r.Directory.ExpiresSoon(obj), nil
+}
+
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, email string, password string) (*model.LoginPayload, error) {
 	s, err := r.Auth.Login(ctx, email, password, r.clientAddr(ctx))
@@ -369,6 +374,11 @@ func (r *structureResolver) Staffing(ctx context.Context, obj *ent.Structure) ([
 		out[i] = &model.ProfileHeadcount{Profile: c.Profile, Holders: c.Holders, Understaffed: c.Understaffed}
 	}
 	return out, nil
+}
+
+// ExpiringHabilitations is the resolver for the expiringHabilitations field.
+func (r *structureResolver) ExpiringHabilitations(ctx context.Context, obj *ent.Structure) ([]*ent.Habilitation, error) {
+	return r.Directory.ExpiringHabilitations(ctx, obj.ID)
 }
 
 // RequestEvents is the resolver for the requestEvents field.

@@ -36,6 +36,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	AdmissionRequest() AdmissionRequestResolver
 	Dispatch() DispatchResolver
+	Habilitation() HabilitationResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	RequestEvent() RequestEventResolver
@@ -221,6 +222,7 @@ type ComplexityRoot struct {
 	Habilitation struct {
 		CreatedAt          func(childComplexity int) int
 		EmailNotifications func(childComplexity int) int
+		ExpiresSoon        func(childComplexity int) int
 		ID                 func(childComplexity int) int
 		Profile            func(childComplexity int) int
 		RevokedAt          func(childComplexity int) int
@@ -412,21 +414,22 @@ type ComplexityRoot struct {
 	}
 
 	Structure struct {
-		Address    func(childComplexity int) int
-		City       func(childComplexity int) int
-		Contacts   func(childComplexity int) int
-		CreatedAt  func(childComplexity int) int
-		Department func(childComplexity int) int
-		Email      func(childComplexity int) int
-		Finess     func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Kind       func(childComplexity int) int
-		Name       func(childComplexity int) int
-		Phone      func(childComplexity int) int
-		PostalCode func(childComplexity int) int
-		Staffing   func(childComplexity int) int
-		Units      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.UnitOrder, where *ent.UnitWhereInput) int
-		UpdatedAt  func(childComplexity int) int
+		Address               func(childComplexity int) int
+		City                  func(childComplexity int) int
+		Contacts              func(childComplexity int) int
+		CreatedAt             func(childComplexity int) int
+		Department            func(childComplexity int) int
+		Email                 func(childComplexity int) int
+		ExpiringHabilitations func(childComplexity int) int
+		Finess                func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		Kind                  func(childComplexity int) int
+		Name                  func(childComplexity int) int
+		Phone                 func(childComplexity int) int
+		PostalCode            func(childComplexity int) int
+		Staffing              func(childComplexity int) int
+		Units                 func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.UnitOrder, where *ent.UnitWhereInput) int
+		UpdatedAt             func(childComplexity int) int
 	}
 
 	StructureConnection struct {
@@ -523,6 +526,9 @@ type DispatchResolver interface {
 	Late(ctx context.Context, obj *ent.Dispatch) (bool, error)
 	Overdue(ctx context.Context, obj *ent.Dispatch) (bool, error)
 }
+type HabilitationResolver interface {
+	ExpiresSoon(ctx context.Context, obj *ent.Habilitation) (bool, error)
+}
 type MutationResolver interface {
 	Login(ctx context.Context, email string, password string) (*model.LoginPayload, error)
 	Logout(ctx context.Context) (bool, error)
@@ -579,6 +585,7 @@ type RequestEventResolver interface {
 }
 type StructureResolver interface {
 	Staffing(ctx context.Context, obj *ent.Structure) ([]*model.ProfileHeadcount, error)
+	ExpiringHabilitations(ctx context.Context, obj *ent.Structure) ([]*ent.Habilitation, error)
 }
 type SubscriptionResolver interface {
 	RequestEvents(ctx context.Context, requestID uuid.UUID, after *entgql.Cursor[uuid.UUID]) (<-chan *ent.Event, error)
@@ -1378,6 +1385,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Habilitation.EmailNotifications(childComplexity), true
+	case "Habilitation.expiresSoon":
+		if e.ComplexityRoot.Habilitation.ExpiresSoon == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Habilitation.ExpiresSoon(childComplexity), true
 	case "Habilitation.id":
 		if e.ComplexityRoot.Habilitation.ID == nil {
 			break
@@ -2479,6 +2492,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Structure.Email(childComplexity), true
+	case "Structure.expiringHabilitations":
+		if e.ComplexityRoot.Structure.ExpiringHabilitations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Structure.ExpiringHabilitations(childComplexity), true
 	case "Structure.finess":
 		if e.ComplexityRoot.Structure.Finess == nil {
 			break
@@ -5061,6 +5080,13 @@ type CreateAdmissionRequestPayload {
 extend type Structure {
   "Per profile, how many people hold it now; fewer than two is flagged. Referents of the structure and regional support."
   staffing: [ProfileHeadcount!]!
+  "Habilitations of the structure valid now that end within 15 days, soonest first: renew them or let them end knowingly. Referents of the structure and regional support."
+  expiringHabilitations: [Habilitation!]!
+}
+
+extend type Habilitation {
+  "Valid now and ends within 15 days."
+  expiresSoon: Boolean!
 }
 
 type ProfileHeadcount {
@@ -5741,6 +5767,8 @@ func (ec *executionContext) childFields_Habilitation(ctx context.Context, field 
 		return ec.fieldContext_Habilitation_structure(ctx, field)
 	case "unit":
 		return ec.fieldContext_Habilitation_unit(ctx, field)
+	case "expiresSoon":
+		return ec.fieldContext_Habilitation_expiresSoon(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Habilitation", field.Name)
 }
@@ -6029,6 +6057,8 @@ func (ec *executionContext) childFields_Structure(ctx context.Context, field gra
 		return ec.fieldContext_Structure_units(ctx, field)
 	case "staffing":
 		return ec.fieldContext_Structure_staffing(ctx, field)
+	case "expiringHabilitations":
+		return ec.fieldContext_Structure_expiringHabilitations(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Structure", field.Name)
 }
@@ -10849,6 +10879,29 @@ func (ec *executionContext) fieldContext_Habilitation_unit(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Habilitation_expiresSoon(ctx context.Context, field graphql.CollectedField, obj *ent.Habilitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Habilitation_expiresSoon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Habilitation().ExpiresSoon(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Habilitation_expiresSoon(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Habilitation", field, true, true, "Boolean")
+}
+
 func (ec *executionContext) _HabilitationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.HabilitationConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15283,6 +15336,38 @@ func (ec *executionContext) fieldContext_Structure_staffing(_ context.Context, f
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ProfileHeadcount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Structure_expiringHabilitations(ctx context.Context, field graphql.CollectedField, obj *ent.Structure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Structure_expiringHabilitations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Structure().ExpiringHabilitations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Habilitation) graphql.Marshaler {
+			return ec.marshalNHabilitation2ᚕᚖpasserelleᚋentᚐHabilitationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Structure_expiringHabilitations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Structure",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Habilitation(ctx, field)
 		},
 	}
 	return fc, nil
@@ -25804,6 +25889,12 @@ func (ec *executionContext) _Habilitation(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Habilitation_unit(ctx, field, obj)
 				})
+		case "expiresSoon":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Habilitation_expiresSoon(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27106,6 +27197,12 @@ func (ec *executionContext) _Structure(ctx context.Context, sel ast.SelectionSet
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Structure_staffing(ctx, field, obj)
+				})
+		case "expiringHabilitations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Structure_expiringHabilitations(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
