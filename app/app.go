@@ -21,6 +21,7 @@ import (
 	"passerelle/events"
 	"passerelle/graph"
 	"passerelle/metrics"
+	"passerelle/notify"
 	"passerelle/server"
 	"passerelle/server/reqctx"
 	"passerelle/store"
@@ -61,6 +62,9 @@ type Config struct {
 	// (serve: after 30 days, checked hourly). The zero value archives
 	// nothing: tests and measurements keep their data as they made it.
 	Archive workflow.ArchiveConfig
+	// Notify sends the e-mail notifications; without a Sender (the zero
+	// value) none is prepared nor sent.
+	Notify notify.Config
 }
 
 // App is a running configuration.
@@ -78,6 +82,9 @@ type App struct {
 	// Metrics are the measurements of this instance (nil unless
 	// Config.Metrics); Metrics.Handler serves them.
 	Metrics *metrics.Metrics
+	// Notifier prepares and sends the e-mail notifications (idle without
+	// Config.Notify.Sender).
+	Notifier *notify.Notifier
 }
 
 // New opens the database and builds the handler.
@@ -125,6 +132,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		cfg.Archive.Logger = cfg.Logger
 	}
 	a.Workflow.StartArchiving(cfg.Archive)
+	if cfg.Notify.Logger == nil {
+		cfg.Notify.Logger = cfg.Logger
+	}
+	a.Notifier = notify.New(db.Client, cfg.Notify)
+	a.Notifier.Start()
 	a.Directory = directory.NewService(db.Client, a.Auth, directory.Config{MaxHabilitationDuration: cfg.MaxHabilitationDuration})
 	if cfg.Demo {
 		var created bool
@@ -230,6 +242,9 @@ func (a *App) Close() error {
 		a.Listener.Close()
 	}
 	a.Relay.Close()
+	if a.Notifier != nil {
+		a.Notifier.Close()
+	}
 	// Access-log rows still queued are written before the database closes.
 	a.Workflow.Close()
 	return a.DB.Close()

@@ -148,6 +148,27 @@ func requestingHabilitationCovers(h viewer.Habilitation, s RequestScope) bool {
 	return h.UnitID == nil || (s.OriginUnit != nil && *h.UnitID == *s.OriginUnit)
 }
 
+// RequestingCovers reports whether a habilitation acts on the requesting
+// side of a request of that origin (the rule OnRequest applies; the e-mail
+// notifications choose their recipients with it).
+func RequestingCovers(h viewer.Habilitation, s RequestScope) bool {
+	return Table[h.Profile].Side == Requesting && requestingHabilitationCovers(h, s)
+}
+
+// ReceivingCovers reports whether a habilitation acts for a receiving unit:
+// granted on that unit, or on its structure when the unit is a USP unit
+// (a structure-wide receiver receives for every USP unit of its structure,
+// as the viewer's ReceivesFor says once resolved at sign-in).
+func ReceivingCovers(h viewer.Habilitation, unitID, unitStructure uuid.UUID, unitKind enums.UnitKind) bool {
+	if Table[h.Profile].Side != Receiving {
+		return false
+	}
+	if h.UnitID != nil {
+		return *h.UnitID == unitID
+	}
+	return h.StructureID == unitStructure && unitKind == enums.UnitKindUsp
+}
+
 // OnRequest returns the union of the actions the viewer's habilitations give
 // on a request. receiving is the subset given through a dispatched unit.
 func OnRequest(v *viewer.Viewer, s RequestScope) (all map[Action]bool, receiving map[Action]bool) {

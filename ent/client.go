@@ -21,6 +21,8 @@ import (
 	"passerelle/ent/loginthrottle"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
+	"passerelle/ent/notification"
+	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
 	"passerelle/ent/referencecounter"
 	"passerelle/ent/session"
@@ -62,6 +64,10 @@ type Client struct {
 	MedicalSection *MedicalSectionClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
+	// NotificationCursor is the client for interacting with the NotificationCursor builders.
+	NotificationCursor *NotificationCursorClient
 	// Patient is the client for interacting with the Patient builders.
 	Patient *PatientClient
 	// ReferenceCounter is the client for interacting with the ReferenceCounter builders.
@@ -95,6 +101,8 @@ func (c *Client) init() {
 	c.LoginThrottle = NewLoginThrottleClient(c.config)
 	c.MedicalSection = NewMedicalSectionClient(c.config)
 	c.Message = NewMessageClient(c.config)
+	c.Notification = NewNotificationClient(c.config)
+	c.NotificationCursor = NewNotificationCursorClient(c.config)
 	c.Patient = NewPatientClient(c.config)
 	c.ReferenceCounter = NewReferenceCounterClient(c.config)
 	c.Session = NewSessionClient(c.config)
@@ -203,6 +211,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		LoginThrottle:      NewLoginThrottleClient(cfg),
 		MedicalSection:     NewMedicalSectionClient(cfg),
 		Message:            NewMessageClient(cfg),
+		Notification:       NewNotificationClient(cfg),
+		NotificationCursor: NewNotificationCursorClient(cfg),
 		Patient:            NewPatientClient(cfg),
 		ReferenceCounter:   NewReferenceCounterClient(cfg),
 		Session:            NewSessionClient(cfg),
@@ -238,6 +248,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		LoginThrottle:      NewLoginThrottleClient(cfg),
 		MedicalSection:     NewMedicalSectionClient(cfg),
 		Message:            NewMessageClient(cfg),
+		Notification:       NewNotificationClient(cfg),
+		NotificationCursor: NewNotificationCursorClient(cfg),
 		Patient:            NewPatientClient(cfg),
 		ReferenceCounter:   NewReferenceCounterClient(cfg),
 		Session:            NewSessionClient(cfg),
@@ -275,8 +287,8 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AccessLog, c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection,
 		c.Dispatch, c.Event, c.Habilitation, c.LoginThrottle, c.MedicalSection,
-		c.Message, c.Patient, c.ReferenceCounter, c.Session, c.Structure, c.Unit,
-		c.User,
+		c.Message, c.Notification, c.NotificationCursor, c.Patient, c.ReferenceCounter,
+		c.Session, c.Structure, c.Unit, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -288,8 +300,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AccessLog, c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection,
 		c.Dispatch, c.Event, c.Habilitation, c.LoginThrottle, c.MedicalSection,
-		c.Message, c.Patient, c.ReferenceCounter, c.Session, c.Structure, c.Unit,
-		c.User,
+		c.Message, c.Notification, c.NotificationCursor, c.Patient, c.ReferenceCounter,
+		c.Session, c.Structure, c.Unit, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -318,6 +330,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.MedicalSection.mutate(ctx, m)
 	case *MessageMutation:
 		return c.Message.mutate(ctx, m)
+	case *NotificationMutation:
+		return c.Notification.mutate(ctx, m)
+	case *NotificationCursorMutation:
+		return c.NotificationCursor.mutate(ctx, m)
 	case *PatientMutation:
 		return c.Patient.mutate(ctx, m)
 	case *ReferenceCounterMutation:
@@ -2076,6 +2092,290 @@ func (c *MessageClient) mutate(ctx context.Context, m *MessageMutation) (Value, 
 	}
 }
 
+// NotificationClient is a client for the Notification schema.
+type NotificationClient struct {
+	config
+}
+
+// NewNotificationClient returns a client for the Notification from the given config.
+func NewNotificationClient(c config) *NotificationClient {
+	return &NotificationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `notification.Hooks(f(g(h())))`.
+func (c *NotificationClient) Use(hooks ...Hook) {
+	c.hooks.Notification = append(c.hooks.Notification, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `notification.Intercept(f(g(h())))`.
+func (c *NotificationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Notification = append(c.inters.Notification, interceptors...)
+}
+
+// Create returns a builder for creating a Notification entity.
+func (c *NotificationClient) Create() *NotificationCreate {
+	mutation := newNotificationMutation(c.config, OpCreate)
+	return &NotificationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Notification entities.
+func (c *NotificationClient) CreateBulk(builders ...*NotificationCreate) *NotificationCreateBulk {
+	return &NotificationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *NotificationClient) MapCreateBulk(slice any, setFunc func(*NotificationCreate, int)) *NotificationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &NotificationCreateBulk{err: fmt.Errorf("calling to NotificationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*NotificationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &NotificationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Notification.
+func (c *NotificationClient) Update() *NotificationUpdate {
+	mutation := newNotificationMutation(c.config, OpUpdate)
+	return &NotificationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *NotificationClient) UpdateOne(_m *Notification) *NotificationUpdateOne {
+	mutation := newNotificationMutation(c.config, OpUpdateOne, withNotification(_m))
+	return &NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *NotificationClient) UpdateOneID(id int64) *NotificationUpdateOne {
+	mutation := newNotificationMutation(c.config, OpUpdateOne, withNotificationID(id))
+	return &NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Notification.
+func (c *NotificationClient) Delete() *NotificationDelete {
+	mutation := newNotificationMutation(c.config, OpDelete)
+	return &NotificationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *NotificationClient) DeleteOne(_m *Notification) *NotificationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *NotificationClient) DeleteOneID(id int64) *NotificationDeleteOne {
+	builder := c.Delete().Where(notification.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &NotificationDeleteOne{builder}
+}
+
+// Query returns a query builder for Notification.
+func (c *NotificationClient) Query() *NotificationQuery {
+	return &NotificationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeNotification},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Notification entity by its id.
+func (c *NotificationClient) Get(ctx context.Context, id int64) (*Notification, error) {
+	return c.Query().Where(notification.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *NotificationClient) GetX(ctx context.Context, id int64) *Notification {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Notification.
+func (c *NotificationClient) QueryUser(_m *Notification) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(notification.Table, notification.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, notification.UserTable, notification.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *NotificationClient) Hooks() []Hook {
+	hooks := c.hooks.Notification
+	return append(hooks[:len(hooks):len(hooks)], notification.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *NotificationClient) Interceptors() []Interceptor {
+	return c.inters.Notification
+}
+
+func (c *NotificationClient) mutate(ctx context.Context, m *NotificationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&NotificationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&NotificationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&NotificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Notification mutation op: %q", m.Op())
+	}
+}
+
+// NotificationCursorClient is a client for the NotificationCursor schema.
+type NotificationCursorClient struct {
+	config
+}
+
+// NewNotificationCursorClient returns a client for the NotificationCursor from the given config.
+func NewNotificationCursorClient(c config) *NotificationCursorClient {
+	return &NotificationCursorClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `notificationcursor.Hooks(f(g(h())))`.
+func (c *NotificationCursorClient) Use(hooks ...Hook) {
+	c.hooks.NotificationCursor = append(c.hooks.NotificationCursor, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `notificationcursor.Intercept(f(g(h())))`.
+func (c *NotificationCursorClient) Intercept(interceptors ...Interceptor) {
+	c.inters.NotificationCursor = append(c.inters.NotificationCursor, interceptors...)
+}
+
+// Create returns a builder for creating a NotificationCursor entity.
+func (c *NotificationCursorClient) Create() *NotificationCursorCreate {
+	mutation := newNotificationCursorMutation(c.config, OpCreate)
+	return &NotificationCursorCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of NotificationCursor entities.
+func (c *NotificationCursorClient) CreateBulk(builders ...*NotificationCursorCreate) *NotificationCursorCreateBulk {
+	return &NotificationCursorCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *NotificationCursorClient) MapCreateBulk(slice any, setFunc func(*NotificationCursorCreate, int)) *NotificationCursorCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &NotificationCursorCreateBulk{err: fmt.Errorf("calling to NotificationCursorClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*NotificationCursorCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &NotificationCursorCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for NotificationCursor.
+func (c *NotificationCursorClient) Update() *NotificationCursorUpdate {
+	mutation := newNotificationCursorMutation(c.config, OpUpdate)
+	return &NotificationCursorUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *NotificationCursorClient) UpdateOne(_m *NotificationCursor) *NotificationCursorUpdateOne {
+	mutation := newNotificationCursorMutation(c.config, OpUpdateOne, withNotificationCursor(_m))
+	return &NotificationCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *NotificationCursorClient) UpdateOneID(id int) *NotificationCursorUpdateOne {
+	mutation := newNotificationCursorMutation(c.config, OpUpdateOne, withNotificationCursorID(id))
+	return &NotificationCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for NotificationCursor.
+func (c *NotificationCursorClient) Delete() *NotificationCursorDelete {
+	mutation := newNotificationCursorMutation(c.config, OpDelete)
+	return &NotificationCursorDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *NotificationCursorClient) DeleteOne(_m *NotificationCursor) *NotificationCursorDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *NotificationCursorClient) DeleteOneID(id int) *NotificationCursorDeleteOne {
+	builder := c.Delete().Where(notificationcursor.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &NotificationCursorDeleteOne{builder}
+}
+
+// Query returns a query builder for NotificationCursor.
+func (c *NotificationCursorClient) Query() *NotificationCursorQuery {
+	return &NotificationCursorQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeNotificationCursor},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a NotificationCursor entity by its id.
+func (c *NotificationCursorClient) Get(ctx context.Context, id int) (*NotificationCursor, error) {
+	return c.Query().Where(notificationcursor.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *NotificationCursorClient) GetX(ctx context.Context, id int) *NotificationCursor {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *NotificationCursorClient) Hooks() []Hook {
+	hooks := c.hooks.NotificationCursor
+	return append(hooks[:len(hooks):len(hooks)], notificationcursor.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *NotificationCursorClient) Interceptors() []Interceptor {
+	return c.inters.NotificationCursor
+}
+
+func (c *NotificationCursorClient) mutate(ctx context.Context, m *NotificationCursorMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&NotificationCursorCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&NotificationCursorUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&NotificationCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&NotificationCursorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown NotificationCursor mutation op: %q", m.Op())
+	}
+}
+
 // PatientClient is a client for the Patient schema.
 type PatientClient struct {
 	config
@@ -3060,13 +3360,15 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 type (
 	hooks struct {
 		AccessLog, AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch,
-		Event, Habilitation, LoginThrottle, MedicalSection, Message, Patient,
-		ReferenceCounter, Session, Structure, Unit, User []ent.Hook
+		Event, Habilitation, LoginThrottle, MedicalSection, Message, Notification,
+		NotificationCursor, Patient, ReferenceCounter, Session, Structure, Unit,
+		User []ent.Hook
 	}
 	inters struct {
 		AccessLog, AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch,
-		Event, Habilitation, LoginThrottle, MedicalSection, Message, Patient,
-		ReferenceCounter, Session, Structure, Unit, User []ent.Interceptor
+		Event, Habilitation, LoginThrottle, MedicalSection, Message, Notification,
+		NotificationCursor, Patient, ReferenceCounter, Session, Structure, Unit,
+		User []ent.Interceptor
 	}
 )
 

@@ -16,6 +16,8 @@ import (
 	"passerelle/ent/loginthrottle"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
+	"passerelle/ent/notification"
+	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
 	"passerelle/ent/referencecounter"
 	"passerelle/ent/session"
@@ -98,6 +100,8 @@ func checkColumn(t, c string) error {
 			loginthrottle.Table:      loginthrottle.ValidColumn,
 			medicalsection.Table:     medicalsection.ValidColumn,
 			message.Table:            message.ValidColumn,
+			notification.Table:       notification.ValidColumn,
+			notificationcursor.Table: notificationcursor.ValidColumn,
 			patient.Table:            patient.ValidColumn,
 			referencecounter.Table:   referencecounter.ValidColumn,
 			session.Table:            session.ValidColumn,

@@ -34,6 +34,10 @@ type Tx struct {
 	MedicalSection *MedicalSectionClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
+	// NotificationCursor is the client for interacting with the NotificationCursor builders.
+	NotificationCursor *NotificationCursorClient
 	// Patient is the client for interacting with the Patient builders.
 	Patient *PatientClient
 	// ReferenceCounter is the client for interacting with the ReferenceCounter builders.
@@ -187,6 +191,8 @@ func (tx *Tx) init() {
 	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
 	tx.MedicalSection = NewMedicalSectionClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
+	tx.Notification = NewNotificationClient(tx.config)
+	tx.NotificationCursor = NewNotificationCursorClient(tx.config)
 	tx.Patient = NewPatientClient(tx.config)
 	tx.ReferenceCounter = NewReferenceCounterClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)

@@ -139,6 +139,10 @@ func dispatchStep(a Action, from enums.DispatchStatus, req enums.RequestStatus) 
 // refusal, not confirmed, not closed).
 func IsOpen(s enums.DispatchStatus) bool { return slices.Contains(open, s) }
 
+// WaitingStatuses are the statuses of a dispatch that waits for its unit's
+// answer (rule 9's timers run in them).
+func WaitingStatuses() []enums.DispatchStatus { return slices.Clone(waiting) }
+
 // IsWaiting reports whether a dispatch still waits for the unit's answer.
 func IsWaiting(s enums.DispatchStatus) bool { return slices.Contains(waiting, s) }
 

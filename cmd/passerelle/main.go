@@ -26,6 +26,7 @@ import (
 	"passerelle/datagen"
 	"passerelle/graph"
 	"passerelle/internal/gctune"
+	"passerelle/notify"
 	"passerelle/server"
 	"passerelle/store"
 	"passerelle/viewer"
@@ -166,6 +167,14 @@ func serve(ctx context.Context, args []string) error {
 		"archive admitted and cancelled requests this long after the admission or cancellation; 0: never (env PASSERELLE_ARCHIVE_AFTER)")
 	archiveEvery := fs.Duration("archive-interval", envDuration("PASSERELLE_ARCHIVE_INTERVAL", workflow.DefaultArchiveInterval),
 		"how often archiving looks for due requests (also once at start) (env PASSERELLE_ARCHIVE_INTERVAL)")
+	smtpAddr := fs.String("smtp-addr", env("PASSERELLE_SMTP_ADDR", ""),
+		"mail server (host:port) for the e-mail notifications; empty: no e-mails (env PASSERELLE_SMTP_ADDR)")
+	smtpFrom := fs.String("smtp-from", env("PASSERELLE_SMTP_FROM", "Passerelle <ne-pas-repondre@localhost>"),
+		"sender of the e-mail notifications (env PASSERELLE_SMTP_FROM)")
+	smtpUser := fs.String("smtp-username", env("PASSERELLE_SMTP_USERNAME", ""),
+		"user name at the mail server, with the password in PASSERELLE_SMTP_PASSWORD (env PASSERELLE_SMTP_USERNAME)")
+	publicURL := fs.String("public-url", env("PASSERELLE_PUBLIC_URL", ""),
+		"the address people open Passerelle at, quoted in the e-mails (env PASSERELLE_PUBLIC_URL)")
 	_ = fs.Parse(args)
 
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
@@ -174,6 +183,17 @@ func serve(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(h)
 	logger.Info("garbage collector", "settings", gctune.Apply(*gcPercent, int64(*memLimit)<<20).String())
+	notifications := notify.Config{PublicURL: *publicURL}
+	if *smtpAddr != "" {
+		mailer := notify.SMTP{Addr: *smtpAddr, From: *smtpFrom, Username: *smtpUser, Password: os.Getenv("PASSERELLE_SMTP_PASSWORD")}
+		if err := mailer.Check(); err != nil {
+			return fmt.Errorf("e-mail notifications: %w", err)
+		}
+		notifications.Sender = mailer
+		logger.Info("e-mail notifications on", "server", *smtpAddr, "from", *smtpFrom)
+	} else {
+		logger.Info("e-mail notifications off (no --smtp-addr)")
+	}
 	origins := splitList(*cors)
 	if *demoMode && len(origins) == 0 {
 		origins = []string{"http://localhost:*", "http://127.0.0.1:*"}
@@ -192,6 +212,7 @@ func serve(ctx context.Context, args []string) error {
 		ResolversOnly:           !*directReads,
 		Limits:                  graph.Limits{OperationTimeout: *opTimeout},
 		Archive:                 workflow.ArchiveConfig{After: *archiveAfter, Interval: *archiveEvery},
+		Notify:                  notifications,
 		Logger:                  logger,
 		Banner:                  os.Stdout,
 	})

@@ -491,6 +491,54 @@ var (
 			},
 		},
 	}
+	// NotificationsColumns holds the columns for the "notifications" table.
+	NotificationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 200},
+		{Name: "email", Type: field.TypeString, Size: 320},
+		{Name: "subject", Type: field.TypeString, Size: 300},
+		{Name: "body", Type: field.TypeString, Size: 2147483647},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "failed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "user_id", Type: field.TypeUUID},
+	}
+	// NotificationsTable holds the schema information for the "notifications" table.
+	NotificationsTable = &schema.Table{
+		Name:       "notifications",
+		Columns:    NotificationsColumns,
+		PrimaryKey: []*schema.Column{NotificationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "notifications_users_user",
+				Columns:    []*schema.Column{NotificationsColumns[11]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "notification_sent_at_failed_at_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[8], NotificationsColumns[9], NotificationsColumns[6]},
+			},
+		},
+	}
+	// NotificationCursorsColumns holds the columns for the "notification_cursors" table.
+	NotificationCursorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "event_id", Type: field.TypeInt64},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// NotificationCursorsTable holds the schema information for the "notification_cursors" table.
+	NotificationCursorsTable = &schema.Table{
+		Name:       "notification_cursors",
+		Columns:    NotificationCursorsColumns,
+		PrimaryKey: []*schema.Column{NotificationCursorsColumns[0]},
+	}
 	// PatientsColumns holds the columns for the "patients" table.
 	PatientsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -648,6 +696,8 @@ var (
 		LoginThrottlesTable,
 		MedicalSectionsTable,
 		MessagesTable,
+		NotificationsTable,
+		NotificationCursorsTable,
 		PatientsTable,
 		ReferenceCountersTable,
 		SessionsTable,
@@ -677,6 +727,7 @@ func init() {
 	MedicalSectionsTable.ForeignKeys[2].RefTable = UsersTable
 	MessagesTable.ForeignKeys[0].RefTable = DispatchesTable
 	MessagesTable.ForeignKeys[1].RefTable = UsersTable
+	NotificationsTable.ForeignKeys[0].RefTable = UsersTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	UnitsTable.ForeignKeys[0].RefTable = StructuresTable
 }

@@ -14,6 +14,8 @@ import (
 	"passerelle/ent/loginthrottle"
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
+	"passerelle/ent/notification"
+	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
 	"passerelle/ent/referencecounter"
 	"passerelle/ent/schema"
@@ -466,6 +468,54 @@ func init() {
 	messageDescID := messageMixinFields0[0].Descriptor()
 	// message.DefaultID holds the default value on creation for the id field.
 	message.DefaultID = messageDescID.Default.(func() uuid.UUID)
+	notification.Policy = privacy.NewPolicies(schema.Notification{})
+	notification.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := notification.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	notificationFields := schema.Notification{}.Fields()
+	_ = notificationFields
+	// notificationDescKey is the schema descriptor for key field.
+	notificationDescKey := notificationFields[1].Descriptor()
+	// notification.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	notification.KeyValidator = notificationDescKey.Validators[0].(func(string) error)
+	// notificationDescEmail is the schema descriptor for email field.
+	notificationDescEmail := notificationFields[3].Descriptor()
+	// notification.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	notification.EmailValidator = notificationDescEmail.Validators[0].(func(string) error)
+	// notificationDescSubject is the schema descriptor for subject field.
+	notificationDescSubject := notificationFields[4].Descriptor()
+	// notification.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	notification.SubjectValidator = notificationDescSubject.Validators[0].(func(string) error)
+	// notificationDescCreatedAt is the schema descriptor for created_at field.
+	notificationDescCreatedAt := notificationFields[6].Descriptor()
+	// notification.DefaultCreatedAt holds the default value on creation for the created_at field.
+	notification.DefaultCreatedAt = notificationDescCreatedAt.Default.(func() time.Time)
+	// notificationDescAttempts is the schema descriptor for attempts field.
+	notificationDescAttempts := notificationFields[8].Descriptor()
+	// notification.DefaultAttempts holds the default value on creation for the attempts field.
+	notification.DefaultAttempts = notificationDescAttempts.Default.(int)
+	notificationcursor.Policy = privacy.NewPolicies(schema.NotificationCursor{})
+	notificationcursor.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := notificationcursor.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	notificationcursorFields := schema.NotificationCursor{}.Fields()
+	_ = notificationcursorFields
+	// notificationcursorDescUpdatedAt is the schema descriptor for updated_at field.
+	notificationcursorDescUpdatedAt := notificationcursorFields[2].Descriptor()
+	// notificationcursor.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	notificationcursor.DefaultUpdatedAt = notificationcursorDescUpdatedAt.Default.(func() time.Time)
+	// notificationcursor.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	notificationcursor.UpdateDefaultUpdatedAt = notificationcursorDescUpdatedAt.UpdateDefault.(func() time.Time)
 	patientMixin := schema.Patient{}.Mixin()
 	patient.Policy = privacy.NewPolicies(schema.Patient{})
 	patient.Hooks[0] = func(next ent.Mutator) ent.Mutator {
