@@ -342,6 +342,42 @@ func (s *Service) Revoke(ctx context.Context, habilitationID uuid.UUID) (*ent.Ha
 	return out.Unwrap(), nil
 }
 
+// SetEmailNotifications switches the e-mail notifications of a
+// habilitation on or off: its holder may, and whoever manages the accounts
+// of its structure. Anyone else gets NOT_FOUND; a revoked habilitation
+// CONFLICT.
+func (s *Service) SetEmailNotifications(ctx context.Context, habilitationID uuid.UUID, on bool) (*ent.Habilitation, error) {
+	v, err := signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *ent.Habilitation
+	err = s.inTx(ctx, func(tx *ent.Tx) error {
+		h, err := tx.Habilitation.Get(ctx, habilitationID)
+		if ent.IsNotFound(err) {
+			return apperr.NotFoundError("habilitation")
+		}
+		if err != nil {
+			return err
+		}
+		if h.UserID != v.UserID && !authz.CanAdminister(v, authz.ManageAccounts, h.StructureID) {
+			return apperr.NotFoundError("habilitation")
+		}
+		if h.RevokedAt != nil {
+			return apperr.New(apperr.Conflict, "the habilitation is revoked")
+		}
+		if err := tx.Habilitation.UpdateOneID(h.ID).SetEmailNotifications(on).Exec(viewer.AllowWrites(ctx)); err != nil {
+			return err
+		}
+		out, err = tx.Habilitation.Get(ctx, h.ID)
+		return err
+	})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return out.Unwrap(), nil
+}
+
 // accountFor loads an account the viewer administers: regional support any
 // account; a referent an account holding a (not revoked) habilitation on a
 // structure where they manage accounts. Anything else is NOT_FOUND.

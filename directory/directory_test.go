@@ -1080,3 +1080,31 @@ func TestBootstrapIgnoresDemoSupport(t *testing.T) {
 	_, err := svc.Bootstrap(context.Background(), "autre@ars.example.fr", "Autre", "Support")
 	wantCode(t, err, apperr.Conflict)
 }
+
+func TestSetEmailNotifications(t *testing.T) {
+	e := newEnv(t)
+	own, holder := e.viewerFor(enums.ProfileCareTeam, e.mcoA, nil)
+	h := e.client.Habilitation.GetX(e.sys, holder.Habilitations[0].ID)
+	got, err := e.svc.SetEmailNotifications(own, h.ID, true)
+	if err != nil || !got.EmailNotifications {
+		t.Fatalf("the holder switching on: %v, %v", got, err)
+	}
+	ref, _ := e.viewerFor(enums.ProfileStructureReferent, e.mcoA, nil)
+	if got, err = e.svc.SetEmailNotifications(ref, h.ID, false); err != nil || got.EmailNotifications {
+		t.Fatalf("the structure's referent switching off: %v, %v", got, err)
+	}
+	// Another referent's structure, a colleague without the right: unknown.
+	other, _ := e.viewerFor(enums.ProfileStructureReferent, e.mcoB, nil)
+	_, err = e.svc.SetEmailNotifications(other, h.ID, true)
+	wantCode(t, err, apperr.NotFound)
+	colleague, _ := e.viewerFor(enums.ProfilePrescriberPhysician, e.mcoA, nil)
+	_, err = e.svc.SetEmailNotifications(colleague, h.ID, true)
+	wantCode(t, err, apperr.NotFound)
+	_, err = e.svc.SetEmailNotifications(own, uuid.New(), true)
+	wantCode(t, err, apperr.NotFound)
+	_, err = e.svc.SetEmailNotifications(context.Background(), h.ID, true)
+	wantCode(t, err, apperr.Unauthenticated)
+	e.client.Habilitation.UpdateOneID(h.ID).SetRevokedAt(e.clock).ExecX(e.sys)
+	_, err = e.svc.SetEmailNotifications(own, h.ID, true)
+	wantCode(t, err, apperr.Conflict)
+}

@@ -162,6 +162,11 @@ func (r *mutationResolver) RevokeHabilitation(ctx context.Context, id uuid.UUID)
 	return r.Directory.Revoke(ctx, id)
 }
 
+// SetEmailNotifications is the resolver for the setEmailNotifications field.
+func (r *mutationResolver) SetEmailNotifications(ctx context.Context, habilitationID uuid.UUID, enabled bool) (*ent.Habilitation, error) {
+	return r.Directory.SetEmailNotifications(ctx, habilitationID, enabled)
+}
+
 // DisableUser is the resolver for the disableUser field.
 func (r *mutationResolver) DisableUser(ctx context.Context, id uuid.UUID) (*ent.User, error) {
 	return r.Directory.DisableUser(ctx, id)

@@ -335,6 +335,7 @@ type ComplexityRoot struct {
 		SaveCareProjectSection func(childComplexity int, requestID uuid.UUID, input model.CareProjectSectionInput, expectedVersion *int) int
 		SaveMedicalSection     func(childComplexity int, requestID uuid.UUID, input model.MedicalSectionInput, expectedVersion *int) int
 		SendAdmissionRequest   func(childComplexity int, requestID uuid.UUID, unitIds []uuid.UUID) int
+		SetEmailNotifications  func(childComplexity int, habilitationID uuid.UUID, enabled bool) int
 		SetupPassword          func(childComplexity int, setupToken string, newPassword string) int
 		UpdateStructure        func(childComplexity int, id uuid.UUID, input model.UpdateStructureInput) int
 		UpdateUnit             func(childComplexity int, id uuid.UUID, input model.UpdateUnitInput) int
@@ -542,6 +543,7 @@ type MutationResolver interface {
 	CreateUser(ctx context.Context, input model.CreateUserInput) (*model.CreateUserPayload, error)
 	GrantHabilitation(ctx context.Context, input model.GrantHabilitationInput) (*ent.Habilitation, error)
 	RevokeHabilitation(ctx context.Context, id uuid.UUID) (*ent.Habilitation, error)
+	SetEmailNotifications(ctx context.Context, habilitationID uuid.UUID, enabled bool) (*ent.Habilitation, error)
 	DisableUser(ctx context.Context, id uuid.UUID) (*ent.User, error)
 	IssuePasswordReset(ctx context.Context, userID uuid.UUID) (*model.PasswordResetPayload, error)
 	CreateAdmissionRequest(ctx context.Context, input model.CreateAdmissionRequestInput) (*model.CreateAdmissionRequestPayload, error)
@@ -2054,6 +2056,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendAdmissionRequest(childComplexity, args["requestId"].(uuid.UUID), args["unitIds"].([]uuid.UUID)), true
+	case "Mutation.setEmailNotifications":
+		if e.ComplexityRoot.Mutation.SetEmailNotifications == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setEmailNotifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetEmailNotifications(childComplexity, args["habilitationId"].(uuid.UUID), args["enabled"].(bool)), true
 	case "Mutation.setupPassword":
 		if e.ComplexityRoot.Mutation.SetupPassword == nil {
 			break
@@ -5364,6 +5377,8 @@ extend type Mutation {
   createUser(input: CreateUserInput!): CreateUserPayload!
   grantHabilitation(input: GrantHabilitationInput!): Habilitation!
   revokeHabilitation(id: ID!): Habilitation!
+  "Switch the e-mail notifications of a habilitation on or off: its holder, or a referent of its structure (regional support anywhere)."
+  setEmailNotifications(habilitationId: ID!, enabled: Boolean!): Habilitation!
   disableUser(id: ID!): User!
   "A new one-time set-up token (lost password); valid 24 hours."
   issuePasswordReset(userId: ID!): PasswordResetPayload!
@@ -6784,6 +6799,28 @@ func (ec *executionContext) field_Mutation_sendAdmissionRequest_args(ctx context
 		return nil, err
 	}
 	args["unitIds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setEmailNotifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "habilitationId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["habilitationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "enabled",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enabled"] = arg1
 	return args, nil
 }
 
@@ -12823,6 +12860,50 @@ func (ec *executionContext) fieldContext_Mutation_revokeHabilitation(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeHabilitation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setEmailNotifications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setEmailNotifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetEmailNotifications(ctx, fc.Args["habilitationId"].(uuid.UUID), fc.Args["enabled"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Habilitation) graphql.Marshaler {
+			return ec.marshalNHabilitation2ᚖpasserelleᚋentᚐHabilitation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setEmailNotifications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Habilitation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setEmailNotifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -26477,6 +26558,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeHabilitation":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeHabilitation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setEmailNotifications":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setEmailNotifications(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
