@@ -24,6 +24,7 @@ import (
 	"passerelle/notify"
 	"passerelle/server"
 	"passerelle/server/reqctx"
+	"passerelle/stats"
 	"passerelle/store"
 	"passerelle/workflow"
 )
@@ -65,6 +66,9 @@ type Config struct {
 	// Notify sends the e-mail notifications; without a Sender (the zero
 	// value) none is prepared nor sent.
 	Notify notify.Config
+	// Statistics says how long computed statistics are reused (serve: 30 s
+	// fresh, 5 min stale); the zero value computes every request.
+	Statistics stats.CacheConfig
 }
 
 // App is a running configuration.
@@ -164,6 +168,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	res := &graph.Resolver{
 		Client: db.Client, Auth: a.Auth, Workflow: a.Workflow, Directory: a.Directory, Broker: a.Broker,
+		Stats:  stats.NewService(db.Client, cfg.Statistics),
 		Logger: cfg.Logger, AuthError: reqctx.AuthError, ClientAddr: reqctx.ClientAddr, Limits: cfg.Limits,
 	}
 	schema := graph.NewSchema(res)

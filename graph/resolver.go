@@ -10,6 +10,7 @@ import (
 	"passerelle/directory"
 	"passerelle/ent"
 	"passerelle/events"
+	"passerelle/stats"
 	"passerelle/viewer"
 	"passerelle/workflow"
 )
@@ -21,8 +22,10 @@ type Resolver struct {
 	Auth      *auth.Service
 	Workflow  *workflow.Service
 	Directory *directory.Service
-	Broker    *events.Broker
-	Logger    *slog.Logger
+	// Stats computes the statistics (cached as it is configured).
+	Stats  *stats.Service
+	Broker *events.Broker
+	Logger *slog.Logger
 	// AuthError returns why a bearer token given with the request was
 	// rejected (nil when none was given or it was accepted).
 	AuthError func(context.Context) error

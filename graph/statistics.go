@@ -14,7 +14,13 @@ func (r *Resolver) statistics(ctx context.Context, f *model.StatisticsFilter) (*
 		in = stats.Filter{From: val(f.From), To: val(f.To), Department: val(f.Department),
 			UnitID: val(f.UnitID), OriginKind: val(f.OriginKind)}
 	}
-	rep, err := stats.Compute(ctx, r.Client, in)
+	var rep *stats.Report
+	var err error
+	if r.Stats != nil {
+		rep, err = r.Stats.Compute(ctx, in)
+	} else {
+		rep, err = stats.Compute(ctx, r.Client, in)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -23,6 +29,7 @@ func (r *Resolver) statistics(ctx context.Context, f *model.StatisticsFilter) (*
 		Cancelled: rep.Cancelled, AdmissionRate: rep.AdmissionRate, UnitsPerRequest: rep.UnitsPerRequest,
 		MedianSendToReadMinutes: rep.MedianSendToRead, MedianSendToAnswerMinutes: rep.MedianSendToAnswer,
 		MedianSendToAdmissionMinutes: rep.MedianSendToAdmission, UnansweredShare: rep.UnansweredShare,
+		ComputedAt: rep.ComputedAt,
 	}
 	for _, c := range rep.RefusalsByReason {
 		out.RefusalsByReason = append(out.RefusalsByReason, &model.RefusalCount{Reason: enums.RefusalReason(c.Key), Count: c.Count})

@@ -431,6 +431,11 @@ const medianTolerance = 1.0 / 60_000
 func sameReport(t *testing.T, got, want *Report) {
 	t.Helper()
 	g, w := *got, *want
+	// When it was computed is not a figure.
+	if g.ComputedAt.IsZero() {
+		t.Error("the report does not say when it was computed")
+	}
+	g.ComputedAt, w.ComputedAt = time.Time{}, time.Time{}
 	for _, m := range []struct {
 		name      string
 		got, want **float64

@@ -165,7 +165,8 @@ func benchTarget(b *testing.B) *target {
 	} else if err := generateBenchData(ctx, dir); err != nil {
 		b.Fatal(err)
 	}
-	t, err := startTarget(ctx, store.Config{DatabaseURL: store.SQLiteDSN(filepath.Join(dir, "passerelle.db"))}, 4, nil, false, os.Getenv("PASSERELLE_BENCH_RESOLVERS_ONLY") == "1")
+	t, err := startTarget(ctx, store.Config{DatabaseURL: store.SQLiteDSN(filepath.Join(dir, "passerelle.db"))}, 4, nil, false,
+		serving{resolversOnly: os.Getenv("PASSERELLE_BENCH_RESOLVERS_ONLY") == "1"})
 	if err != nil {
 		b.Fatal(err)
 	}

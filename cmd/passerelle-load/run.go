@@ -18,6 +18,7 @@ import (
 
 	"passerelle/internal/gctune"
 	"passerelle/internal/hostload"
+	"passerelle/stats"
 	"passerelle/store"
 )
 
@@ -54,8 +55,8 @@ type runOptions struct {
 	trace bool
 	// gcPercent is the collector setting of the process (gctune).
 	gcPercent int
-	// resolversOnly serves without the direct reads (app.Config).
-	resolversOnly bool
+	// serving is how the server serves (app.Config).
+	serving serving
 }
 
 // parseRun reads and checks the flags of run; usage and errors go to out.
@@ -83,6 +84,8 @@ func parseRun(args []string, out io.Writer) (*runOptions, error) {
 	peerWorkers := fs.Int("peer-workers", 2, "peer processes sharing its port (node:cluster; one Node.js process uses one core)")
 	peerPool := fs.Int("peer-pool", 10, "PostgreSQL connections per peer variant and process")
 	resolversOnly := fs.Bool("resolvers-only", false, "as passerelle serve --direct-reads=false: every field through gqlgen's resolvers (to measure what the direct reads change)")
+	statsFresh := fs.Duration("statistics-fresh", stats.DefaultFresh, "as passerelle serve --statistics-fresh: S4 reuses a computed report this long (0: S4 measures the computation itself)")
+	statsStale := fs.Duration("statistics-stale", stats.DefaultStale, "as passerelle serve --statistics-stale")
 	gcPercent := fs.Int("gc-percent", gctune.DefaultPercent, "as passerelle serve --gc-percent (this process serves and measures: the baselines run under the same setting)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -169,7 +172,8 @@ func parseRun(args []string, out io.Writer) (*runOptions, error) {
 	if *traceOnce && (cfg.instances > 1 || len(cfg.peers) > 0) {
 		return nil, errors.New("--trace traces one instance's statements: without --instances and --peer")
 	}
-	return &runOptions{cfg: cfg, store: *st, log: *serverLog, trace: *traceOnce, gcPercent: *gcPercent, resolversOnly: *resolversOnly}, nil
+	return &runOptions{cfg: cfg, store: *st, log: *serverLog, trace: *traceOnce, gcPercent: *gcPercent,
+		serving: serving{resolversOnly: *resolversOnly, statistics: stats.CacheConfig{Fresh: *statsFresh, Stale: *statsStale}}}, nil
 }
 
 func run(ctx context.Context, args []string) error {
@@ -189,7 +193,7 @@ func run(ctx context.Context, args []string) error {
 		tr = &tracer{}
 		traceFn = tr.trace
 	}
-	t, err := startTarget(ctx, o.store, cfg.concurrency, traceFn, o.log, o.resolversOnly)
+	t, err := startTarget(ctx, o.store, cfg.concurrency, traceFn, o.log, o.serving)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"passerelle/enums"
 	"passerelle/events"
 	"passerelle/graph"
+	"passerelle/stats"
 	"passerelle/store"
 	"passerelle/viewer"
 )
@@ -47,8 +48,8 @@ type target struct {
 	instances []*instance
 	store     store.Config
 	logger    *slog.Logger
-	// resolversOnly: instances are served without the direct reads.
-	resolversOnly bool
+	// serving is how the instances serve (app.Config).
+	serving serving
 
 	receiver   account // S1: RECEIVER_PHYSICIAN of USP Sainte-Périne
 	prescriber account // S2: PRESCRIBER_PHYSICIAN of Hôpital des Diaconesses
@@ -83,7 +84,15 @@ type instance struct {
 // serves it on 127.0.0.1. n numbers the instances from 1; from the second
 // on, the PostgreSQL connections carry application_name
 // passerelle-load-<n> so that pg_stat_activity tells them apart.
-func startInstance(ctx context.Context, st store.Config, logger *slog.Logger, n int, resolversOnly bool) (*instance, error) {
+// serving is how an instance serves, as serve's flags set it.
+type serving struct {
+	// resolversOnly: without the direct reads (serve --direct-reads=false).
+	resolversOnly bool
+	// statistics: serve --statistics-fresh and --statistics-stale.
+	statistics stats.CacheConfig
+}
+
+func startInstance(ctx context.Context, st store.Config, logger *slog.Logger, n int, how serving) (*instance, error) {
 	lcfg := events.ListenerConfig{}
 	if n > 1 {
 		st.DatabaseURL = withApplicationName(st.DatabaseURL, fmt.Sprintf("passerelle-load-%d", n))
@@ -102,7 +111,8 @@ func startInstance(ctx context.Context, st store.Config, logger *slog.Logger, n 
 		// measurements and change the data between runs.
 		Logger:        logger,
 		Listener:      lcfg,
-		ResolversOnly: resolversOnly,
+		ResolversOnly: how.resolversOnly,
+		Statistics:    how.statistics,
 	})
 	if errors.Is(err, demo.ErrRealData) {
 		return nil, fmt.Errorf("%w\n(a data set generated before generated accounts became demo ones: regenerate it, or run "+
@@ -144,19 +154,19 @@ func withApplicationName(dbURL, name string) string {
 
 // startTarget opens the database, builds the server exactly as the command
 // does (app.New), serves it on 127.0.0.1 and signs the accounts in.
-// With resolversOnly, the server has no direct reads (app.Config).
-func startTarget(ctx context.Context, st store.Config, conns int, trace func(context.Context, string), logs, resolversOnly bool) (*target, error) {
+// how says how the server serves (direct reads, statistics cache).
+func startTarget(ctx context.Context, st store.Config, conns int, trace func(context.Context, string), logs bool, how serving) (*target, error) {
 	st.Trace = trace
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if logs {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	in, err := startInstance(ctx, st, logger, 1, resolversOnly)
+	in, err := startInstance(ctx, st, logger, 1, how)
 	if err != nil {
 		return nil, err
 	}
 	t := &target{app: in.app, url: in.url, dialect: in.app.DB.Dialect, client: newHTTPClient(conns),
-		instances: []*instance{in}, store: st, logger: logger, resolversOnly: resolversOnly}
+		instances: []*instance{in}, store: st, logger: logger, serving: how}
 	if err := t.signIn(ctx); err != nil {
 		t.close()
 		return nil, err
@@ -169,7 +179,7 @@ func startTarget(ctx context.Context, st store.Config, conns int, trace func(con
 // instance are valid on all.
 func (t *target) addInstances(ctx context.Context, n int) error {
 	for len(t.instances) < n {
-		in, err := startInstance(ctx, t.store, t.logger, len(t.instances)+1, t.resolversOnly)
+		in, err := startInstance(ctx, t.store, t.logger, len(t.instances)+1, t.serving)
 		if err != nil {
 			return fmt.Errorf("instance %d: %w", len(t.instances)+1, err)
 		}

@@ -28,6 +28,7 @@ import (
 	"passerelle/internal/gctune"
 	"passerelle/notify"
 	"passerelle/server"
+	"passerelle/stats"
 	"passerelle/store"
 	"passerelle/viewer"
 	"passerelle/workflow"
@@ -167,6 +168,10 @@ func serve(ctx context.Context, args []string) error {
 		"archive admitted and cancelled requests this long after the admission or cancellation; 0: never (env PASSERELLE_ARCHIVE_AFTER)")
 	archiveEvery := fs.Duration("archive-interval", envDuration("PASSERELLE_ARCHIVE_INTERVAL", workflow.DefaultArchiveInterval),
 		"how often archiving looks for due requests (also once at start) (env PASSERELLE_ARCHIVE_INTERVAL)")
+	statsFresh := fs.Duration("statistics-fresh", envDuration("PASSERELLE_STATISTICS_FRESH", stats.DefaultFresh),
+		"serve computed statistics again for this long; 0: compute every request (env PASSERELLE_STATISTICS_FRESH)")
+	statsStale := fs.Duration("statistics-stale", envDuration("PASSERELLE_STATISTICS_STALE", stats.DefaultStale),
+		"after that and up to this age, serve them at once while computing new ones (env PASSERELLE_STATISTICS_STALE)")
 	smtpAddr := fs.String("smtp-addr", env("PASSERELLE_SMTP_ADDR", ""),
 		"mail server (host:port) for the e-mail notifications; empty: no e-mails (env PASSERELLE_SMTP_ADDR)")
 	smtpFrom := fs.String("smtp-from", env("PASSERELLE_SMTP_FROM", "Passerelle <ne-pas-repondre@localhost>"),
@@ -213,6 +218,7 @@ func serve(ctx context.Context, args []string) error {
 		Limits:                  graph.Limits{OperationTimeout: *opTimeout},
 		Archive:                 workflow.ArchiveConfig{After: *archiveAfter, Interval: *archiveEvery},
 		Notify:                  notifications,
+		Statistics:              stats.CacheConfig{Fresh: *statsFresh, Stale: *statsStale},
 		Logger:                  logger,
 		Banner:                  os.Stdout,
 	})

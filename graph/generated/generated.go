@@ -112,6 +112,7 @@ type ComplexityRoot struct {
 		Admitted                     func(childComplexity int) int
 		CancellationsByReason        func(childComplexity int) int
 		Cancelled                    func(childComplexity int) int
+		ComputedAt                   func(childComplexity int) int
 		Confirmed                    func(childComplexity int) int
 		MedianSendToAdmissionMinutes func(childComplexity int) int
 		MedianSendToAnswerMinutes    func(childComplexity int) int
@@ -914,6 +915,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AdmissionStatistics.Cancelled(childComplexity), true
+	case "AdmissionStatistics.computedAt":
+		if e.ComplexityRoot.AdmissionStatistics.ComputedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdmissionStatistics.ComputedAt(childComplexity), true
 	case "AdmissionStatistics.confirmed":
 		if e.ComplexityRoot.AdmissionStatistics.Confirmed == nil {
 			break
@@ -5165,6 +5172,8 @@ type AdmissionStatistics {
   medianSendToAdmissionMinutes: Float
   "Share of dispatches never answered."
   unansweredShare: Float
+  "When these figures were computed: a report is reused for a while (serve --statistics-fresh, --statistics-stale), so it may be a few minutes old."
+  computedAt: Time!
   refusalsByReason: [RefusalCount!]!
   cancellationsByReason: [CancellationCount!]!
   requestsByOriginKind: [OriginKindCount!]!
@@ -5558,6 +5567,8 @@ func (ec *executionContext) childFields_AdmissionStatistics(ctx context.Context,
 		return ec.fieldContext_AdmissionStatistics_medianSendToAdmissionMinutes(ctx, field)
 	case "unansweredShare":
 		return ec.fieldContext_AdmissionStatistics_unansweredShare(ctx, field)
+	case "computedAt":
+		return ec.fieldContext_AdmissionStatistics_computedAt(ctx, field)
 	case "refusalsByReason":
 		return ec.fieldContext_AdmissionStatistics_refusalsByReason(ctx, field)
 	case "cancellationsByReason":
@@ -8944,6 +8955,29 @@ func (ec *executionContext) _AdmissionStatistics_unansweredShare(ctx context.Con
 }
 func (ec *executionContext) fieldContext_AdmissionStatistics_unansweredShare(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AdmissionStatistics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AdmissionStatistics_computedAt(ctx context.Context, field graphql.CollectedField, obj *model.AdmissionStatistics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdmissionStatistics_computedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ComputedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdmissionStatistics_computedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdmissionStatistics", field, false, false, "Time")
 }
 
 func (ec *executionContext) _AdmissionStatistics_refusalsByReason(ctx context.Context, field graphql.CollectedField, obj *model.AdmissionStatistics) (ret graphql.Marshaler) {
@@ -25257,6 +25291,11 @@ func (ec *executionContext) _AdmissionStatistics(ctx context.Context, sel ast.Se
 		case "unansweredShare":
 			out.Values[i] = ec._AdmissionStatistics_unansweredShare(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "computedAt":
+			out.Values[i] = ec._AdmissionStatistics_computedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "refusalsByReason":

@@ -40,7 +40,9 @@ type AdmissionStatistics struct {
 	MedianSendToAnswerMinutes    *float64 `json:"medianSendToAnswerMinutes,omitempty"`
 	MedianSendToAdmissionMinutes *float64 `json:"medianSendToAdmissionMinutes,omitempty"`
 	// Share of dispatches never answered.
-	UnansweredShare       *float64             `json:"unansweredShare,omitempty"`
+	UnansweredShare *float64 `json:"unansweredShare,omitempty"`
+	// When these figures were computed: a report is reused for a while (serve --statistics-fresh, --statistics-stale), so it may be a few minutes old.
+	ComputedAt            time.Time            `json:"computedAt"`
 	RefusalsByReason      []*RefusalCount      `json:"refusalsByReason"`
 	CancellationsByReason []*CancellationCount `json:"cancellationsByReason"`
 	RequestsByOriginKind  []*OriginKindCount   `json:"requestsByOriginKind"`
