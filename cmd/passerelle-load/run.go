@@ -213,6 +213,11 @@ func run(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("server %s on %s (%s), GOMAXPROCS %d, %s, load average %s\n", t.url, t.app.DB.Where, t.dialect, runtime.GOMAXPROCS(0), gc, hostload.Average())
 	fmt.Printf("schema: migrations %s\n", schemaVersion(ctx, t))
+	if sc := o.serving.statistics; sc.Fresh > 0 {
+		fmt.Printf("statistics: a report is reused %s, served stale up to %s (S4 measures mostly reuse; --statistics-fresh 0 measures the computation; the SQL baseline always computes)\n", sc.Fresh, max(sc.Stale, sc.Fresh))
+	} else {
+		fmt.Println("statistics: computed on every request")
+	}
 	defer func() { fmt.Printf("load average at the end: %s\n", hostload.Average()) }()
 	if t.dialect == dialect.Postgres {
 		cfg.meter = &cpuMeter{db: t.app.DB.SQL}
