@@ -306,17 +306,9 @@ func (s *Service) Revoke(ctx context.Context, habilitationID uuid.UUID) (*ent.Ha
 	}
 	var out *ent.Habilitation
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		// Row rules show a referent their own habilitations and those of the
-		// structures they administer; the rule table then decides.
-		h, err := tx.Habilitation.Get(ctx, habilitationID)
-		if ent.IsNotFound(err) {
-			return apperr.NotFoundError("habilitation")
-		}
+		h, err := habilitationFor(ctx, tx, v, habilitationID, false)
 		if err != nil {
 			return err
-		}
-		if !authz.CanAdminister(v, authz.ManageAccounts, h.StructureID) {
-			return apperr.NotFoundError("habilitation")
 		}
 		if h.RevokedAt != nil {
 			return apperr.New(apperr.Conflict, "the habilitation is already revoked")
@@ -353,15 +345,9 @@ func (s *Service) SetEmailNotifications(ctx context.Context, habilitationID uuid
 	}
 	var out *ent.Habilitation
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		h, err := tx.Habilitation.Get(ctx, habilitationID)
-		if ent.IsNotFound(err) {
-			return apperr.NotFoundError("habilitation")
-		}
+		h, err := habilitationFor(ctx, tx, v, habilitationID, true)
 		if err != nil {
 			return err
-		}
-		if h.UserID != v.UserID && !authz.CanAdminister(v, authz.ManageAccounts, h.StructureID) {
-			return apperr.NotFoundError("habilitation")
 		}
 		if h.RevokedAt != nil {
 			return apperr.New(apperr.Conflict, "the habilitation is revoked")
@@ -376,6 +362,25 @@ func (s *Service) SetEmailNotifications(ctx context.Context, habilitationID uuid
 		return nil, mapError(err)
 	}
 	return out.Unwrap(), nil
+}
+
+// habilitationFor loads a habilitation the viewer may change: one of a
+// structure where they manage accounts, or, with holder, their own. Row
+// rules show a referent their own habilitations and those of the
+// structures they administer; the rule table then decides. Anything else
+// is NOT_FOUND.
+func habilitationFor(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, id uuid.UUID, holder bool) (*ent.Habilitation, error) {
+	h, err := tx.Habilitation.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apperr.NotFoundError("habilitation")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !(holder && h.UserID == v.UserID) && !authz.CanAdminister(v, authz.ManageAccounts, h.StructureID) {
+		return nil, apperr.NotFoundError("habilitation")
+	}
+	return h, nil
 }
 
 // accountFor loads an account the viewer administers: regional support any

@@ -11,8 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"passerelle/auth"
-	"passerelle/demo"
+	"passerelle/demo/demotest"
 	"passerelle/ent"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/habilitation"
@@ -21,7 +20,6 @@ import (
 	"passerelle/ent/user"
 	"passerelle/enums"
 	"passerelle/store"
-	"passerelle/store/storetest"
 	"passerelle/viewer"
 	"passerelle/workflow"
 )
@@ -66,17 +64,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db, err := store.Open(context.Background(), store.Config{DatabaseURL: storetest.DatabaseURL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := demo.Load(context.Background(), db.Client, time.Now().UTC()); err != nil {
-		t.Fatal(err)
-	}
+	db := demotest.Open(t, store.Config{})
 	f := &fixture{t: t, db: db, sys: viewer.System(context.Background()), now: time.Now().UTC(), mail: &outbox{}}
 	f.wf = workflow.NewService(db.Client, nil, workflow.Config{})
 	t.Cleanup(f.wf.Close)
@@ -96,15 +84,7 @@ func (f *fixture) optIn(emails ...string) {
 
 func (f *fixture) as(email string) context.Context {
 	f.t.Helper()
-	u, err := f.db.Client.User.Query().Where(user.Email(email)).Only(f.sys)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	v, err := auth.NewService(f.db.Client, auth.Config{DemoMode: true}).LoadViewer(context.Background(), u, uuid.New())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return viewer.NewContext(context.Background(), v)
+	return demotest.As(f.t, f.db.Client, email)
 }
 
 func (f *fixture) unitID(name string) uuid.UUID {

@@ -32,15 +32,7 @@ import (
 // PASSERELLE_TEST_POSTGRES).
 func openDB(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), store.Config{DatabaseURL: storetest.DatabaseURL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return storetest.Open(t, store.Config{})
 }
 
 // world is the directory the generated requests refer to.

@@ -23,14 +23,7 @@ import (
 // data: access-log rows have no foreign keys).
 func logService(t testing.TB) (*Service, *store.DB) {
 	t.Helper()
-	db, err := store.Open(context.Background(), store.Config{DatabaseURL: storetest.DatabaseURL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, store.Config{})
 	s := NewService(db.Client, nil, Config{})
 	t.Cleanup(s.Close)
 	return s, db

@@ -9,14 +9,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"passerelle/auth"
-	"passerelle/demo"
+	"passerelle/demo/demotest"
 	"passerelle/ent"
 	"passerelle/ent/unit"
-	"passerelle/ent/user"
 	"passerelle/enums"
 	"passerelle/store"
-	"passerelle/store/storetest"
 	"passerelle/viewer"
 )
 
@@ -46,17 +43,7 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{t: t, sys: viewer.System(context.Background())}
-	db, err := store.Open(context.Background(), store.Config{DatabaseURL: storetest.DatabaseURL(t), Trace: f.trace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := demo.Load(context.Background(), db.Client, time.Now().UTC()); err != nil {
-		t.Fatal(err)
-	}
+	db := demotest.Open(t, store.Config{Trace: f.trace})
 	f.db = db
 	f.svc = NewService(db.Client, nil, Config{CheckResults: true})
 	t.Cleanup(f.svc.Close)
@@ -86,15 +73,7 @@ func (f *fixture) count(fn func()) []string {
 // as is a context signed in as a demo account.
 func (f *fixture) as(email string) context.Context {
 	f.t.Helper()
-	u, err := f.db.Client.User.Query().Where(user.Email(email)).Only(f.sys)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	v, err := auth.NewService(f.db.Client, auth.Config{DemoMode: true}).LoadViewer(context.Background(), u, uuid.New())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return viewer.NewContext(context.Background(), v)
+	return demotest.As(f.t, f.db.Client, email)
 }
 
 func (f *fixture) unitID(name string) uuid.UUID {

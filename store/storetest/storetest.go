@@ -76,3 +76,21 @@ func DatabaseURL(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// Open opens a fresh database for t (cfg.DatabaseURL, when empty, is
+// DatabaseURL(t)), applies the migrations and closes it when t ends.
+func Open(t testing.TB, cfg store.Config) *store.DB {
+	t.Helper()
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = DatabaseURL(t)
+	}
+	db, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
