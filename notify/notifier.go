@@ -97,6 +97,36 @@ type Notifier struct {
 	mu            sync.Mutex
 	stop          func()
 	lastReminders time.Time
+	// failing is the event whose e-mails could not be prepared, and how
+	// many passes in a row failed on it (giveUp).
+	failing struct {
+		event  int64
+		passes int
+	}
+}
+
+// giveUpAfter is how many passes in a row may fail on one event before its
+// e-mails are given up: a failure that lasts (a message that cannot be
+// rendered, a row gone) must not stop every later e-mail, while a passing
+// one (the database busy) is retried.
+const giveUpAfter = 3
+
+// giveUp records a failure to prepare an event's e-mails and says whether
+// to skip them now, logged at ERROR.
+func (n *Notifier) giveUp(event int64, err error) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.failing.event != event {
+		n.failing.event, n.failing.passes = event, 0
+	}
+	n.failing.passes++
+	if n.failing.passes < giveUpAfter {
+		return false
+	}
+	n.log.Error("e-mail notifications: the e-mails of an event cannot be prepared; given up", "event", event,
+		"passes", n.failing.passes, "error", err)
+	n.failing.event, n.failing.passes = 0, 0
+	return true
 }
 
 // New returns a notifier; Start runs it. Several instances may run one on
@@ -210,7 +240,7 @@ func (n *Notifier) Prepare(ctx context.Context) (int, error) {
 		var rows []draft
 		for _, e := range evs {
 			rs, err := n.forEvent(ctx, c, e)
-			if err != nil {
+			if err != nil && !n.giveUp(e.ID, err) {
 				return total, fmt.Errorf("event %d: %w", e.ID, err)
 			}
 			rows = append(rows, rs...)

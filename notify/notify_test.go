@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/google/uuid"
 
 	"passerelle/demo/demotest"
 	"passerelle/ent"
 	"passerelle/ent/dispatch"
+	"passerelle/ent/event"
 	"passerelle/ent/habilitation"
 	"passerelle/ent/notification"
 	"passerelle/ent/unit"
@@ -368,5 +370,40 @@ func TestReminders(t *testing.T) {
 	d := f.db.Client.Dispatch.Query().Where(dispatch.ID(ds[perine])).OnlyX(f.sys)
 	if m := f.prepared("overdue:")[prescriber][0]; !strings.Contains(m.Body, "48") && !strings.Contains(m.Subject, "48") {
 		t.Errorf("overdue reminder for %s: %s", d.ID, m.Subject)
+	}
+}
+
+// TestPoisonEvent: an event whose e-mails cannot be prepared is retried a
+// few passes, then given up, and the e-mails after it go out.
+func TestPoisonEvent(t *testing.T) {
+	f := newFixture(t)
+	f.must(f.n.Prepare(context.Background()))
+	f.optIn(perineDoctor)
+	perine := f.unitID("USP Sainte-Périne")
+	f.sent("Avant", perine)
+	// The first REQUEST_SENT now names a request that is gone for the
+	// notifier (its unit unknown): preparing it fails.
+	ev := f.db.Client.Event.Query().Where(event.TypeEQ(enums.EventTypeRequestSent)).OnlyX(f.sys)
+	q := "UPDATE events SET unit_id = ? WHERE id = ?"
+	if f.db.Dialect == dialect.Postgres {
+		q = "UPDATE events SET unit_id = $1 WHERE id = $2"
+	}
+	if _, err := f.db.SQL.ExecContext(context.Background(), q, uuid.New(), ev.ID); err != nil {
+		t.Fatal(err) // events are immutable to ent: the test changes the row underneath
+	}
+	f.sent("Après", perine)
+	for pass := 1; pass < giveUpAfter; pass++ {
+		if _, err := f.n.Prepare(context.Background()); err == nil {
+			t.Fatalf("pass %d: the failing event did not fail the pass", pass)
+		}
+		if n := f.db.Client.Notification.Query().CountX(f.sys); n != 0 {
+			t.Fatalf("pass %d: %d e-mails written past a failing event", pass, n)
+		}
+	}
+	if _, err := f.n.Prepare(context.Background()); err != nil {
+		t.Fatalf("after %d passes the event is still not given up: %v", giveUpAfter, err)
+	}
+	if got := recipients(f.prepared("event:")); len(got) != 1 || got[0] != perineDoctor {
+		t.Errorf("after the failing event: e-mails to %v, want the physician's about the second request", got)
 	}
 }
