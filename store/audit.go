@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	atlasschema "ariga.io/atlas/sql/schema"
@@ -180,8 +181,13 @@ func (d *DB) moveAccessLog(ctx context.Context, conn *stdsql.Conn) error {
 			if err := createAuditTable(ctx, tx); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO "+AuditSchema+"."+accessLogTable+
-				" SELECT * FROM main."+accessLogTable)
+			cols, err := copyableColumns(ctx, tx)
+			if err != nil {
+				return err
+			}
+			list := strings.Join(cols, ", ")
+			_, err = tx.ExecContext(ctx, "INSERT OR IGNORE INTO "+AuditSchema+"."+accessLogTable+" ("+list+
+				") SELECT "+list+" FROM main."+accessLogTable)
 			return err
 		}); err != nil {
 			return fmt.Errorf("copying the access log to its own file: %w", err)
@@ -206,6 +212,51 @@ func (d *DB) moveAccessLog(ctx context.Context, conn *stdsql.Conn) error {
 			return nil
 		}
 	}
+}
+
+// copyableColumns names the columns of the access log to copy from the
+// main file to the audit file, by name: the two tables may differ in column
+// order (the audit file's table was made by an older version, and a
+// migration rebuilt the main file's since), and `SELECT *` would then put
+// values in the wrong columns. A column of the main file's table that the
+// audit file's lacks stops the move (its values would be lost); one the
+// audit file's table has more is left to its default.
+func copyableColumns(ctx context.Context, tx *stdsql.Tx) ([]string, error) {
+	columns := func(schema string) ([]string, error) {
+		rows, err := tx.QueryContext(ctx, "SELECT name FROM pragma_table_info(?, ?) ORDER BY cid", accessLogTable, schema)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		return out, rows.Err()
+	}
+	inMain, err := columns("main")
+	if err != nil {
+		return nil, err
+	}
+	audit, err := columns(AuditSchema)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range inMain {
+		if !slices.Contains(audit, c) {
+			return nil, fmt.Errorf("the access log in the main file has a column %q that its table in %s lacks: "+
+				"add it there (ALTER TABLE %s.%s ADD COLUMN …), then migrate again", c, AuditSchema, AuditSchema, accessLogTable)
+		}
+	}
+	quoted := make([]string, len(inMain))
+	for i, c := range inMain {
+		quoted[i] = "`" + strings.ReplaceAll(c, "`", "``") + "`"
+	}
+	return quoted, nil
 }
 
 // createIndexOnAccessLog is a SQLite index creation on the access log:

@@ -243,3 +243,50 @@ func TestMigrationsReachTheMovedAccessLog(t *testing.T) {
 	}
 	write(t, db)
 }
+
+// The access log's two copies may list their columns in other orders (a
+// migration rebuilt the main file's table after the audit file's was made):
+// the move copies by name, where `SELECT *` would put values in the wrong
+// columns. A column the audit file's copy lacks stops the move, nothing
+// lost.
+func TestAccessLogMoveCopiesByName(t *testing.T) {
+	ctx := context.Background()
+	exec := func(db *store.DB, stmts ...string) {
+		t.Helper()
+		for _, s := range stmts {
+			if _, err := db.SQL.Exec(s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+	}
+	u, r := uuid.NewString(), uuid.NewString()
+	row := "INSERT INTO main.access_logs (id, user_id, request_id, kind, accessed_at) VALUES (7, '" + u + "', '" + r +
+		"', 'DISPATCH_OPENED', '2026-01-02 03:04:05')"
+
+	db := openFile(t, -1)
+	write(t, db) // id 1, in the audit file
+	exec(db, "CREATE TABLE main.access_logs (`kind` text NOT NULL, `accessed_at` datetime NOT NULL, "+
+		"`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT, `request_id` uuid NOT NULL, `dispatch_id` uuid NULL, `user_id` uuid NOT NULL)", row)
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var kind, user, request string
+	if err := db.SQL.QueryRow("SELECT kind, user_id, request_id FROM "+store.AuditSchema+".access_logs WHERE id = 7").
+		Scan(&kind, &user, &request); err != nil {
+		t.Fatal(err)
+	}
+	if kind != "DISPATCH_OPENED" || user != u || request != r {
+		t.Errorf("moved row: kind %q user %q request %q, want DISPATCH_OPENED %s %s", kind, user, request, u, r)
+	}
+
+	db = openFile(t, -1)
+	write(t, db)
+	exec(db, "CREATE TABLE main.access_logs (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT, `user_id` uuid NOT NULL, "+
+		"`request_id` uuid NOT NULL, `dispatch_id` uuid NULL, `kind` text NOT NULL, `accessed_at` datetime NOT NULL, `device` text NULL)", row)
+	if _, err := db.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "device") {
+		t.Fatalf("Migrate with a column the audit file lacks: %v, want an error naming it", err)
+	}
+	if got := column[int64](t, db, "SELECT id FROM main.access_logs"); !slices.Equal(got, []int64{7}) {
+		t.Errorf("after the refused move the main file's access log holds %v, want its row 7", got)
+	}
+}
