@@ -141,6 +141,14 @@ func splitList(s string) []string {
 }
 
 func serve(ctx context.Context, args []string) error {
+	fs, run := serveCommand()
+	_ = fs.Parse(args)
+	return run(ctx)
+}
+
+// serveCommand declares serve's flags and returns what runs with their
+// values once parsed (TestServeFlagsDocumented reads the declarations).
+func serveCommand() (*flag.FlagSet, func(context.Context) error) {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	st := storeFlags(fs)
 	addr := fs.String("addr", env("PASSERELLE_ADDR", "127.0.0.1:8080"), "listen address (env PASSERELLE_ADDR)")
@@ -180,68 +188,68 @@ func serve(ctx context.Context, args []string) error {
 		"user name at the mail server, with the password in PASSERELLE_SMTP_PASSWORD (env PASSERELLE_SMTP_USERNAME)")
 	publicURL := fs.String("public-url", env("PASSERELLE_PUBLIC_URL", ""),
 		"the address people open Passerelle at, quoted in the e-mails (env PASSERELLE_PUBLIC_URL)")
-	_ = fs.Parse(args)
-
-	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-	if *jsonLogs {
-		h = slog.NewJSONHandler(os.Stderr, nil)
-	}
-	logger := slog.New(h)
-	logger.Info("garbage collector", "settings", gctune.Apply(*gcPercent, int64(*memLimit)<<20).String())
-	notifications := notify.Config{PublicURL: *publicURL}
-	if *smtpAddr != "" {
-		mailer := notify.SMTP{Addr: *smtpAddr, From: *smtpFrom, Username: *smtpUser, Password: os.Getenv("PASSERELLE_SMTP_PASSWORD")}
-		if err := mailer.Check(); err != nil {
-			return fmt.Errorf("e-mail notifications: %w", err)
+	return fs, func(ctx context.Context) error {
+		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+		if *jsonLogs {
+			h = slog.NewJSONHandler(os.Stderr, nil)
 		}
-		notifications.Sender = mailer
-		logger.Info("e-mail notifications on", "server", *smtpAddr, "from", *smtpFrom)
-	} else {
-		logger.Info("e-mail notifications off (no --smtp-addr)")
-	}
-	origins := splitList(*cors)
-	if *demoMode && len(origins) == 0 {
-		origins = []string{"http://localhost:*", "http://127.0.0.1:*"}
-	}
-	a, err := app.New(ctx, app.Config{
-		Store: *st,
-		Server: server.Config{
-			CORSOrigins: origins, EnableIDE: !*production, EnableIntrospection: !*production,
-			BehindTLS: *behindTLS, TrustProxy: *trustProxy,
-		},
-		Auth:                    auth.Config{TokenTTL: *tokenTTL, IdleTimeout: *idle},
-		MaxHabilitationDuration: *maxHab,
-		Demo:                    *demoMode,
-		Migrate:                 *migrateAtStart,
-		Metrics:                 *metricsAddr != "",
-		ResolversOnly:           !*directReads,
-		Limits:                  graph.Limits{OperationTimeout: *opTimeout},
-		Archive:                 workflow.ArchiveConfig{After: *archiveAfter, Interval: *archiveEvery},
-		Notify:                  notifications,
-		Statistics:              stats.CacheConfig{Fresh: *statsFresh, Stale: *statsStale},
-		Logger:                  logger,
-		Banner:                  os.Stdout,
-	})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	if *metricsAddr != "" {
-		ln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			return fmt.Errorf("metrics: listen on %s: %w", *metricsAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", a.Metrics.Handler())
-		mlog := logger.With("listener", "metrics")
-		go func() {
-			if err := server.Serve(ctx, ln, mux, mlog); err != nil {
-				mlog.Error("metrics listener stopped", "error", err)
+		logger := slog.New(h)
+		logger.Info("garbage collector", "settings", gctune.Apply(*gcPercent, int64(*memLimit)<<20).String())
+		notifications := notify.Config{PublicURL: *publicURL}
+		if *smtpAddr != "" {
+			mailer := notify.SMTP{Addr: *smtpAddr, From: *smtpFrom, Username: *smtpUser, Password: os.Getenv("PASSERELLE_SMTP_PASSWORD")}
+			if err := mailer.Check(); err != nil {
+				return fmt.Errorf("e-mail notifications: %w", err)
 			}
-		}()
+			notifications.Sender = mailer
+			logger.Info("e-mail notifications on", "server", *smtpAddr, "from", *smtpFrom)
+		} else {
+			logger.Info("e-mail notifications off (no --smtp-addr)")
+		}
+		origins := splitList(*cors)
+		if *demoMode && len(origins) == 0 {
+			origins = []string{"http://localhost:*", "http://127.0.0.1:*"}
+		}
+		a, err := app.New(ctx, app.Config{
+			Store: *st,
+			Server: server.Config{
+				CORSOrigins: origins, EnableIDE: !*production, EnableIntrospection: !*production,
+				BehindTLS: *behindTLS, TrustProxy: *trustProxy,
+			},
+			Auth:                    auth.Config{TokenTTL: *tokenTTL, IdleTimeout: *idle},
+			MaxHabilitationDuration: *maxHab,
+			Demo:                    *demoMode,
+			Migrate:                 *migrateAtStart,
+			Metrics:                 *metricsAddr != "",
+			ResolversOnly:           !*directReads,
+			Limits:                  graph.Limits{OperationTimeout: *opTimeout},
+			Archive:                 workflow.ArchiveConfig{After: *archiveAfter, Interval: *archiveEvery},
+			Notify:                  notifications,
+			Statistics:              stats.CacheConfig{Fresh: *statsFresh, Stale: *statsStale},
+			Logger:                  logger,
+			Banner:                  os.Stdout,
+		})
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if *metricsAddr != "" {
+			ln, err := net.Listen("tcp", *metricsAddr)
+			if err != nil {
+				return fmt.Errorf("metrics: listen on %s: %w", *metricsAddr, err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", a.Metrics.Handler())
+			mlog := logger.With("listener", "metrics")
+			go func() {
+				if err := server.Serve(ctx, ln, mux, mlog); err != nil {
+					mlog.Error("metrics listener stopped", "error", err)
+				}
+			}()
+		}
+		logger.Info("database ready", "where", a.DB.Where)
+		return server.Run(ctx, *addr, a.Handler, logger)
 	}
-	logger.Info("database ready", "where", a.DB.Where)
-	return server.Run(ctx, *addr, a.Handler, logger)
 }
 
 // generate writes a synthetic data set. Restarting it after an
