@@ -65,14 +65,25 @@ func miInstance(t *testing.T, url, listenerName string) *env {
 // delay.
 func miInstanceBackoff(t *testing.T, url, listenerName string, backoff time.Duration) *env {
 	t.Helper()
-	a, err := app.New(context.Background(), app.Config{
+	return miInstanceWith(t, url, listenerName, backoff, nil)
+}
+
+// miInstanceWith is miInstanceBackoff with a change to the configuration
+// (nil: none).
+func miInstanceWith(t *testing.T, url, listenerName string, backoff time.Duration, change func(*app.Config)) *env {
+	t.Helper()
+	cfg := app.Config{
 		Store:    store.Config{DatabaseURL: url},
 		Server:   server.Config{EnableIntrospection: true},
 		Limits:   graph.Limits{MutationsPerMinute: 1 << 20, MutationBurst: 1 << 20},
 		Demo:     true,
 		Logger:   testLogger(),
 		Listener: events.ListenerConfig{ApplicationName: listenerName, BackoffMin: backoff, BackoffMax: 2 * backoff},
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	a, err := app.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"passerelle/app"
 	"passerelle/ent/habilitation"
+	"passerelle/ent/notification"
 	"passerelle/ent/user"
 	"passerelle/notify"
 	"passerelle/notify/notifytest"
@@ -63,5 +64,63 @@ func TestEmailNotification(t *testing.T) {
 	// its events at once).
 	if n := e.app.DB.Client.Notification.Query().CountX(sys); n != 1 {
 		t.Errorf("%d e-mails prepared, want 1", n)
+	}
+}
+
+// TestEmailNotificationsAcrossInstances: two instances on one PostgreSQL
+// database, both with notifications on, one mail server: each request sent
+// (one through each instance) gives the opted-in physician one e-mail, not
+// one per instance.
+func TestEmailNotificationsAcrossInstances(t *testing.T) {
+	url := miDatabase(t)
+	addr, got := notifytest.Sink(t)
+	mailing := func(c *app.Config) {
+		c.Notify = notify.Config{Sender: notify.SMTP{Addr: addr, From: "Passerelle <ne-pas-repondre@passerelle.example.org>"},
+			Interval: 10 * time.Millisecond}
+	}
+	a := miInstanceWith(t, url, "passerelle-listener-a", 100*time.Millisecond, mailing)
+	b := miInstanceWith(t, url, "passerelle-listener-b", 100*time.Millisecond, mailing)
+	sys := viewer.AllowWrites(viewer.System(context.Background()))
+	if _, err := a.app.DB.Client.Habilitation.Update().Where(habilitation.HasUserWith(user.Email(perineDoctor))).
+		SetEmailNotifications(true).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n, _ := a.app.DB.Client.NotificationCursor.Query().Count(sys); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the notifiers made no first pass")
+		}
+	}
+	perine := a.unitID("USP Sainte-Périne")
+	a.sentRequest(perine)
+	b.sentRequest(perine)
+	for i := range 2 {
+		select {
+		case <-got:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d e-mails of 2 reached the mail server", i)
+		}
+	}
+	// Every e-mail prepared is sent; then both instances stop (Close waits
+	// for a pass in progress): whatever either sent is in the sink by now.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n, _ := a.app.DB.Client.Notification.Query().Where(notification.SentAtIsNil()).Count(sys); n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("e-mails left unsent")
+		}
+	}
+	if n := a.app.DB.Client.Notification.Query().CountX(sys); n != 2 {
+		t.Errorf("%d e-mails prepared for two requests, want 2", n)
+	}
+	a.app.Notifier.Close()
+	b.app.Notifier.Close()
+	select {
+	case extra := <-got:
+		t.Errorf("an e-mail sent twice:\n%s", extra)
+	default:
 	}
 }
