@@ -304,34 +304,21 @@ func (s *Service) Revoke(ctx context.Context, habilitationID uuid.UUID) (*ent.Ha
 	if err != nil {
 		return nil, err
 	}
-	var out *ent.Habilitation
-	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		h, err := habilitationFor(ctx, tx, v, habilitationID, false)
-		if err != nil {
-			return err
-		}
-		if h.RevokedAt != nil {
-			return apperr.New(apperr.Conflict, "the habilitation is already revoked")
-		}
-		w := viewer.AllowWrites(ctx)
-		// Conditional update: of two concurrent revocations, one wins.
-		n, err := tx.Habilitation.Update().
-			Where(habilitation.ID(h.ID), habilitation.RevokedAtIsNil()).
-			SetRevokedAt(s.now()).SetRevokedBy(v.UserID).
-			Save(w)
-		if err != nil {
-			return err
-		}
-		if n != 1 {
-			return apperr.New(apperr.Conflict, "the habilitation is already revoked")
-		}
-		out, err = tx.Habilitation.Get(ctx, h.ID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out.Unwrap(), nil
+	return s.changeHabilitation(ctx, v, habilitationID, false, "the habilitation is already revoked",
+		func(tx *ent.Tx, h *ent.Habilitation) error {
+			// Conditional update: of two concurrent revocations, one wins.
+			n, err := tx.Habilitation.Update().
+				Where(habilitation.ID(h.ID), habilitation.RevokedAtIsNil()).
+				SetRevokedAt(s.now()).SetRevokedBy(v.UserID).
+				Save(viewer.AllowWrites(ctx))
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				return apperr.New(apperr.Conflict, "the habilitation is already revoked")
+			}
+			return nil
+		})
 }
 
 // SetEmailNotifications switches the e-mail notifications of a
@@ -343,16 +330,27 @@ func (s *Service) SetEmailNotifications(ctx context.Context, habilitationID uuid
 	if err != nil {
 		return nil, err
 	}
+	return s.changeHabilitation(ctx, v, habilitationID, true, "the habilitation is revoked",
+		func(tx *ent.Tx, h *ent.Habilitation) error {
+			return tx.Habilitation.UpdateOneID(h.ID).SetEmailNotifications(on).Exec(viewer.AllowWrites(ctx))
+		})
+}
+
+// changeHabilitation applies change, in one transaction, to a habilitation
+// the viewer may change (habilitationFor) that is not revoked (else
+// CONFLICT with revoked), and returns it as changed.
+func (s *Service) changeHabilitation(ctx context.Context, v *viewer.Viewer, id uuid.UUID, holder bool, revoked string,
+	change func(*ent.Tx, *ent.Habilitation) error) (*ent.Habilitation, error) {
 	var out *ent.Habilitation
-	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		h, err := habilitationFor(ctx, tx, v, habilitationID, true)
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		h, err := habilitationFor(ctx, tx, v, id, holder)
 		if err != nil {
 			return err
 		}
 		if h.RevokedAt != nil {
-			return apperr.New(apperr.Conflict, "the habilitation is revoked")
+			return apperr.New(apperr.Conflict, "%s", revoked)
 		}
-		if err := tx.Habilitation.UpdateOneID(h.ID).SetEmailNotifications(on).Exec(viewer.AllowWrites(ctx)); err != nil {
+		if err := change(tx, h); err != nil {
 			return err
 		}
 		out, err = tx.Habilitation.Get(ctx, h.ID)
