@@ -15,6 +15,7 @@ import (
 	"passerelle/store"
 	"passerelle/store/storetest"
 	"passerelle/viewer"
+	"passerelle/workflow"
 )
 
 func openDB(t *testing.T) *store.DB {
@@ -59,6 +60,7 @@ func TestInvariants(t *testing.T) {
 	refRE := regexp.MustCompile(`^USP-\d{4}-\d{6}$`)
 	refs := map[string]bool{}
 	maxRef := map[int]int{}
+	archived := 0
 	for _, r := range reqs {
 		if !refRE.MatchString(r.Reference) || refs[r.Reference] {
 			t.Fatalf("reference %q malformed or repeated", r.Reference)
@@ -91,6 +93,10 @@ func TestInvariants(t *testing.T) {
 		if confirmed > 1 {
 			t.Fatalf("%s: %d confirmed dispatches", r.Reference, confirmed)
 		}
+		if (r.CancelledAt != nil) != (r.Status == enums.RequestStatusCancelled ||
+			(r.Status == enums.RequestStatusArchived && r.AdmittedAt == nil)) {
+			t.Fatalf("%s: %s with cancellation time %v: a cancelled request went on", r.Reference, r.Status, r.CancelledAt)
+		}
 		med, care, adm := r.Edges.Medical, r.Edges.CareProject, r.Edges.AdminSocial
 		switch r.Status {
 		case enums.RequestStatusDraft:
@@ -113,6 +119,18 @@ func TestInvariants(t *testing.T) {
 			if open != 0 || r.CancellationReason == nil || r.CancelledAt == nil {
 				t.Fatalf("%s: CANCELLED with open dispatches or no reason", r.Reference)
 			}
+		case enums.RequestStatusArchived:
+			archived++
+			closedAt := final(r)
+			if open != 0 || closedAt.IsZero() || r.ArchivedAt == nil || r.ArchivedAt.Before(closedAt.Add(workflow.DefaultArchiveAfter)) {
+				t.Fatalf("%s: ARCHIVED at %v, admitted %v, cancelled %v, %d open dispatches", r.Reference,
+					r.ArchivedAt, r.AdmittedAt, r.CancelledAt, open)
+			}
+		default:
+			if (r.Status == enums.RequestStatusAdmitted || r.Status == enums.RequestStatusCancelled) &&
+				final(r).Add(workflow.DefaultArchiveAfter+time.Hour).Before(end) {
+				t.Fatalf("%s: %s since %s, not archived by %s", r.Reference, r.Status, final(r), end)
+			}
 		}
 		if r.SentAt != nil && (med.State != enums.SectionStateValidated || care.State != enums.SectionStateComplete ||
 			adm.State != enums.SectionStateComplete) {
@@ -124,6 +142,10 @@ func TestInvariants(t *testing.T) {
 		}
 		if len(evs) == 0 || evs[0].Type != enums.EventTypeRequestCreated {
 			t.Fatalf("%s: timeline does not start with REQUEST_CREATED", r.Reference)
+		}
+		if last := evs[len(evs)-1]; (r.Status == enums.RequestStatusArchived) !=
+			(last.Type == enums.EventTypeRequestArchived && last.ActorID == nil && last.ToStatus == string(enums.RequestStatusArchived)) {
+			t.Fatalf("%s (%s): the timeline ends with %s by %v", r.Reference, r.Status, last.Type, last.ActorID)
 		}
 		for k := 1; k < len(evs); k++ {
 			if evs[k].OccurredAt.Before(evs[k-1].OccurredAt) {
@@ -139,6 +161,9 @@ func TestInvariants(t *testing.T) {
 		if sent != len(r.Edges.Dispatches) {
 			t.Fatalf("%s: %d REQUEST_SENT events for %d dispatches", r.Reference, sent, len(r.Edges.Dispatches))
 		}
+	}
+	if archived == 0 {
+		t.Fatal("no request archived in a year of traffic")
 	}
 	for y, n := range maxRef {
 		c, err := db.Client.ReferenceCounter.Get(ctx, y)
@@ -213,4 +238,15 @@ func TestRestart(t *testing.T) {
 	if ea != eb {
 		t.Fatalf("events: %d vs %d", ea, eb)
 	}
+}
+
+// final is when an admitted or cancelled request reached that status.
+func final(r *ent.AdmissionRequest) time.Time {
+	if r.CancelledAt != nil {
+		return *r.CancelledAt
+	}
+	if r.AdmittedAt != nil {
+		return *r.AdmittedAt
+	}
+	return time.Time{}
 }

@@ -14,6 +14,7 @@ import (
 	"passerelle/ent"
 	"passerelle/enums"
 	"passerelle/identity"
+	"passerelle/workflow"
 )
 
 // The life of one request is planned in full (a valid history from creation
@@ -38,6 +39,7 @@ const (
 	stAdmit
 	stNotAdmit
 	stCancel
+	stArchive
 )
 
 type step struct {
@@ -452,6 +454,41 @@ type replayCtx struct {
 	dispatches []planned
 }
 
+// endAtCancellation drops what a sorted plan holds after its first
+// cancellation: nothing happens to a cancelled request (the planner may
+// have drawn a cancellation, a patient's death say, before a later wave of
+// sending, which the workflow would refuse).
+func endAtCancellation(plan []step) []step {
+	for i, s := range plan {
+		if s.kind == stCancel {
+			return plan[:i+1]
+		}
+	}
+	return plan
+}
+
+// withArchiving appends to a sorted plan that ends in an admission or a
+// cancellation the archiving the server does (workflow.ArchiveDue, serve's
+// default delay), half an hour into the hourly pass that finds it due: a
+// year of traffic holds mostly archived requests, as the product leaves
+// them. No random draw, so the other steps' draws are those of before.
+func withArchiving(plan []step) []step {
+	var final time.Time
+	switch last := plan[len(plan)-1]; {
+	case last.kind == stAdmit && last.date != nil:
+		final = *last.date
+	case last.kind == stCancel:
+		final = last.t
+	default:
+		return plan // the history goes on, or stops short of a final status
+	}
+	at := final.Add(workflow.DefaultArchiveAfter + 30*time.Minute)
+	if last := plan[len(plan)-1].t; at.Before(last) {
+		at = last.Add(30 * time.Minute) // an admission date earlier than its recording
+	}
+	return append(plan, step{t: at, kind: stArchive})
+}
+
 var openStatuses = []enums.DispatchStatus{enums.DispatchStatusPending, enums.DispatchStatusRead,
 	enums.DispatchStatusInfoRequested, enums.DispatchStatusAccepted, enums.DispatchStatusAcceptedWithReservation}
 
@@ -459,6 +496,7 @@ var openStatuses = []enums.DispatchStatus{enums.DispatchStatusPending, enums.Dis
 // the resulting rows and events.
 func (g *generator) replay(r *rand.Rand, i int, b *batch, plan []step, c replayCtx) {
 	sort.SliceStable(plan, func(a, b int) bool { return plan[a].t.Before(plan[b].t) })
+	plan = withArchiving(endAtCancellation(plan))
 	end := g.end
 	req := &ent.AdmissionRequest{ID: c.reqID, CreatedAt: plan[0].t, UpdatedAt: plan[0].t, Reference: g.refs[i],
 		OriginStructureID: c.origin.ID, OriginUnitID: c.originUnit, CreatedByID: c.creator, PatientID: c.patient.ID,
@@ -625,6 +663,12 @@ func (g *generator) replay(r *rand.Rand, i int, b *batch, plan []step, c replayC
 			if n == 0 {
 				emit(s, enums.EventTypeRequestCancelled, nil, string(from), string(req.Status), string(s.cancel), nil)
 			}
+		case stArchive:
+			from := req.Status
+			req.Status, req.ArchivedAt = enums.RequestStatusArchived, ptr(s.t)
+			bump(s.t)
+			evs = append(evs, &ent.Event{Type: enums.EventTypeRequestArchived, OccurredAt: s.t, RequestID: c.reqID,
+				FromStatus: string(from), ToStatus: string(req.Status)}) // the system's step: no actor
 		}
 	}
 	b.patients = append(b.patients, c.patient)

@@ -121,7 +121,8 @@ func (g *generator) writeBatch(ctx context.Context, client *ent.Client, b *batch
 					SetNillableDesiredAdmissionDate(r.DesiredAdmissionDate).SetVersion(r.Version).
 					SetNillableSentAt(r.SentAt).SetNillableConfirmedAt(r.ConfirmedAt).SetNillableAdmittedAt(r.AdmittedAt).
 					SetNillableCancelledAt(r.CancelledAt).SetNillableCancellationReason(r.CancellationReason).
-					SetNillableCancellationComment(r.CancellationComment).SetNillableDuplicateKey(r.DuplicateKey)
+					SetNillableCancellationComment(r.CancellationComment).SetNillableArchivedAt(r.ArchivedAt).
+					SetNillableDuplicateKey(r.DuplicateKey)
 			}
 			return tx.AdmissionRequest.CreateBulk(bs...).Exec(ctx)
 		}); err != nil {
