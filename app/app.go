@@ -139,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Notify.Logger == nil {
 		cfg.Notify.Logger = cfg.Logger
 	}
+	cfg.Notify.Events = a.Broker
 	a.Notifier = notify.New(db.Client, cfg.Notify)
 	a.Notifier.Start()
 	a.Directory = directory.NewService(db.Client, a.Auth, directory.Config{MaxHabilitationDuration: cfg.MaxHabilitationDuration})

@@ -24,6 +24,7 @@ import (
 	"passerelle/ent/notificationcursor"
 	"passerelle/ent/user"
 	"passerelle/enums"
+	"passerelle/events"
 	"passerelle/labels"
 	"passerelle/viewer"
 	"passerelle/workflow"
@@ -62,6 +63,10 @@ type Config struct {
 	MaxAge time.Duration
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Events, when set, wakes the passes as soon as an event that calls for
+	// an e-mail is committed (this instance's or, on PostgreSQL, another's),
+	// instead of at the next Interval.
+	Events *events.Broker
 }
 
 const (
@@ -166,8 +171,28 @@ func (n *Notifier) Start() {
 	n.mu.Lock()
 	n.stop = func() { cancel(); <-done }
 	n.mu.Unlock()
+	// A subscription wakes the passes; nil channels (no broker) never fire.
+	var sub *events.Subscription
+	var wake <-chan struct{}
+	var dropped <-chan struct{}
+	subscribe := func() {
+		if n.cfg.Events == nil {
+			return
+		}
+		sub = n.cfg.Events.SubscribeWhere(func(e *ent.Event) bool {
+			_, ok := Rules[e.Type]
+			return ok && e.DispatchID != nil
+		})
+		wake, dropped = sub.Ready(), sub.Done()
+	}
+	subscribe()
 	go func() {
 		defer close(done)
+		defer func() {
+			if sub != nil {
+				n.cfg.Events.Unsubscribe(sub)
+			}
+		}()
 		tick := time.NewTicker(n.cfg.Interval)
 		defer tick.Stop()
 		for {
@@ -178,6 +203,14 @@ func (n *Notifier) Start() {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+			case <-wake:
+				// The events are read from the table after the cursor: the
+				// wake-up only says when.
+				sub.Take()
+			case <-dropped:
+				// A burst filled the subscription during a long pass: a new
+				// one, and this pass reads whatever the burst committed.
+				subscribe()
 			}
 		}
 	}()
