@@ -631,16 +631,18 @@ func (s *Service) ExpiringHabilitations(ctx context.Context, structureID uuid.UU
 	if err != nil {
 		return nil, mapError(err)
 	}
+	// The structure's grants of enabled accounts, ending soonest first; the
+	// rule itself is expiresSoon's (one place), the bounds on validUntil
+	// only keep the read short (ended grants pile up over the years).
 	now := s.now()
 	habs, err := s.client.Habilitation.Query().
-		Where(habilitation.StructureID(st.ID), habilitation.RevokedAtIsNil(),
-			habilitation.ValidFromLTE(now), habilitation.ValidUntilGT(now),
-			habilitation.ValidUntilLTE(now.Add(ExpiryNotice)),
+		Where(habilitation.StructureID(st.ID),
+			habilitation.ValidUntilGT(now), habilitation.ValidUntilLTE(now.Add(ExpiryNotice)),
 			habilitation.HasUserWith(user.Disabled(false))).
 		Order(ent.Asc(habilitation.FieldValidUntil), ent.Asc(habilitation.FieldID)).
 		All(ctx)
 	if err != nil {
 		return nil, mapError(err)
 	}
-	return habs, nil
+	return slices.DeleteFunc(habs, func(h *ent.Habilitation) bool { return !expiresSoon(h, now) }), nil
 }
