@@ -252,16 +252,27 @@ func CanAdminister(v *viewer.Viewer, a Action, structureID uuid.UUID) bool {
 		return false
 	}
 	for _, h := range v.Habilitations {
-		rule := Table[h.Profile]
-		if !slices.Contains(rule.Actions, a) || rule.Side == Receiving {
-			continue
-		}
-		if rule.Scope == Region || h.StructureID == structureID {
+		if AdministersWith(h, a, structureID) {
 			return true
 		}
 	}
 	return false
 }
+
+// AdministersWith reports whether one habilitation gives the administrative
+// action a on a structure: its profile has the action (receiving profiles'
+// bed availability is their unit's, not the structure's) and it is granted
+// there, or region-wide.
+func AdministersWith(h viewer.Habilitation, a Action, structureID uuid.UUID) bool {
+	rule := Table[h.Profile]
+	if !slices.Contains(rule.Actions, a) || rule.Side == Receiving {
+		return false
+	}
+	return rule.Scope == Region || h.StructureID == structureID
+}
+
+// ScopeOf returns where a profile's administrative actions apply.
+func ScopeOf(p enums.Profile) Scope { return Table[p].Scope }
 
 // AnyProfileAllows reports whether one of the viewer's habilitations has a
 // profile with the action, on some request or structure: a necessary

@@ -610,10 +610,12 @@ const ExpiryNotice = 15 * 24 * time.Hour
 
 // ExpiresSoon says whether h is valid now and ends within ExpiryNotice.
 func (s *Service) ExpiresSoon(h *ent.Habilitation) bool {
-	return expiresSoon(h, s.now())
+	return ExpiresSoonAt(h, s.now())
 }
 
-func expiresSoon(h *ent.Habilitation, now time.Time) bool {
+// ExpiresSoonAt says whether h is valid at now and ends within ExpiryNotice
+// of it (the one rule: the flag, the referents' list, their e-mails).
+func ExpiresSoonAt(h *ent.Habilitation, now time.Time) bool {
 	return h.RevokedAt == nil && !h.ValidFrom.After(now) && h.ValidUntil.After(now) &&
 		!h.ValidUntil.After(now.Add(ExpiryNotice))
 }
@@ -632,7 +634,7 @@ func (s *Service) ExpiringHabilitations(ctx context.Context, structureID uuid.UU
 		return nil, mapError(err)
 	}
 	// The structure's grants of enabled accounts, ending soonest first; the
-	// rule itself is expiresSoon's (one place), the bounds on validUntil
+	// rule itself is ExpiresSoonAt's (one place), the bounds on validUntil
 	// only keep the read short (ended grants pile up over the years).
 	now := s.now()
 	habs, err := s.client.Habilitation.Query().
@@ -644,5 +646,5 @@ func (s *Service) ExpiringHabilitations(ctx context.Context, structureID uuid.UU
 	if err != nil {
 		return nil, mapError(err)
 	}
-	return slices.DeleteFunc(habs, func(h *ent.Habilitation) bool { return !expiresSoon(h, now) }), nil
+	return slices.DeleteFunc(habs, func(h *ent.Habilitation) bool { return !ExpiresSoonAt(h, now) }), nil
 }

@@ -27,6 +27,8 @@ type fields struct {
 	When      string // when it happened, Paris time
 	Link      string // the server's public address, if configured
 	Profile   string // the French label of the recipient's profile
+	// An expiring habilitation: its holder, its profile's label, its end.
+	Holder, HolderProfile, Until string
 }
 
 var messages, footer, withdrawalReasons = mustParseMessages(messagesJSON)

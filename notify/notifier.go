@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"passerelle/authz"
+	"passerelle/directory"
 	"passerelle/ent"
 	"passerelle/ent/dispatch"
 	"passerelle/ent/event"
@@ -495,12 +496,7 @@ func (n *Notifier) recipients(ctx context.Context, a about, aud audience, actor 
 	if aud&toUnit != 0 {
 		structures = append(structures, a.unit.StructureID)
 	}
-	now := n.now()
-	habs, err := n.client.Habilitation.Query().
-		Where(habilitation.EmailNotifications(true), habilitation.RevokedAtIsNil(),
-			habilitation.ValidFromLTE(now), habilitation.ValidUntilGT(now),
-			habilitation.StructureIDIn(structures...), habilitation.HasUserWith(user.Disabled(false))).
-		WithUser().Order(habilitation.ByID()).All(ctx)
+	habs, err := n.habilitations(ctx, n.now(), structures...)
 	if err != nil {
 		return nil, err
 	}
@@ -520,27 +516,59 @@ func (n *Notifier) recipients(ctx context.Context, a about, aud audience, actor 
 	return out, nil
 }
 
-// PrepareReminders writes rule 9's reminders of the dispatches sent in the
-// last week that still wait for an answer: late after 24 hours (to the
-// unit), overdue after 48 hours (to both sides); each once (a reminder
-// written by an earlier pass keeps its key, and is not written again). It
-// returns how many it prepared, those already written included.
+// habilitations are those, valid at now, of enabled accounts on the
+// structures, whose holders opted in for e-mails, with their users.
+func (n *Notifier) habilitations(ctx context.Context, now time.Time, structures ...uuid.UUID) ([]*ent.Habilitation, error) {
+	return n.client.Habilitation.Query().
+		Where(habilitation.EmailNotifications(true), habilitation.RevokedAtIsNil(),
+			habilitation.ValidFromLTE(now), habilitation.ValidUntilGT(now),
+			habilitation.StructureIDIn(structures...), habilitation.HasUserWith(user.Disabled(false))).
+		WithUser().Order(habilitation.ByID()).All(ctx)
+}
+
+// PrepareReminders writes rule 9's reminders, each once (a reminder
+// written by an earlier pass keeps its key, and is not written again): the
+// dispatches sent in the last week that still wait for an answer — late
+// after 24 hours (to the unit), overdue after 48 hours (to both sides) —
+// and the habilitations that end within 15 days (to the referents of their
+// structure). It returns how many it prepared, those already written
+// included.
 func (n *Notifier) PrepareReminders(ctx context.Context) (int, error) {
 	ctx = viewer.System(ctx)
 	now := n.now()
+	rows, err := n.dispatchReminders(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	expiring, err := n.expiringHabilitations(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	rows = append(rows, expiring...)
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	if err := insert(viewer.AllowWrites(ctx), n.client.Notification, rows); err != nil {
+		return 0, err
+	}
+	return len(rows), nil
+}
+
+// dispatchReminders are the late and overdue dispatches' e-mails.
+func (n *Notifier) dispatchReminders(ctx context.Context, now time.Time) ([]draft, error) {
 	ds, err := n.client.Dispatch.Query().
 		Where(dispatch.StatusIn(workflow.WaitingStatuses()...), dispatch.SentAtLTE(now.Add(-workflow.LateAfter)),
 			dispatch.SentAtGT(now.Add(-reminderWindow))).
 		Order(dispatch.ByID()).All(ctx)
-	if err != nil || len(ds) == 0 {
-		return 0, err
+	if err != nil {
+		return nil, err
 	}
 	c := newContextCache(n.client)
 	var rows []draft
 	for _, d := range ds {
 		a, err := c.about(ctx, d.RequestID, d.UnitID)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		kinds := []string{kindLate}
 		if now.Sub(d.SentAt) >= workflow.OverdueAfter {
@@ -550,18 +578,54 @@ func (n *Notifier) PrepareReminders(ctx context.Context) (int, error) {
 			f := fields{When: d.SentAt.In(paris).Format("02/01/2006 à 15:04")}
 			rs, err := n.mails(ctx, kind, strings.ToLower(kind)+":"+d.ID.String(), a, reminderAudience[kind], nil, f)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
 			rows = append(rows, rs...)
 		}
 	}
-	if len(rows) == 0 {
-		return 0, nil
+	return rows, nil
+}
+
+// expiringHabilitations are the e-mails to the referents of the
+// structures whose habilitations end within directory.ExpiryNotice.
+func (n *Notifier) expiringHabilitations(ctx context.Context, now time.Time) ([]draft, error) {
+	habs, err := n.client.Habilitation.Query().
+		Where(habilitation.RevokedAtIsNil(), habilitation.ValidUntilGT(now),
+			habilitation.ValidUntilLTE(now.Add(directory.ExpiryNotice)), habilitation.HasUserWith(user.Disabled(false))).
+		WithUser().WithStructure().Order(habilitation.ByID()).All(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if err := insert(viewer.AllowWrites(ctx), n.client.Notification, rows); err != nil {
-		return 0, err
+	var rows []draft
+	for _, h := range habs {
+		if !directory.ExpiresSoonAt(h, now) {
+			continue
+		}
+		refs, err := n.habilitations(ctx, now, h.StructureID)
+		if err != nil {
+			return nil, err
+		}
+		holderProfile, _ := labels.Label("Profile", string(h.Profile))
+		f := fields{Origin: h.Edges.Structure.Name, Holder: h.Edges.User.FirstName + " " + h.Edges.User.LastName,
+			HolderProfile: holderProfile, Until: h.ValidUntil.In(paris).Format("02/01/2006 à 15:04"), Link: n.cfg.PublicURL}
+		seen := map[uuid.UUID]bool{}
+		for _, r := range refs {
+			vh := viewer.Habilitation{ID: r.ID, Profile: r.Profile, StructureID: r.StructureID, UnitID: r.UnitID}
+			if seen[r.UserID] || authz.ScopeOf(r.Profile) != authz.OwnStructure ||
+				!authz.AdministersWith(vh, authz.ManageAccounts, h.StructureID) {
+				continue
+			}
+			seen[r.UserID] = true
+			f.Profile, _ = labels.Label("Profile", string(r.Profile))
+			subject, body, err := render(kindExpiring, f)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, draft{key: "expiring:" + h.ID.String() + ":" + r.UserID.String(), user: r.UserID,
+				email: r.Edges.User.Email, subject: subject, body: body, at: now})
+		}
 	}
-	return len(rows), nil
+	return rows, nil
 }
 
 // Deliver sends the e-mails that are due, each claimed first (a lease: if

@@ -407,3 +407,35 @@ func TestPoisonEvent(t *testing.T) {
 		t.Errorf("after the failing event: e-mails to %v, want the physician's about the second request", got)
 	}
 }
+
+// TestExpiringHabilitationReminders: a habilitation ending within 15 days is
+// e-mailed once to the referents of its structure who opted in — not to
+// regional support, not to the structure's other people.
+func TestExpiringHabilitationReminders(t *testing.T) {
+	f := newFixture(t)
+	f.optIn(referent, prescriber, "support@region.demo")
+	sys := viewer.AllowWrites(f.sys)
+	shorten := func(email string, d time.Duration) {
+		t.Helper()
+		if _, err := f.db.Client.Habilitation.Update().Where(habilitation.HasUserWith(user.Email(email))).
+			SetValidUntil(f.now.Add(d)).Save(sys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shorten(careTeam, 10*24*time.Hour)
+	shorten(adminSocial, 20*24*time.Hour) // not yet
+	for range 2 {
+		if _, err := f.n.PrepareReminders(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := f.prepared("expiring:")
+	if r := recipients(got); len(r) != 1 || r[0] != referent || len(got[referent]) != 1 {
+		t.Fatalf("expiring-habilitation e-mails to %v (%d to the referent), want one to the Diaconesses' referent", r, len(got[referent]))
+	}
+	m := got[referent][0]
+	care := f.db.Client.User.Query().Where(user.Email(careTeam)).OnlyX(f.sys)
+	if !strings.Contains(m.Subject, care.FirstName+" "+care.LastName) || !strings.Contains(m.Body, "Équipe soignante") {
+		t.Errorf("the e-mail does not name the holder and the profile:\n%s\n%s", m.Subject, m.Body)
+	}
+}

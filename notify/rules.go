@@ -51,6 +51,13 @@ const (
 
 var reminderAudience = map[string]audience{kindLate: toUnit, kindOverdue: toUnit | toRequesters}
 
+// kindExpiring: a habilitation that ends within directory.ExpiryNotice is
+// e-mailed, once, to the referents of its structure (rule 9: "flagged to
+// referents") — the holders of a profile that manages the structure's
+// accounts there; regional support, which may do so anywhere, is not
+// e-mailed about every structure.
+const kindExpiring = "HABILITATION_EXPIRING"
+
 // reasonLabel is the French wording of an event's reason.
 func reasonLabel(t enums.EventType, reason string) string {
 	if reason == "" {
