@@ -53,18 +53,11 @@ func newFixture(tb testing.TB, traced bool) *fixture {
 	f := &fixture{tb: tb, sys: viewer.System(context.Background()),
 		// Microseconds: what both databases keep.
 		clock: time.Date(2026, 3, 2, 9, 30, 0, 123456000, time.UTC)}
-	cfg := store.Config{DatabaseURL: storetest.DatabaseURL(tb)}
+	var cfg store.Config
 	if traced {
 		cfg.Trace = f.trace
 	}
-	db, err := store.Open(context.Background(), cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
+	db := storetest.Open(tb, cfg)
 	f.db, f.client = db, db.Client
 	return f
 }

@@ -30,20 +30,7 @@ func TestEmailNotification(t *testing.T) {
 		c.Notify = notify.Config{Sender: notify.SMTP{Addr: addr, From: "Passerelle <ne-pas-repondre@passerelle.example.org>"},
 			Interval: time.Hour, PublicURL: "https://passerelle.example.org"}
 	})
-	sys := viewer.AllowWrites(viewer.System(context.Background()))
-	if _, err := e.app.DB.Client.Habilitation.Update().Where(habilitation.HasUserWith(user.Email(perineDoctor))).
-		SetEmailNotifications(true).Save(sys); err != nil {
-		t.Fatal(err)
-	}
-	// The notifications start with the events after their first pass.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if n, _ := e.app.DB.Client.NotificationCursor.Query().Count(sys); n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the notifier made no first pass")
-		}
-	}
+	sys := optInAfterFirstPass(t, e, perineDoctor)
 
 	id, _ := e.sentRequest(e.unitID("USP Sainte-Périne"))
 	ref := str(e.must(prescriber, "Request", map[string]any{"id": id}), "node.reference")
@@ -82,19 +69,7 @@ func TestEmailNotificationsAcrossInstances(t *testing.T) {
 	}
 	a := miInstanceWith(t, url, "passerelle-listener-a", 100*time.Millisecond, mailing)
 	b := miInstanceWith(t, url, "passerelle-listener-b", 100*time.Millisecond, mailing)
-	sys := viewer.AllowWrites(viewer.System(context.Background()))
-	if _, err := a.app.DB.Client.Habilitation.Update().Where(habilitation.HasUserWith(user.Email(perineDoctor))).
-		SetEmailNotifications(true).Save(sys); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if n, _ := a.app.DB.Client.NotificationCursor.Query().Count(sys); n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the notifiers made no first pass")
-		}
-	}
+	sys := optInAfterFirstPass(t, a, perineDoctor)
 	perine := a.unitID("USP Sainte-Périne")
 	a.sentRequest(perine)
 	b.sentRequest(perine)
@@ -124,5 +99,25 @@ func TestEmailNotificationsAcrossInstances(t *testing.T) {
 	case extra := <-got:
 		t.Errorf("an e-mail sent twice:\n%s", extra)
 	default:
+	}
+}
+
+// optInAfterFirstPass turns the e-mails on for an account's habilitations
+// and waits for the notifiers' first pass (the notifications start with the
+// events after it); it returns the system's writing context.
+func optInAfterFirstPass(t *testing.T, e *env, email string) context.Context {
+	t.Helper()
+	sys := viewer.AllowWrites(viewer.System(context.Background()))
+	if _, err := e.app.DB.Client.Habilitation.Update().Where(habilitation.HasUserWith(user.Email(email))).
+		SetEmailNotifications(true).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n, _ := e.app.DB.Client.NotificationCursor.Query().Count(sys); n == 1 {
+			return sys
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the notifier made no first pass")
+		}
 	}
 }

@@ -504,7 +504,7 @@ func (n *Notifier) recipients(ctx context.Context, a about, aud audience, actor 
 	seen := map[uuid.UUID]bool{}
 	var out []recipient
 	for _, h := range habs {
-		vh := viewer.Habilitation{ID: h.ID, Profile: h.Profile, StructureID: h.StructureID, UnitID: h.UnitID}
+		vh := grant(h)
 		covers := (aud&toRequesters != 0 && authz.RequestingCovers(vh, scope)) ||
 			(aud&toUnit != 0 && authz.ReceivingCovers(vh, a.unit.ID, a.unit.StructureID, a.unit.Kind))
 		if !covers || seen[h.UserID] || (actor != nil && *actor == h.UserID) {
@@ -514,6 +514,11 @@ func (n *Notifier) recipients(ctx context.Context, a about, aud audience, actor 
 		out = append(out, recipient{user: h.Edges.User, profile: h.Profile})
 	}
 	return out, nil
+}
+
+// grant is a stored habilitation as the rule functions of authz take it.
+func grant(h *ent.Habilitation) viewer.Habilitation {
+	return viewer.Habilitation{ID: h.ID, Profile: h.Profile, StructureID: h.StructureID, UnitID: h.UnitID}
 }
 
 // habilitations are those, valid at now, of enabled accounts on the
@@ -610,7 +615,7 @@ func (n *Notifier) expiringHabilitations(ctx context.Context, now time.Time) ([]
 			HolderProfile: holderProfile, Until: h.ValidUntil.In(paris).Format("02/01/2006 à 15:04"), Link: n.cfg.PublicURL}
 		seen := map[uuid.UUID]bool{}
 		for _, r := range refs {
-			vh := viewer.Habilitation{ID: r.ID, Profile: r.Profile, StructureID: r.StructureID, UnitID: r.UnitID}
+			vh := grant(r)
 			if seen[r.UserID] || authz.ScopeOf(r.Profile) != authz.OwnStructure ||
 				!authz.AdministersWith(vh, authz.ManageAccounts, h.StructureID) {
 				continue

@@ -163,22 +163,3 @@ func (s *Service) evict() {
 		delete(s.reports, oldest)
 	}
 }
-
-// idle waits until no computation is in progress (tests).
-func (s *Service) idle() {
-	for {
-		s.mu.Lock()
-		var wait chan struct{}
-		for _, c := range s.reports {
-			if c.pending != nil {
-				wait = c.pending
-				break
-			}
-		}
-		s.mu.Unlock()
-		if wait == nil {
-			return
-		}
-		<-wait
-	}
-}

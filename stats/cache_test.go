@@ -154,3 +154,22 @@ func TestCacheBounded(t *testing.T) {
 		t.Errorf("%d reports kept, want at most 3", n)
 	}
 }
+
+// idle waits until no computation is in progress (tests).
+func (s *Service) idle() {
+	for {
+		s.mu.Lock()
+		var wait chan struct{}
+		for _, c := range s.reports {
+			if c.pending != nil {
+				wait = c.pending
+				break
+			}
+		}
+		s.mu.Unlock()
+		if wait == nil {
+			return
+		}
+		<-wait
+	}
+}
