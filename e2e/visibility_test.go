@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"passerelle/enums"
@@ -95,40 +94,91 @@ func TestInboxOfAReceiverWithSeveralHats(t *testing.T) {
 }
 
 // TestWithdrawnUnitReadsWhatItReceived: after its dispatch closed, a unit
-// still reads the sections as it had received them, but not a section
-// changed since — that would show it what it never received. The row rule
-// hides the section (rule.SectionVisible): null, as a row one may not see.
+// still reads the sections as it had received them — also once the
+// requesting side has changed them since (the version it received is kept:
+// workflow.keepReceived) — and never a later version; through node(id:) and
+// through a list (which the direct reads leave to the resolvers then).
 func TestWithdrawnUnitReadsWhatItReceived(t *testing.T) {
 	e := newEnv(t)
-	perine, garnier := e.unitID("USP Sainte-Périne"), e.unitID("Maison médicale Jeanne Garnier")
-	id, dispatchOf := e.sentRequest(perine, garnier)
-	read := func(who string) result { return e.op(who, "Request", map[string]any{"id": id}) }
-	const first = "Adénocarcinome pancréatique métastatique"
+	perine, garnier, forcilles := e.unitID("USP Sainte-Périne"), e.unitID("Maison médicale Jeanne Garnier"), e.unitID("USP Forcilles")
+	id, dispatchOf := e.sentRequest(perine, garnier, forcilles)
+	const first, second, third = "Adénocarcinome pancréatique métastatique", "Diagnostic revu après le retrait", "Diagnostic revu une seconde fois"
+	// The list's selection is one the direct reads serve (graph/direct).
+	const sections = `medical { state diagnosis ppsScore } careProject { state dependence } adminSocial { state city }`
+	node := `query Q($id: ID!) { node(id: $id) { ... on AdmissionRequest { id ` + sections + ` } } }`
+	list := `{ admissionRequests(first: 50) { totalCount edges { node { id ` + sections + ` } } } }`
+	// read is the request as who reads it, through node(id:) and through the
+	// list, which must agree.
+	read := func(who string) map[string]any {
+		t.Helper()
+		one := e.post(e.token(who), node, "", map[string]any{"id": id})
+		many := e.post(e.token(who), list, "", nil)
+		if len(one.Errors) > 0 || len(many.Errors) > 0 {
+			t.Fatalf("%s: %+v %+v", who, one.Errors, many.Errors)
+		}
+		var inList map[string]any
+		for _, edge := range get(many.Data, "admissionRequests.edges").([]any) {
+			if str(edge, "node.id") == id {
+				inList = get(edge, "node").(map[string]any)
+			}
+		}
+		if got, want := fmt.Sprint(inList), fmt.Sprint(get(one.Data, "node")); got != want {
+			t.Fatalf("%s reads the request otherwise in a list:\nlist: %s\nnode: %s", who, got, want)
+		}
+		return get(one.Data, "node").(map[string]any)
+	}
+	diagnosis := func(who string) string { return str(read(who), "medical.diagnosis") }
+	edit := func(diagnosis, dependence string) {
+		e.must(careTeam, "SaveMedical", map[string]any{"requestId": id, "input": map[string]any{"diagnosis": diagnosis}})
+		e.must(careTeam, "SaveCareProject", map[string]any{"requestId": id, "input": map[string]any{"dependence": dependence}})
+	}
 
 	e.must(prescriber, "Withdraw", map[string]any{"dispatchId": dispatchOf[garnier]})
-	r := read(garnierDoc)
-	if len(r.Errors) > 0 || str(r.Data, "node.medical.diagnosis") != first || str(r.Data, "node.careProject.state") == "" {
-		t.Fatalf("the withdrawn unit must keep what it had received: %v %+v", r.Data, r.Errors)
+	received := read(garnierDoc)
+	if str(received, "medical.diagnosis") != first {
+		t.Fatalf("the withdrawn unit must keep what it had received: %v", received)
 	}
+	validator := `query Q($id: ID!) { node(id: $id) { ... on AdmissionRequest { medical { validatedBy { email } } } } }`
+	checkValidator := func(want string) {
+		t.Helper()
+		r := e.post(e.token(garnierDoc), validator, "", map[string]any{"id": id})
+		if got := str(r.Data, "node.medical.validatedBy.email"); got != want || len(r.Errors) > 0 {
+			t.Fatalf("validatedBy: %q, want %q (%+v)", got, want, r.Errors)
+		}
+	}
+	checkValidator(prescriber)
 
-	e.must(careTeam, "SaveMedical", map[string]any{"requestId": id, "input": map[string]any{"diagnosis": "Diagnostic revu après le retrait"}})
-	r = read(garnierDoc)
-	if get(r.Data, "node.medical") != nil || strings.Contains(fmt.Sprint(r.Data), "revu après") {
-		t.Fatalf("the withdrawn unit read a section changed after its withdrawal: %v", r.Data)
+	// Changed after Jeanne Garnier's withdrawal, validated again, then
+	// Forcilles withdrawn: each unit keeps its own version.
+	edit(second, "Partielle")
+	e.must(prescriber, "ValidateMedical", map[string]any{"requestId": id})
+	e.must(prescriber, "Withdraw", map[string]any{"dispatchId": dispatchOf[forcilles]})
+	edit(third, "Totale")
+	if got := read(garnierDoc); fmt.Sprint(got) != fmt.Sprint(received) {
+		t.Fatalf("the withdrawn unit must read the sections as it received them:\nnow %v\nwas %v", got, received)
 	}
-	if len(r.Errors) > 0 {
-		t.Fatalf("a section hidden by the row rules reads as null, without error: %+v", r.Errors)
+	checkValidator(prescriber) // of the kept version, which is not attached to a client
+	if got := read(forcillesDoc); str(got, "medical.diagnosis") != second || str(got, "medical.state") != "VALIDATED" ||
+		str(got, "careProject.dependence") != "Partielle" || str(got, "adminSocial.city") != "Paris" {
+		t.Fatalf("Forcilles must read what it had received at its withdrawal: %v", got)
 	}
-	if str(r.Data, "node.careProject.state") == "" || str(r.Data, "node.id") != id {
-		t.Fatalf("the unchanged sections and the request stay readable: %v", r.Data)
-	}
-
 	// The unit still in play, and the requesting side, read the change.
 	for _, who := range []string{perineDoctor, prescriber} {
-		if got := str(e.must(who, "Request", map[string]any{"id": id}), "node.medical.diagnosis"); got != "Diagnostic revu après le retrait" {
+		if got := diagnosis(who); got != third {
 			t.Fatalf("%s reads %q", who, got)
 		}
 	}
+
+	// A cancellation closes Sainte-Périne's dispatch: it keeps the last
+	// version, and an edit after it (none is allowed now) could not change
+	// that; the withdrawn units keep theirs.
+	e.must(prescriber, "Cancel", map[string]any{"requestId": id, "reason": "PATIENT_DECEASED"})
+	for who, want := range map[string]string{perineDoctor: third, forcillesDoc: second, garnierDoc: first} {
+		if got := diagnosis(who); got != want {
+			t.Fatalf("after the cancellation %s reads %q, want %q", who, got, want)
+		}
+	}
+
 }
 
 // sentRequest is a ready request of Diaconesses sent to the units, with its

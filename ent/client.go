@@ -25,6 +25,7 @@ import (
 	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
 	"passerelle/ent/referencecounter"
+	"passerelle/ent/sectionversion"
 	"passerelle/ent/session"
 	"passerelle/ent/structure"
 	"passerelle/ent/unit"
@@ -72,6 +73,8 @@ type Client struct {
 	Patient *PatientClient
 	// ReferenceCounter is the client for interacting with the ReferenceCounter builders.
 	ReferenceCounter *ReferenceCounterClient
+	// SectionVersion is the client for interacting with the SectionVersion builders.
+	SectionVersion *SectionVersionClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// Structure is the client for interacting with the Structure builders.
@@ -105,6 +108,7 @@ func (c *Client) init() {
 	c.NotificationCursor = NewNotificationCursorClient(c.config)
 	c.Patient = NewPatientClient(c.config)
 	c.ReferenceCounter = NewReferenceCounterClient(c.config)
+	c.SectionVersion = NewSectionVersionClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Structure = NewStructureClient(c.config)
 	c.Unit = NewUnitClient(c.config)
@@ -215,6 +219,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		NotificationCursor: NewNotificationCursorClient(cfg),
 		Patient:            NewPatientClient(cfg),
 		ReferenceCounter:   NewReferenceCounterClient(cfg),
+		SectionVersion:     NewSectionVersionClient(cfg),
 		Session:            NewSessionClient(cfg),
 		Structure:          NewStructureClient(cfg),
 		Unit:               NewUnitClient(cfg),
@@ -252,6 +257,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		NotificationCursor: NewNotificationCursorClient(cfg),
 		Patient:            NewPatientClient(cfg),
 		ReferenceCounter:   NewReferenceCounterClient(cfg),
+		SectionVersion:     NewSectionVersionClient(cfg),
 		Session:            NewSessionClient(cfg),
 		Structure:          NewStructureClient(cfg),
 		Unit:               NewUnitClient(cfg),
@@ -288,7 +294,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.AccessLog, c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection,
 		c.Dispatch, c.Event, c.Habilitation, c.LoginThrottle, c.MedicalSection,
 		c.Message, c.Notification, c.NotificationCursor, c.Patient, c.ReferenceCounter,
-		c.Session, c.Structure, c.Unit, c.User,
+		c.SectionVersion, c.Session, c.Structure, c.Unit, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -301,7 +307,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.AccessLog, c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection,
 		c.Dispatch, c.Event, c.Habilitation, c.LoginThrottle, c.MedicalSection,
 		c.Message, c.Notification, c.NotificationCursor, c.Patient, c.ReferenceCounter,
-		c.Session, c.Structure, c.Unit, c.User,
+		c.SectionVersion, c.Session, c.Structure, c.Unit, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -338,6 +344,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Patient.mutate(ctx, m)
 	case *ReferenceCounterMutation:
 		return c.ReferenceCounter.mutate(ctx, m)
+	case *SectionVersionMutation:
+		return c.SectionVersion.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
 	case *StructureMutation:
@@ -2660,6 +2668,140 @@ func (c *ReferenceCounterClient) mutate(ctx context.Context, m *ReferenceCounter
 	}
 }
 
+// SectionVersionClient is a client for the SectionVersion schema.
+type SectionVersionClient struct {
+	config
+}
+
+// NewSectionVersionClient returns a client for the SectionVersion from the given config.
+func NewSectionVersionClient(c config) *SectionVersionClient {
+	return &SectionVersionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `sectionversion.Hooks(f(g(h())))`.
+func (c *SectionVersionClient) Use(hooks ...Hook) {
+	c.hooks.SectionVersion = append(c.hooks.SectionVersion, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `sectionversion.Intercept(f(g(h())))`.
+func (c *SectionVersionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SectionVersion = append(c.inters.SectionVersion, interceptors...)
+}
+
+// Create returns a builder for creating a SectionVersion entity.
+func (c *SectionVersionClient) Create() *SectionVersionCreate {
+	mutation := newSectionVersionMutation(c.config, OpCreate)
+	return &SectionVersionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SectionVersion entities.
+func (c *SectionVersionClient) CreateBulk(builders ...*SectionVersionCreate) *SectionVersionCreateBulk {
+	return &SectionVersionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SectionVersionClient) MapCreateBulk(slice any, setFunc func(*SectionVersionCreate, int)) *SectionVersionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SectionVersionCreateBulk{err: fmt.Errorf("calling to SectionVersionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SectionVersionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SectionVersionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SectionVersion.
+func (c *SectionVersionClient) Update() *SectionVersionUpdate {
+	mutation := newSectionVersionMutation(c.config, OpUpdate)
+	return &SectionVersionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SectionVersionClient) UpdateOne(_m *SectionVersion) *SectionVersionUpdateOne {
+	mutation := newSectionVersionMutation(c.config, OpUpdateOne, withSectionVersion(_m))
+	return &SectionVersionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SectionVersionClient) UpdateOneID(id uuid.UUID) *SectionVersionUpdateOne {
+	mutation := newSectionVersionMutation(c.config, OpUpdateOne, withSectionVersionID(id))
+	return &SectionVersionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SectionVersion.
+func (c *SectionVersionClient) Delete() *SectionVersionDelete {
+	mutation := newSectionVersionMutation(c.config, OpDelete)
+	return &SectionVersionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SectionVersionClient) DeleteOne(_m *SectionVersion) *SectionVersionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SectionVersionClient) DeleteOneID(id uuid.UUID) *SectionVersionDeleteOne {
+	builder := c.Delete().Where(sectionversion.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SectionVersionDeleteOne{builder}
+}
+
+// Query returns a query builder for SectionVersion.
+func (c *SectionVersionClient) Query() *SectionVersionQuery {
+	return &SectionVersionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSectionVersion},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SectionVersion entity by its id.
+func (c *SectionVersionClient) Get(ctx context.Context, id uuid.UUID) (*SectionVersion, error) {
+	return c.Query().Where(sectionversion.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SectionVersionClient) GetX(ctx context.Context, id uuid.UUID) *SectionVersion {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SectionVersionClient) Hooks() []Hook {
+	hooks := c.hooks.SectionVersion
+	return append(hooks[:len(hooks):len(hooks)], sectionversion.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SectionVersionClient) Interceptors() []Interceptor {
+	return c.inters.SectionVersion
+}
+
+func (c *SectionVersionClient) mutate(ctx context.Context, m *SectionVersionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SectionVersionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SectionVersionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SectionVersionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SectionVersionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SectionVersion mutation op: %q", m.Op())
+	}
+}
+
 // SessionClient is a client for the Session schema.
 type SessionClient struct {
 	config
@@ -3361,14 +3503,14 @@ type (
 	hooks struct {
 		AccessLog, AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch,
 		Event, Habilitation, LoginThrottle, MedicalSection, Message, Notification,
-		NotificationCursor, Patient, ReferenceCounter, Session, Structure, Unit,
-		User []ent.Hook
+		NotificationCursor, Patient, ReferenceCounter, SectionVersion, Session,
+		Structure, Unit, User []ent.Hook
 	}
 	inters struct {
 		AccessLog, AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch,
 		Event, Habilitation, LoginThrottle, MedicalSection, Message, Notification,
-		NotificationCursor, Patient, ReferenceCounter, Session, Structure, Unit,
-		User []ent.Interceptor
+		NotificationCursor, Patient, ReferenceCounter, SectionVersion, Session,
+		Structure, Unit, User []ent.Interceptor
 	}
 )
 

@@ -20,6 +20,7 @@ import (
 	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
 	"passerelle/ent/referencecounter"
+	"passerelle/ent/sectionversion"
 	"passerelle/ent/session"
 	"passerelle/ent/structure"
 	"passerelle/ent/unit"
@@ -104,6 +105,7 @@ func checkColumn(t, c string) error {
 			notificationcursor.Table: notificationcursor.ValidColumn,
 			patient.Table:            patient.ValidColumn,
 			referencecounter.Table:   referencecounter.ValidColumn,
+			sectionversion.Table:     sectionversion.ValidColumn,
 			session.Table:            session.ValidColumn,
 			structure.Table:          structure.ValidColumn,
 			unit.Table:               unit.ValidColumn,

@@ -18,6 +18,7 @@ import (
 	"passerelle/ent/patient"
 	"passerelle/ent/predicate"
 	"passerelle/ent/referencecounter"
+	"passerelle/ent/sectionversion"
 	"passerelle/ent/session"
 	"passerelle/ent/structure"
 	"passerelle/ent/unit"
@@ -31,7 +32,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 18)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 19)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   accesslog.Table,
@@ -396,6 +397,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   sectionversion.Table,
+			Columns: sectionversion.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: sectionversion.FieldID,
+			},
+		},
+		Type: "SectionVersion",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			sectionversion.FieldRequestID:    {Type: field.TypeUUID, Column: sectionversion.FieldRequestID},
+			sectionversion.FieldKind:         {Type: field.TypeEnum, Column: sectionversion.FieldKind},
+			sectionversion.FieldUpdatedAt:    {Type: field.TypeTime, Column: sectionversion.FieldUpdatedAt},
+			sectionversion.FieldSupersededAt: {Type: field.TypeTime, Column: sectionversion.FieldSupersededAt},
+			sectionversion.FieldContent:      {Type: field.TypeJSON, Column: sectionversion.FieldContent},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -414,7 +433,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldClientAddress: {Type: field.TypeString, Column: session.FieldClientAddress},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   structure.Table,
 			Columns: structure.Columns,
@@ -439,7 +458,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			structure.FieldContacts:   {Type: field.TypeString, Column: structure.FieldContacts},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   unit.Table,
 			Columns: unit.Columns,
@@ -465,7 +484,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			unit.FieldContacts:               {Type: field.TypeString, Column: unit.FieldContacts},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -2785,6 +2804,71 @@ func (f *ReferenceCounterFilter) WhereLast(p entql.IntP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SectionVersionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SectionVersionQuery builder.
+func (_q *SectionVersionQuery) Filter() *SectionVersionFilter {
+	return &SectionVersionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SectionVersionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SectionVersionMutation builder.
+func (m *SectionVersionMutation) Filter() *SectionVersionFilter {
+	return &SectionVersionFilter{config: m.config, predicateAdder: m}
+}
+
+// SectionVersionFilter provides a generic filtering capability at runtime for SectionVersionQuery.
+type SectionVersionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SectionVersionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *SectionVersionFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(sectionversion.FieldID))
+}
+
+// WhereRequestID applies the entql [16]byte predicate on the request_id field.
+func (f *SectionVersionFilter) WhereRequestID(p entql.ValueP) {
+	f.Where(p.Field(sectionversion.FieldRequestID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *SectionVersionFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(sectionversion.FieldKind))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SectionVersionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(sectionversion.FieldUpdatedAt))
+}
+
+// WhereSupersededAt applies the entql time.Time predicate on the superseded_at field.
+func (f *SectionVersionFilter) WhereSupersededAt(p entql.TimeP) {
+	f.Where(p.Field(sectionversion.FieldSupersededAt))
+}
+
+// WhereContent applies the entql json.RawMessage predicate on the content field.
+func (f *SectionVersionFilter) WhereContent(p entql.BytesP) {
+	f.Where(p.Field(sectionversion.FieldContent))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2813,7 +2897,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2902,7 +2986,7 @@ type StructureFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StructureFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3044,7 +3128,7 @@ type UnitFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UnitFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3205,7 +3289,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

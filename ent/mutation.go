@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"passerelle/ent/accesslog"
@@ -21,6 +22,7 @@ import (
 	"passerelle/ent/patient"
 	"passerelle/ent/predicate"
 	"passerelle/ent/referencecounter"
+	"passerelle/ent/sectionversion"
 	"passerelle/ent/session"
 	"passerelle/ent/structure"
 	"passerelle/ent/unit"
@@ -57,6 +59,7 @@ const (
 	TypeNotificationCursor = "NotificationCursor"
 	TypePatient            = "Patient"
 	TypeReferenceCounter   = "ReferenceCounter"
+	TypeSectionVersion     = "SectionVersion"
 	TypeSession            = "Session"
 	TypeStructure          = "Structure"
 	TypeUnit               = "Unit"
@@ -17558,6 +17561,570 @@ func (m *ReferenceCounterMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *ReferenceCounterMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown ReferenceCounter edge %s", name)
+}
+
+// SectionVersionMutation represents an operation that mutates the SectionVersion nodes in the graph.
+type SectionVersionMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *uuid.UUID
+	request_id    *uuid.UUID
+	kind          *enums.SectionKind
+	updated_at    *time.Time
+	superseded_at *time.Time
+	content       *json.RawMessage
+	appendcontent json.RawMessage
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*SectionVersion, error)
+	predicates    []predicate.SectionVersion
+}
+
+var _ ent.Mutation = (*SectionVersionMutation)(nil)
+
+// sectionversionOption allows management of the mutation configuration using functional options.
+type sectionversionOption func(*SectionVersionMutation)
+
+// newSectionVersionMutation creates new mutation for the SectionVersion entity.
+func newSectionVersionMutation(c config, op Op, opts ...sectionversionOption) *SectionVersionMutation {
+	m := &SectionVersionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSectionVersion,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSectionVersionID sets the ID field of the mutation.
+func withSectionVersionID(id uuid.UUID) sectionversionOption {
+	return func(m *SectionVersionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SectionVersion
+		)
+		m.oldValue = func(ctx context.Context) (*SectionVersion, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SectionVersion.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSectionVersion sets the old SectionVersion of the mutation.
+func withSectionVersion(node *SectionVersion) sectionversionOption {
+	return func(m *SectionVersionMutation) {
+		m.oldValue = func(context.Context) (*SectionVersion, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SectionVersionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SectionVersionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SectionVersion entities.
+func (m *SectionVersionMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SectionVersionMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SectionVersionMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SectionVersion.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRequestID sets the "request_id" field.
+func (m *SectionVersionMutation) SetRequestID(u uuid.UUID) {
+	m.request_id = &u
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *SectionVersionMutation) RequestID() (r uuid.UUID, exists bool) {
+	v := m.request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the SectionVersion entity.
+// If the SectionVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SectionVersionMutation) OldRequestID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *SectionVersionMutation) ResetRequestID() {
+	m.request_id = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *SectionVersionMutation) SetKind(ek enums.SectionKind) {
+	m.kind = &ek
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *SectionVersionMutation) Kind() (r enums.SectionKind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the SectionVersion entity.
+// If the SectionVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SectionVersionMutation) OldKind(ctx context.Context) (v enums.SectionKind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *SectionVersionMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SectionVersionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SectionVersionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SectionVersion entity.
+// If the SectionVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SectionVersionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SectionVersionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetSupersededAt sets the "superseded_at" field.
+func (m *SectionVersionMutation) SetSupersededAt(t time.Time) {
+	m.superseded_at = &t
+}
+
+// SupersededAt returns the value of the "superseded_at" field in the mutation.
+func (m *SectionVersionMutation) SupersededAt() (r time.Time, exists bool) {
+	v := m.superseded_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSupersededAt returns the old "superseded_at" field's value of the SectionVersion entity.
+// If the SectionVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SectionVersionMutation) OldSupersededAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSupersededAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSupersededAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSupersededAt: %w", err)
+	}
+	return oldValue.SupersededAt, nil
+}
+
+// ResetSupersededAt resets all changes to the "superseded_at" field.
+func (m *SectionVersionMutation) ResetSupersededAt() {
+	m.superseded_at = nil
+}
+
+// SetContent sets the "content" field.
+func (m *SectionVersionMutation) SetContent(jm json.RawMessage) {
+	m.content = &jm
+	m.appendcontent = nil
+}
+
+// Content returns the value of the "content" field in the mutation.
+func (m *SectionVersionMutation) Content() (r json.RawMessage, exists bool) {
+	v := m.content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContent returns the old "content" field's value of the SectionVersion entity.
+// If the SectionVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SectionVersionMutation) OldContent(ctx context.Context) (v json.RawMessage, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContent: %w", err)
+	}
+	return oldValue.Content, nil
+}
+
+// AppendContent adds jm to the "content" field.
+func (m *SectionVersionMutation) AppendContent(jm json.RawMessage) {
+	m.appendcontent = append(m.appendcontent, jm...)
+}
+
+// AppendedContent returns the list of values that were appended to the "content" field in this mutation.
+func (m *SectionVersionMutation) AppendedContent() (json.RawMessage, bool) {
+	if len(m.appendcontent) == 0 {
+		return nil, false
+	}
+	return m.appendcontent, true
+}
+
+// ResetContent resets all changes to the "content" field.
+func (m *SectionVersionMutation) ResetContent() {
+	m.content = nil
+	m.appendcontent = nil
+}
+
+// Where appends a list predicates to the SectionVersionMutation builder.
+func (m *SectionVersionMutation) Where(ps ...predicate.SectionVersion) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SectionVersionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SectionVersionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SectionVersion, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SectionVersionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SectionVersionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SectionVersion).
+func (m *SectionVersionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SectionVersionMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.request_id != nil {
+		fields = append(fields, sectionversion.FieldRequestID)
+	}
+	if m.kind != nil {
+		fields = append(fields, sectionversion.FieldKind)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, sectionversion.FieldUpdatedAt)
+	}
+	if m.superseded_at != nil {
+		fields = append(fields, sectionversion.FieldSupersededAt)
+	}
+	if m.content != nil {
+		fields = append(fields, sectionversion.FieldContent)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SectionVersionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case sectionversion.FieldRequestID:
+		return m.RequestID()
+	case sectionversion.FieldKind:
+		return m.Kind()
+	case sectionversion.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case sectionversion.FieldSupersededAt:
+		return m.SupersededAt()
+	case sectionversion.FieldContent:
+		return m.Content()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SectionVersionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case sectionversion.FieldRequestID:
+		return m.OldRequestID(ctx)
+	case sectionversion.FieldKind:
+		return m.OldKind(ctx)
+	case sectionversion.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case sectionversion.FieldSupersededAt:
+		return m.OldSupersededAt(ctx)
+	case sectionversion.FieldContent:
+		return m.OldContent(ctx)
+	}
+	return nil, fmt.Errorf("unknown SectionVersion field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SectionVersionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case sectionversion.FieldRequestID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
+		return nil
+	case sectionversion.FieldKind:
+		v, ok := value.(enums.SectionKind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case sectionversion.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case sectionversion.FieldSupersededAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSupersededAt(v)
+		return nil
+	case sectionversion.FieldContent:
+		v, ok := value.(json.RawMessage)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContent(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SectionVersion field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SectionVersionMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SectionVersionMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SectionVersionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SectionVersion numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SectionVersionMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SectionVersionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SectionVersionMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SectionVersion nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SectionVersionMutation) ResetField(name string) error {
+	switch name {
+	case sectionversion.FieldRequestID:
+		m.ResetRequestID()
+		return nil
+	case sectionversion.FieldKind:
+		m.ResetKind()
+		return nil
+	case sectionversion.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case sectionversion.FieldSupersededAt:
+		m.ResetSupersededAt()
+		return nil
+	case sectionversion.FieldContent:
+		m.ResetContent()
+		return nil
+	}
+	return fmt.Errorf("unknown SectionVersion field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SectionVersionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SectionVersionMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SectionVersionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SectionVersionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SectionVersionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SectionVersionMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SectionVersionMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SectionVersion unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SectionVersionMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SectionVersion edge %s", name)
 }
 
 // SessionMutation represents an operation that mutates the Session nodes in the graph.

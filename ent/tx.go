@@ -42,6 +42,8 @@ type Tx struct {
 	Patient *PatientClient
 	// ReferenceCounter is the client for interacting with the ReferenceCounter builders.
 	ReferenceCounter *ReferenceCounterClient
+	// SectionVersion is the client for interacting with the SectionVersion builders.
+	SectionVersion *SectionVersionClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// Structure is the client for interacting with the Structure builders.
@@ -195,6 +197,7 @@ func (tx *Tx) init() {
 	tx.NotificationCursor = NewNotificationCursorClient(tx.config)
 	tx.Patient = NewPatientClient(tx.config)
 	tx.ReferenceCounter = NewReferenceCounterClient(tx.config)
+	tx.SectionVersion = NewSectionVersionClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Structure = NewStructureClient(tx.config)
 	tx.Unit = NewUnitClient(tx.config)

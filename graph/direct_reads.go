@@ -69,12 +69,15 @@ func NewDirect(schema *ast.Schema, dialect string) (*direct.Schema, error) {
 				// For a viewer of the requesting side only, a visible
 				// request's sections and dispatches are visible
 				// (rule.TestRequestingSideRulesAreImplied): the prescriber's
-				// dashboard reads them without a sub-query per row.
-				"medical": {Target: "MedicalSection", Column: "request_id", Reverse: true, Directive: "section",
+				// dashboard reads them without a sub-query per row. Every
+				// request has its three sections: one its rule hides from a
+				// receiver may be one a closed dispatch had received, which
+				// the resolvers serve (Always).
+				"medical": {Target: "MedicalSection", Column: "request_id", Reverse: true, Directive: "section", Always: true,
 					RuleImpliedFor: rule.RequestingSideOnly},
-				"careProject": {Target: "CareProjectSection", Column: "request_id", Reverse: true, Directive: "section",
+				"careProject": {Target: "CareProjectSection", Column: "request_id", Reverse: true, Directive: "section", Always: true,
 					RuleImpliedFor: rule.RequestingSideOnly},
-				"adminSocial": {Target: "AdminSocialSection", Column: "request_id", Reverse: true, Directive: "section",
+				"adminSocial": {Target: "AdminSocialSection", Column: "request_id", Reverse: true, Directive: "section", Always: true,
 					RuleImpliedFor: rule.RequestingSideOnly},
 				"dispatches": {Target: "Dispatch", Column: "request_id", Many: true, RuleImpliedFor: rule.RequestingSideOnly},
 			}},

@@ -10,11 +10,27 @@ import (
 	"passerelle/apperr"
 	"passerelle/authz"
 	"passerelle/ent"
+	"passerelle/enums"
 	"passerelle/graph/generated"
 
 	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
 )
+
+// Medical is the resolver for the medical field.
+func (r *admissionRequestResolver) Medical(ctx context.Context, obj *ent.AdmissionRequest) (*ent.MedicalSection, error) {
+	return section(ctx, r.Resolver, obj.ID, enums.SectionKindMedical, obj.Medical)
+}
+
+// CareProject is the resolver for the careProject field.
+func (r *admissionRequestResolver) CareProject(ctx context.Context, obj *ent.AdmissionRequest) (*ent.CareProjectSection, error) {
+	return section(ctx, r.Resolver, obj.ID, enums.SectionKindCareProject, obj.CareProject)
+}
+
+// AdminSocial is the resolver for the adminSocial field.
+func (r *admissionRequestResolver) AdminSocial(ctx context.Context, obj *ent.AdmissionRequest) (*ent.AdminSocialSection, error) {
+	return section(ctx, r.Resolver, obj.ID, enums.SectionKindAdminSocial, obj.AdminSocial)
+}
 
 // Dispatches is the resolver for the dispatches field.
 func (r *admissionRequestResolver) Dispatches(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Dispatch, error) {
@@ -23,6 +39,16 @@ func (r *admissionRequestResolver) Dispatches(ctx context.Context, obj *ent.Admi
 		return nil, err
 	}
 	return byKey(ds), nil
+}
+
+// ValidatedBy is the resolver for the validatedBy field.
+func (r *medicalSectionResolver) ValidatedBy(ctx context.Context, obj *ent.MedicalSection) (*ent.User, error) {
+	return r.userByKey(ctx, obj.Edges.ValidatedByOrErr, obj.ValidatedByID)
+}
+
+// ValidationRemovedBy is the resolver for the validationRemovedBy field.
+func (r *medicalSectionResolver) ValidationRemovedBy(ctx context.Context, obj *ent.MedicalSection) (*ent.User, error) {
+	return r.userByKey(ctx, obj.Edges.ValidationRemovedByOrErr, obj.ValidationRemovedByID)
 }
 
 // Node is the resolver for the node field.
@@ -127,6 +153,11 @@ func (r *Resolver) Dispatch() generated.DispatchResolver { return &dispatchResol
 // Habilitation returns generated.HabilitationResolver implementation.
 func (r *Resolver) Habilitation() generated.HabilitationResolver { return &habilitationResolver{r} }
 
+// MedicalSection returns generated.MedicalSectionResolver implementation.
+func (r *Resolver) MedicalSection() generated.MedicalSectionResolver {
+	return &medicalSectionResolver{r}
+}
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
@@ -140,6 +171,7 @@ type (
 	admissionRequestResolver struct{ *Resolver }
 	dispatchResolver         struct{ *Resolver }
 	habilitationResolver     struct{ *Resolver }
+	medicalSectionResolver   struct{ *Resolver }
 	queryResolver            struct{ *Resolver }
 	structureResolver        struct{ *Resolver }
 	unitResolver             struct{ *Resolver }

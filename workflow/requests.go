@@ -277,14 +277,18 @@ func (s *Service) SaveSection(ctx context.Context, requestID uuid.UUID, kind enu
 		if _, err := o.stepRequest(req, ActEdit, nil); err != nil {
 			return err
 		}
-		if err := o.applyPatch(req, kind, patch, rules.required); err != nil {
+		ds, err := o.dispatchesOf(req)
+		if err != nil {
+			return err
+		}
+		if err := o.applyPatch(req, kind, patch, rules.required, ds); err != nil {
 			return err
 		}
 		k := kind
 		if err := o.record(eventSpec{typ: enums.EventTypeSectionUpdated, request: req.ID, section: &k}); err != nil {
 			return err
 		}
-		return o.markUpdated(req)
+		return o.markUpdated(req, ds)
 	})
 }
 
@@ -293,8 +297,9 @@ func (s *Service) SaveSection(ctx context.Context, requestID uuid.UUID, kind enu
 // stepRequest: the request's conditional update serializes edits of one
 // request, so no other edit of this section can slip in between) overlaid
 // with the patch. An edit of a validated medical section removes the
-// validation (who and when are kept).
-func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch Patch, required []string) error {
+// validation (who and when are kept). ds are the request's dispatches
+// (dispatchesOf).
+func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch Patch, required []string, ds []*ent.Dispatch) error {
 	var (
 		w, old   entgo.Mutation // the write, and the row as read (its OldField)
 		columns  []string
@@ -302,6 +307,7 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 		setState func(enums.SectionState)
 		exec     func(context.Context) error // runs w
 		row      any                         // the row as read, then as written (mirror)
+		since    time.Time                   // the row's updated_at as read
 		attach   func()                      // to req, for the operation's answer
 	)
 	switch kind {
@@ -318,7 +324,7 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 				u.ClearValidatedAt().ClearValidatedByID().SetValidationRemovedAt(o.now).SetValidationRemovedByID(o.v.UserID)
 			}
 		}
-		exec, row, attach = u.Exec, r, func() { req.Edges.Medical = r }
+		exec, row, since, attach = u.Exec, r, r.UpdatedAt, func() { req.Edges.Medical = r }
 	case enums.SectionKindCareProject:
 		r, err := o.tx.CareProjectSection.Query().Where(careprojectsection.RequestID(req.ID)).Only(o.ctx)
 		if err != nil {
@@ -327,7 +333,7 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 		u := o.tx.CareProjectSection.Update().Where(careprojectsection.ID(r.ID))
 		w, old, columns, prev = u.Mutation(), o.tx.CareProjectSection.UpdateOne(r).Mutation(), careprojectsection.Columns, r.State
 		setState = func(s enums.SectionState) { u.SetState(s) }
-		exec, row, attach = u.Exec, r, func() { req.Edges.CareProject = r }
+		exec, row, since, attach = u.Exec, r, r.UpdatedAt, func() { req.Edges.CareProject = r }
 	default:
 		r, err := o.tx.AdminSocialSection.Query().Where(adminsocialsection.RequestID(req.ID)).Only(o.ctx)
 		if err != nil {
@@ -336,7 +342,7 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 		u := o.tx.AdminSocialSection.Update().Where(adminsocialsection.ID(r.ID))
 		w, old, columns, prev = u.Mutation(), o.tx.AdminSocialSection.UpdateOne(r).Mutation(), adminsocialsection.Columns, r.State
 		setState = func(s enums.SectionState) { u.SetState(s) }
-		exec, row, attach = u.Exec, r, func() { req.Edges.AdminSocial = r }
+		exec, row, since, attach = u.Exec, r, r.UpdatedAt, func() { req.Edges.AdminSocial = r }
 	}
 	for name, value := range patch {
 		var err error
@@ -369,6 +375,9 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 	}
 	if state != prev {
 		setState(state)
+	}
+	if err := o.keepReceived(req, kind, row, since, ds); err != nil {
+		return err
 	}
 	if err := exec(o.ctx); err != nil {
 		return err
@@ -440,22 +449,25 @@ func hasValue(v any) bool {
 	return true
 }
 
-// markUpdated: a change to a sent request marks every open dispatch as
-// updated since last read, tells its unit, and answers an information
-// request (back to READ).
-func (o *op) markUpdated(req *ent.AdmissionRequest) error {
+// dispatchesOf are the request's dispatches, none while it is a draft.
+func (o *op) dispatchesOf(req *ent.AdmissionRequest) ([]*ent.Dispatch, error) {
 	if req.Status == enums.RequestStatusDraft {
-		return nil
+		return nil, nil
 	}
-	ds, err := o.tx.Dispatch.Query().Where(dispatch.RequestID(req.ID),
-		dispatch.StatusIn(append(slices.Clone(open), enums.DispatchStatusConfirmed)...)).All(viewer.System(o.ctx))
-	if err != nil {
-		return err
-	}
+	return o.tx.Dispatch.Query().Where(dispatch.RequestID(req.ID)).All(viewer.System(o.ctx))
+}
+
+// markUpdated: a change to a sent request marks every open (or confirmed)
+// dispatch of ds, the request's dispatches, as updated since last read,
+// tells its unit, and answers an information request (back to READ).
+func (o *op) markUpdated(req *ent.AdmissionRequest, ds []*ent.Dispatch) error {
 	// An information request is answered by its own conditional update; the
 	// other dispatches are marked in one UPDATE.
 	var rest []uuid.UUID
 	for _, d := range ds {
+		if d.Status != enums.DispatchStatusConfirmed && !slices.Contains(open, d.Status) {
+			continue
+		}
 		from := d.Status
 		if d.Status == enums.DispatchStatusInfoRequested {
 			if _, err := o.stepDispatch(d, req.Status, ActReply, func(u *ent.DispatchUpdate) {
@@ -495,6 +507,13 @@ func (s *Service) ValidateMedical(ctx context.Context, requestID uuid.UUID) (*en
 			return apperr.ConflictStatus(med.State, "the medical section must be COMPLETE to be validated (it is %s)", med.State)
 		}
 		if _, err := o.stepRequest(req, ActValidate, nil); err != nil {
+			return err
+		}
+		ds, err := o.dispatchesOf(req)
+		if err != nil {
+			return err
+		}
+		if err := o.keepReceived(req, enums.SectionKindMedical, med, med.UpdatedAt, ds); err != nil {
 			return err
 		}
 		upd := o.tx.MedicalSection.Update().

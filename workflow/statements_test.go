@@ -60,7 +60,9 @@ func TestStatementsPerOperation(t *testing.T) {
 		{"AskInformation", 7, func() error { _, err := f.svc.AskInformation(doc, dP, "Sonde ?"); return err }},
 		{"SaveSection medical (validated, sent, 1 info request)", 10, section(enums.SectionKindMedical, &id, Patch{"history": "HTA"})},
 		{"PostMessage", 6, func() error { _, err := f.svc.PostMessage(presc, dP, "Précision"); return err }},
-		{"ValidateMedical", 7, func() error { _, err := f.svc.ValidateMedical(presc, id); return err }},
+		// Sent: the request's dispatches are read (a closed one may have
+		// received the section as it was: keepReceived).
+		{"ValidateMedical (sent)", 8, func() error { _, err := f.svc.ValidateMedical(presc, id); return err }},
 		{"Answer accept", 6, func() error {
 			_, err := f.svc.Answer(doc, dP, AnswerInput{Decision: enums.AnswerDecisionAccept})
 			return err

@@ -176,6 +176,18 @@ func (f ReferenceCounterFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.V
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReferenceCounterMutation", m)
 }
 
+// The SectionVersionFunc type is an adapter to allow the use of ordinary
+// function as SectionVersion mutator.
+type SectionVersionFunc func(context.Context, *ent.SectionVersionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SectionVersionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SectionVersionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SectionVersionMutation", m)
+}
+
 // The SessionFunc type is an adapter to allow the use of ordinary
 // function as Session mutator.
 type SessionFunc func(context.Context, *ent.SessionMutation) (ent.Value, error)

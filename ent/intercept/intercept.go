@@ -22,6 +22,7 @@ import (
 	"passerelle/ent/patient"
 	"passerelle/ent/predicate"
 	"passerelle/ent/referencecounter"
+	"passerelle/ent/sectionversion"
 	"passerelle/ent/session"
 	"passerelle/ent/structure"
 	"passerelle/ent/unit"
@@ -464,6 +465,33 @@ func (f TraverseReferenceCounter) Traverse(ctx context.Context, q ent.Query) err
 	return fmt.Errorf("unexpected query type %T. expect *ent.ReferenceCounterQuery", q)
 }
 
+// The SectionVersionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SectionVersionFunc func(context.Context, *ent.SectionVersionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SectionVersionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SectionVersionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SectionVersionQuery", q)
+}
+
+// The TraverseSectionVersion type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSectionVersion func(context.Context, *ent.SectionVersionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSectionVersion) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSectionVersion) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SectionVersionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SectionVersionQuery", q)
+}
+
 // The SessionFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SessionFunc func(context.Context, *ent.SessionQuery) (ent.Value, error)
 
@@ -603,6 +631,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PatientQuery, predicate.Patient, patient.OrderOption]{typ: ent.TypePatient, tq: q}, nil
 	case *ent.ReferenceCounterQuery:
 		return &query[*ent.ReferenceCounterQuery, predicate.ReferenceCounter, referencecounter.OrderOption]{typ: ent.TypeReferenceCounter, tq: q}, nil
+	case *ent.SectionVersionQuery:
+		return &query[*ent.SectionVersionQuery, predicate.SectionVersion, sectionversion.OrderOption]{typ: ent.TypeSectionVersion, tq: q}, nil
 	case *ent.SessionQuery:
 		return &query[*ent.SessionQuery, predicate.Session, session.OrderOption]{typ: ent.TypeSession, tq: q}, nil
 	case *ent.StructureQuery:

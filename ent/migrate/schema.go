@@ -569,6 +569,28 @@ var (
 		Columns:    ReferenceCountersColumns,
 		PrimaryKey: []*schema.Column{ReferenceCountersColumns[0]},
 	}
+	// SectionVersionsColumns holds the columns for the "section_versions" table.
+	SectionVersionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "request_id", Type: field.TypeUUID},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"MEDICAL", "CARE_PROJECT", "ADMIN_SOCIAL"}},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "superseded_at", Type: field.TypeTime},
+		{Name: "content", Type: field.TypeJSON},
+	}
+	// SectionVersionsTable holds the schema information for the "section_versions" table.
+	SectionVersionsTable = &schema.Table{
+		Name:       "section_versions",
+		Columns:    SectionVersionsColumns,
+		PrimaryKey: []*schema.Column{SectionVersionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "sectionversion_request_id_kind_updated_at",
+				Unique:  true,
+				Columns: []*schema.Column{SectionVersionsColumns[1], SectionVersionsColumns[2], SectionVersionsColumns[3]},
+			},
+		},
+	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -700,6 +722,7 @@ var (
 		NotificationCursorsTable,
 		PatientsTable,
 		ReferenceCountersTable,
+		SectionVersionsTable,
 		SessionsTable,
 		StructuresTable,
 		UnitsTable,

@@ -48,6 +48,9 @@ type Patient func(*sql.Selector)
 // ReferenceCounter is the predicate function for referencecounter builders.
 type ReferenceCounter func(*sql.Selector)
 
+// SectionVersion is the predicate function for sectionversion builders.
+type SectionVersion func(*sql.Selector)
+
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
 

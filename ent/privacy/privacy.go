@@ -447,6 +447,30 @@ func (f ReferenceCounterMutationRuleFunc) EvalMutation(ctx context.Context, m en
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReferenceCounterMutation", m)
 }
 
+// The SectionVersionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SectionVersionQueryRuleFunc func(context.Context, *ent.SectionVersionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SectionVersionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SectionVersionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SectionVersionQuery", q)
+}
+
+// The SectionVersionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SectionVersionMutationRuleFunc func(context.Context, *ent.SectionVersionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SectionVersionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SectionVersionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SectionVersionMutation", m)
+}
+
 // The SessionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SessionQueryRuleFunc func(context.Context, *ent.SessionQuery) error
@@ -606,6 +630,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ReferenceCounterQuery:
 		return q.Filter(), nil
+	case *ent.SectionVersionQuery:
+		return q.Filter(), nil
 	case *ent.SessionQuery:
 		return q.Filter(), nil
 	case *ent.StructureQuery:
@@ -648,6 +674,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.PatientMutation:
 		return m.Filter(), nil
 	case *ent.ReferenceCounterMutation:
+		return m.Filter(), nil
+	case *ent.SectionVersionMutation:
 		return m.Filter(), nil
 	case *ent.SessionMutation:
 		return m.Filter(), nil

@@ -19,6 +19,7 @@ import (
 	"passerelle/ent/patient"
 	"passerelle/ent/referencecounter"
 	"passerelle/ent/schema"
+	"passerelle/ent/sectionversion"
 	"passerelle/ent/session"
 	"passerelle/ent/structure"
 	"passerelle/ent/unit"
@@ -609,6 +610,21 @@ func init() {
 	referencecounterDescLast := referencecounterFields[1].Descriptor()
 	// referencecounter.DefaultLast holds the default value on creation for the last field.
 	referencecounter.DefaultLast = referencecounterDescLast.Default.(int)
+	sectionversion.Policy = privacy.NewPolicies(schema.SectionVersion{})
+	sectionversion.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := sectionversion.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sectionversionFields := schema.SectionVersion{}.Fields()
+	_ = sectionversionFields
+	// sectionversionDescID is the schema descriptor for id field.
+	sectionversionDescID := sectionversionFields[0].Descriptor()
+	// sectionversion.DefaultID holds the default value on creation for the id field.
+	sectionversion.DefaultID = sectionversionDescID.Default.(func() uuid.UUID)
 	sessionMixin := schema.Session{}.Mixin()
 	session.Policy = privacy.NewPolicies(schema.Session{})
 	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {

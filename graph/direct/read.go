@@ -352,7 +352,7 @@ func regular(o *Object, vals []reflect.Value) bool {
 			}
 		case out.child != nil && !out.edge.Many:
 			if vals[out.column].IsNil() {
-				if out.nonNull {
+				if out.nonNull || out.edge.Always {
 					return false
 				}
 				continue

@@ -83,6 +83,11 @@ type Edge struct {
 	// ordered by key (the resolver orders it the same way). Only on the
 	// root object.
 	Many bool
+	// Always: every row of this type has its target row (a request's
+	// sections), so a NULL join is the target's rule hiding it; the read is
+	// then irregular and the resolvers answer, as for a non-null field (they
+	// may serve another version: a request's sections).
+	Always bool
 	// Directive is the field directive of the edge that the caller enforces
 	// itself, through Rows.Each, before anything is written (e.g. "section").
 	Directive string

@@ -37,6 +37,7 @@ type ResolverRoot interface {
 	AdmissionRequest() AdmissionRequestResolver
 	Dispatch() DispatchResolver
 	Habilitation() HabilitationResolver
+	MedicalSection() MedicalSectionResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	RequestEvent() RequestEventResolver
@@ -521,6 +522,9 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type AdmissionRequestResolver interface {
+	Medical(ctx context.Context, obj *ent.AdmissionRequest) (*ent.MedicalSection, error)
+	CareProject(ctx context.Context, obj *ent.AdmissionRequest) (*ent.CareProjectSection, error)
+	AdminSocial(ctx context.Context, obj *ent.AdmissionRequest) (*ent.AdminSocialSection, error)
 	Dispatches(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Dispatch, error)
 	Events(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Event, error)
 }
@@ -530,6 +534,10 @@ type DispatchResolver interface {
 }
 type HabilitationResolver interface {
 	ExpiresSoon(ctx context.Context, obj *ent.Habilitation) (bool, error)
+}
+type MedicalSectionResolver interface {
+	ValidatedBy(ctx context.Context, obj *ent.MedicalSection) (*ent.User, error)
+	ValidationRemovedBy(ctx context.Context, obj *ent.MedicalSection) (*ent.User, error)
 }
 type MutationResolver interface {
 	Login(ctx context.Context, email string, password string) (*model.LoginPayload, error)
@@ -8357,7 +8365,7 @@ func (ec *executionContext) _AdmissionRequest_medical(ctx context.Context, field
 			return ec.fieldContext_AdmissionRequest_medical(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Medical(ctx)
+			return ec.Resolvers.AdmissionRequest().Medical(ctx, obj)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -8390,7 +8398,7 @@ func (ec *executionContext) fieldContext_AdmissionRequest_medical(_ context.Cont
 		Object:     "AdmissionRequest",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MedicalSection(ctx, field)
 		},
@@ -8407,7 +8415,7 @@ func (ec *executionContext) _AdmissionRequest_careProject(ctx context.Context, f
 			return ec.fieldContext_AdmissionRequest_careProject(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CareProject(ctx)
+			return ec.Resolvers.AdmissionRequest().CareProject(ctx, obj)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -8440,7 +8448,7 @@ func (ec *executionContext) fieldContext_AdmissionRequest_careProject(_ context.
 		Object:     "AdmissionRequest",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CareProjectSection(ctx, field)
 		},
@@ -8457,7 +8465,7 @@ func (ec *executionContext) _AdmissionRequest_adminSocial(ctx context.Context, f
 			return ec.fieldContext_AdmissionRequest_adminSocial(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.AdminSocial(ctx)
+			return ec.Resolvers.AdmissionRequest().AdminSocial(ctx, obj)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -8490,7 +8498,7 @@ func (ec *executionContext) fieldContext_AdmissionRequest_adminSocial(_ context.
 		Object:     "AdmissionRequest",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AdminSocialSection(ctx, field)
 		},
@@ -12168,7 +12176,7 @@ func (ec *executionContext) _MedicalSection_validatedBy(ctx context.Context, fie
 			return ec.fieldContext_MedicalSection_validatedBy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ValidatedBy(ctx)
+			return ec.Resolvers.MedicalSection().ValidatedBy(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -12183,7 +12191,7 @@ func (ec *executionContext) fieldContext_MedicalSection_validatedBy(_ context.Co
 		Object:     "MedicalSection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -12200,7 +12208,7 @@ func (ec *executionContext) _MedicalSection_validationRemovedBy(ctx context.Cont
 			return ec.fieldContext_MedicalSection_validationRemovedBy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ValidationRemovedBy(ctx)
+			return ec.Resolvers.MedicalSection().ValidationRemovedBy(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -12215,7 +12223,7 @@ func (ec *executionContext) fieldContext_MedicalSection_validationRemovedBy(_ co
 		Object:     "MedicalSection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},

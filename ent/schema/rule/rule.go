@@ -26,6 +26,7 @@ import (
 	"passerelle/ent/patient"
 	"passerelle/ent/predicate"
 	"passerelle/ent/privacy"
+	"passerelle/ent/sectionversion"
 	"passerelle/ent/user"
 	"passerelle/viewer"
 )
@@ -378,6 +379,26 @@ func receivedSection(units []uuid.UUID) func(*sql.Selector) {
 		}))
 	}
 }
+
+// SectionVersionVisible: a receiver sees the version of a section that its
+// unit had received when its dispatch closed — written no later than the
+// closing, replaced after it — and nothing else; the requesting side reads
+// the sections as they are, and no one else reads any.
+func SectionVersionVisible(v *viewer.Viewer) predicate.SectionVersion {
+	if len(v.ReceivingUnits) == 0 {
+		return sectionversion.IDIn() // matches nothing
+	}
+	return func(s *sql.Selector) {
+		s.Where(dispatchedTo(s, s.C(sectionversion.FieldRequestID), v.ReceivingUnits, func(d *sql.SelectTable) *sql.Predicate {
+			return sql.And(sql.NotNull(d.C(dispatch.FieldClosedAt)),
+				sql.ColumnsGTE(d.C(dispatch.FieldClosedAt), s.C(sectionversion.FieldUpdatedAt)),
+				sql.ColumnsLT(d.C(dispatch.FieldClosedAt), s.C(sectionversion.FieldSupersededAt)))
+		}))
+	}
+}
+
+// SectionVersions filters section versions.
+func SectionVersions() privacy.QueryRule { return FilterBy[*ent.SectionVersionQuery](SectionVersionVisible) }
 
 // Messages follow their dispatch.
 func Messages() privacy.QueryRule {
