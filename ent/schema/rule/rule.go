@@ -398,7 +398,9 @@ func SectionVersionVisible(v *viewer.Viewer) predicate.SectionVersion {
 }
 
 // SectionVersions filters section versions.
-func SectionVersions() privacy.QueryRule { return FilterBy[*ent.SectionVersionQuery](SectionVersionVisible) }
+func SectionVersions() privacy.QueryRule {
+	return FilterBy[*ent.SectionVersionQuery](SectionVersionVisible)
+}
 
 // Messages follow their dispatch.
 func Messages() privacy.QueryRule {
