@@ -42,8 +42,9 @@ func TestWholeStory(t *testing.T) {
 	e := newEnv(t)
 	perine, garnier, forcilles := e.unitID("USP Sainte-Périne"), e.unitID("Maison médicale Jeanne Garnier"), e.unitID("USP Forcilles")
 
+	desired := time.Now().AddDate(0, 0, 2).Format(time.DateOnly)
 	created := e.must(careTeam, "CreateRequest", map[string]any{"input": map[string]any{
-		"originStructureId": e.structureID(prescriber), "urgency": "WITHIN_48H", "desiredAdmissionDate": time.Now().AddDate(0, 0, 2).Format(time.DateOnly),
+		"originStructureId": e.structureID(prescriber), "urgency": "WITHIN_48H", "desiredAdmissionDate": desired,
 		"patient": map[string]any{"birthName": "Martin", "firstName": "Jeanne", "birthDate": "1940-05-01", "sex": "FEMALE"},
 	}})
 	id := str(created, "createAdmissionRequest.request.id")
@@ -148,9 +149,24 @@ func TestWholeStory(t *testing.T) {
 		}
 	}
 
-	adm := e.must(perineDoctor, "RecordAdmission", map[string]any{"dispatchId": dispatchOf[perine], "admittedAt": time.Now().UTC().Format(time.RFC3339)})
+	admittedAt := time.Now().UTC()
+	adm := e.must(perineDoctor, "RecordAdmission", map[string]any{"dispatchId": dispatchOf[perine], "admittedAt": admittedAt.Format(time.RFC3339)})
 	if str(adm, "recordAdmission.status") != "ADMITTED" || str(adm, "recordAdmission.request.status") != "ADMITTED" {
 		t.Fatalf("admission: %v", adm)
+	}
+
+	// The observatory's figures count it: admitted earlier than wished, by
+	// the days between the wished date and the admission's day in Paris.
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wished, _ := time.Parse(time.DateOnly, desired)
+	day, _ := time.Parse(time.DateOnly, admittedAt.In(paris).Format(time.DateOnly))
+	st := e.post(e.token(observer), `{ admissionStatistics { admitted medianDesiredToAdmissionDays } }`, "", nil)
+	if got := get(st.Data, "admissionStatistics.medianDesiredToAdmissionDays"); len(st.Errors) > 0 ||
+		get(st.Data, "admissionStatistics.admitted") != 1.0 || got != day.Sub(wished).Hours()/24 {
+		t.Fatalf("statistics after the admission: %v %+v (want %v days)", st.Data, st.Errors, day.Sub(wished).Hours()/24)
 	}
 
 	tl := e.must(prescriber, "Timeline", map[string]any{"id": id})

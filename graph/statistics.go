@@ -28,7 +28,8 @@ func (r *Resolver) statistics(ctx context.Context, f *model.StatisticsFilter) (*
 		Requests: rep.Requests, Sent: rep.Sent, Confirmed: rep.Confirmed, Admitted: rep.Admitted,
 		Cancelled: rep.Cancelled, AdmissionRate: rep.AdmissionRate, UnitsPerRequest: rep.UnitsPerRequest,
 		MedianSendToReadMinutes: rep.MedianSendToRead, MedianSendToAnswerMinutes: rep.MedianSendToAnswer,
-		MedianSendToAdmissionMinutes: rep.MedianSendToAdmission, UnansweredShare: rep.UnansweredShare,
+		MedianSendToAdmissionMinutes: rep.MedianSendToAdmission, MedianDesiredToAdmissionDays: rep.MedianDesiredToAdmissionDays,
+		UnansweredShare: rep.UnansweredShare,
 		ComputedAt: rep.ComputedAt,
 	}
 	for _, c := range rep.RefusalsByReason {

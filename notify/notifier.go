@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	_ "time/tzdata" // Europe/Paris on a machine without zoneinfo
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
@@ -26,6 +25,7 @@ import (
 	"passerelle/ent/user"
 	"passerelle/enums"
 	"passerelle/events"
+	"passerelle/internal/civil"
 	"passerelle/labels"
 	"passerelle/viewer"
 	"passerelle/workflow"
@@ -83,16 +83,6 @@ const (
 	firstRetryDelay = time.Minute
 	lastRetryDelay  = time.Hour
 )
-
-var paris = mustLoad("Europe/Paris")
-
-func mustLoad(name string) *time.Location {
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		panic(err)
-	}
-	return l
-}
 
 // Notifier prepares and delivers the e-mail notifications.
 type Notifier struct {
@@ -440,7 +430,7 @@ func (n *Notifier) forEvent(ctx context.Context, c *contextCache, e *ent.Event) 
 		}
 	}
 	status, _ := labels.Label("DispatchStatus", e.ToStatus)
-	f := fields{Reason: reasonLabel(e.Type, e.Reason), Status: status, When: e.OccurredAt.In(paris).Format("02/01/2006 à 15:04")}
+	f := fields{Reason: reasonLabel(e.Type, e.Reason), Status: status, When: e.OccurredAt.In(civil.Location).Format("02/01/2006 à 15:04")}
 	return n.mails(ctx, string(e.Type), fmt.Sprintf("event:%d", e.ID), a, aud, e.ActorID, f)
 }
 
@@ -580,7 +570,7 @@ func (n *Notifier) dispatchReminders(ctx context.Context, now time.Time) ([]draf
 			kinds = append(kinds, kindOverdue)
 		}
 		for _, kind := range kinds {
-			f := fields{When: d.SentAt.In(paris).Format("02/01/2006 à 15:04")}
+			f := fields{When: d.SentAt.In(civil.Location).Format("02/01/2006 à 15:04")}
 			rs, err := n.mails(ctx, kind, strings.ToLower(kind)+":"+d.ID.String(), a, reminderAudience[kind], nil, f)
 			if err != nil {
 				return nil, err
@@ -612,7 +602,7 @@ func (n *Notifier) expiringHabilitations(ctx context.Context, now time.Time) ([]
 		}
 		holderProfile, _ := labels.Label("Profile", string(h.Profile))
 		f := fields{Origin: h.Edges.Structure.Name, Holder: h.Edges.User.FirstName + " " + h.Edges.User.LastName,
-			HolderProfile: holderProfile, Until: h.ValidUntil.In(paris).Format("02/01/2006 à 15:04"), Link: n.cfg.PublicURL}
+			HolderProfile: holderProfile, Until: h.ValidUntil.In(civil.Location).Format("02/01/2006 à 15:04"), Link: n.cfg.PublicURL}
 		seen := map[uuid.UUID]bool{}
 		for _, r := range refs {
 			vh := grant(r)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
@@ -16,6 +17,7 @@ import (
 	"passerelle/ent/predicate"
 	"passerelle/ent/structure"
 	"passerelle/enums"
+	"passerelle/internal/civil"
 )
 
 // aggregator runs the queries of one report. The scope (the viewer's
@@ -59,6 +61,9 @@ func aggregate(ctx context.Context, client *ent.Client, scope []predicate.Admiss
 	}
 	if r.MedianSendToAdmission, err = a.admissionMedian(ctx); err != nil {
 		return nil, fmt.Errorf("statistics: admission delays: %w", err)
+	}
+	if r.MedianDesiredToAdmissionDays, err = a.desiredToAdmission(ctx); err != nil {
+		return nil, fmt.Errorf("statistics: admission dates: %w", err)
 	}
 	r.MedianSendToRead, r.MedianSendToAnswer = d.toRead, d.toAnswer
 	r.RefusalsByReason = counts(d.refusals)
@@ -277,6 +282,35 @@ func (a *aggregator) admissionMedian(ctx context.Context) (*float64, error) {
 		return nil, err
 	}
 	return median(xs), nil
+}
+
+// desiredToAdmission is the median, in days, of the admission's calendar
+// day (in the users' time zone: civil.Day) minus the admission date the
+// requesting side wished, over the admitted requests that gave one:
+// negative when the patient came earlier than wished. The day of an
+// instant is the time zone's, so it is counted here rather than in SQL
+// (SQLite has no time zones): one streamed row per admitted request.
+func (a *aggregator) desiredToAdmission(ctx context.Context) (*float64, error) {
+	b := sql.Dialect(a.dialect)
+	t := b.Table(admissionrequest.Table)
+	s := b.Select(t.C(admissionrequest.FieldDesiredAdmissionDate), t.C(admissionrequest.FieldAdmittedAt)).From(t)
+	s.Where(sql.And(sql.NotNull(t.C(admissionrequest.FieldDesiredAdmissionDate)), sql.NotNull(t.C(admissionrequest.FieldAdmittedAt))))
+	for _, p := range a.scope {
+		p(s)
+	}
+	var days []float64
+	err := a.stream(ctx, s, func(rows *stdsql.Rows) error {
+		var desired, admitted time.Time
+		if err := rows.Scan(&desired, &admitted); err != nil {
+			return err
+		}
+		days = append(days, float64(civil.DaysBetween(desired, civil.Day(admitted))))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return median(days), nil
 }
 
 // stream runs a selector built for a.dialect and calls row for each row.

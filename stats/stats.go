@@ -52,9 +52,11 @@ type Report struct {
 	AdmissionRate, UnitsPerRequest                 *float64
 	MedianSendToRead, MedianSendToAnswer           *float64 // minutes
 	MedianSendToAdmission                          *float64
-	UnansweredShare                                *float64
-	RefusalsByReason, CancellationsByReason        []Count
-	ByOriginKind, ByDepartment, ByMonth            []Count
+	// MedianDesiredToAdmissionDays: admission day − desired admission date.
+	MedianDesiredToAdmissionDays            *float64
+	UnansweredShare                         *float64
+	RefusalsByReason, CancellationsByReason []Count
+	ByOriginKind, ByDepartment, ByMonth     []Count
 	// ComputedAt is when the computation started: the figures count what
 	// was committed then (a cached report is as old as this says).
 	ComputedAt time.Time

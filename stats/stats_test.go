@@ -184,6 +184,10 @@ func randomRequests(t testing.TB, ctx context.Context, client *ent.Client, w *wo
 		if r.IntN(3) == 0 {
 			c.SetAdmittedAt(created.Add(randomDelay(r) + 24*time.Hour))
 		}
+		if i%3 != 0 { // a wished date, from a week before creation to a fortnight after (no draw: r's sequence stays)
+			y, m, d := created.UTC().Date()
+			c.SetDesiredAdmissionDate(time.Date(y, m, d+i%22-7, 0, 0, 0, 0, time.UTC))
+		}
 		if r.IntN(5) == 0 {
 			c.SetCancelledAt(created.Add(time.Hour)).
 				SetCancellationReason(pick(r, enums.CancellationReasonValues))
@@ -323,13 +327,22 @@ func referenceCompute(ctx context.Context, client *ent.Client, f Filter) (*Repor
 	return build(reqs), nil
 }
 
+// paris is the reference's own time zone for an admission's day.
+var paris = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}()
+
 // build is the former in-Go computation, unchanged but for the month of
 // creation, now explicitly taken in UTC (it was the driver's location: UTC
 // on SQLite, the process's on PostgreSQL).
 func build(reqs []*ent.AdmissionRequest) *Report {
 	r := &Report{Requests: len(reqs)}
 	refusals, cancels, kinds, deps, months := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
-	var toRead, toAnswer, toAdmit []float64
+	var toRead, toAnswer, toAdmit, desiredToAdmit []float64
 	dispatches, unanswered := 0, 0
 	for _, q := range reqs {
 		if s := q.Edges.OriginStructure; s != nil {
@@ -347,6 +360,11 @@ func build(reqs []*ent.AdmissionRequest) *Report {
 			r.Admitted++
 			if q.SentAt != nil {
 				toAdmit = append(toAdmit, q.AdmittedAt.Sub(*q.SentAt).Minutes())
+			}
+			if q.DesiredAdmissionDate != nil {
+				y, m, d := q.AdmittedAt.In(paris).Date()
+				day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+				desiredToAdmit = append(desiredToAdmit, math.Round(day.Sub(q.DesiredAdmissionDate.UTC()).Hours()/24))
 			}
 		}
 		if q.CancellationReason != nil {
@@ -376,6 +394,7 @@ func build(reqs []*ent.AdmissionRequest) *Report {
 		r.UnansweredShare = refRatio(unanswered, dispatches)
 	}
 	r.MedianSendToRead, r.MedianSendToAnswer, r.MedianSendToAdmission = refMedian(toRead), refMedian(toAnswer), refMedian(toAdmit)
+	r.MedianDesiredToAdmissionDays = refMedian(desiredToAdmit)
 	r.RefusalsByReason, r.CancellationsByReason = refCounts(refusals), refCounts(cancels)
 	r.ByOriginKind, r.ByDepartment, r.ByMonth = refCounts(kinds), refCounts(deps), refCounts(months)
 	sort.Slice(r.ByMonth, func(i, j int) bool { return r.ByMonth[i].Key < r.ByMonth[j].Key })
@@ -435,6 +454,7 @@ func sameReport(t *testing.T, got, want *Report) {
 		{"MedianSendToRead", &g.MedianSendToRead, &w.MedianSendToRead},
 		{"MedianSendToAnswer", &g.MedianSendToAnswer, &w.MedianSendToAnswer},
 		{"MedianSendToAdmission", &g.MedianSendToAdmission, &w.MedianSendToAdmission},
+		{"MedianDesiredToAdmissionDays", &g.MedianDesiredToAdmissionDays, &w.MedianDesiredToAdmissionDays},
 	} {
 		switch {
 		case (*m.got == nil) != (*m.want == nil):
@@ -505,7 +525,7 @@ func TestComputeMatchesReference(t *testing.T) {
 	}
 	// The data set must exercise every indicator.
 	if all.Requests != 1500 || len(all.RefusalsByReason) < 5 || len(all.CancellationsByReason) < 3 ||
-		len(all.ByMonth) < 13 || all.MedianSendToAdmission == nil || all.Confirmed == 0 {
+		len(all.ByMonth) < 13 || all.MedianSendToAdmission == nil || all.MedianDesiredToAdmissionDays == nil || all.Confirmed == 0 {
 		t.Fatalf("poor data set: %s", dump(all))
 	}
 	for vname, ctx := range viewers {

@@ -115,6 +115,7 @@ type ComplexityRoot struct {
 		Cancelled                    func(childComplexity int) int
 		ComputedAt                   func(childComplexity int) int
 		Confirmed                    func(childComplexity int) int
+		MedianDesiredToAdmissionDays func(childComplexity int) int
 		MedianSendToAdmissionMinutes func(childComplexity int) int
 		MedianSendToAnswerMinutes    func(childComplexity int) int
 		MedianSendToReadMinutes      func(childComplexity int) int
@@ -935,6 +936,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AdmissionStatistics.Confirmed(childComplexity), true
+	case "AdmissionStatistics.medianDesiredToAdmissionDays":
+		if e.ComplexityRoot.AdmissionStatistics.MedianDesiredToAdmissionDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdmissionStatistics.MedianDesiredToAdmissionDays(childComplexity), true
 	case "AdmissionStatistics.medianSendToAdmissionMinutes":
 		if e.ComplexityRoot.AdmissionStatistics.MedianSendToAdmissionMinutes == nil {
 			break
@@ -5178,6 +5185,8 @@ type AdmissionStatistics {
   medianSendToReadMinutes: Float
   medianSendToAnswerMinutes: Float
   medianSendToAdmissionMinutes: Float
+  "Median, in days, of the admission's date (Europe/Paris) minus the admission date the requesting side wished, over the admitted requests that gave one; negative when the patient came earlier than wished, null when there is none."
+  medianDesiredToAdmissionDays: Float
   "Share of dispatches never answered."
   unansweredShare: Float
   "When these figures were computed: a report is reused for a while (serve --statistics-fresh, --statistics-stale), so it may be a few minutes old."
@@ -5573,6 +5582,8 @@ func (ec *executionContext) childFields_AdmissionStatistics(ctx context.Context,
 		return ec.fieldContext_AdmissionStatistics_medianSendToAnswerMinutes(ctx, field)
 	case "medianSendToAdmissionMinutes":
 		return ec.fieldContext_AdmissionStatistics_medianSendToAdmissionMinutes(ctx, field)
+	case "medianDesiredToAdmissionDays":
+		return ec.fieldContext_AdmissionStatistics_medianDesiredToAdmissionDays(ctx, field)
 	case "unansweredShare":
 		return ec.fieldContext_AdmissionStatistics_unansweredShare(ctx, field)
 	case "computedAt":
@@ -8939,6 +8950,29 @@ func (ec *executionContext) _AdmissionStatistics_medianSendToAdmissionMinutes(ct
 	)
 }
 func (ec *executionContext) fieldContext_AdmissionStatistics_medianSendToAdmissionMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdmissionStatistics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AdmissionStatistics_medianDesiredToAdmissionDays(ctx context.Context, field graphql.CollectedField, obj *model.AdmissionStatistics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdmissionStatistics_medianDesiredToAdmissionDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianDesiredToAdmissionDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AdmissionStatistics_medianDesiredToAdmissionDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AdmissionStatistics", field, false, false, "Float")
 }
 
@@ -25293,6 +25327,11 @@ func (ec *executionContext) _AdmissionStatistics(ctx context.Context, sel ast.Se
 			}
 		case "medianSendToAdmissionMinutes":
 			out.Values[i] = ec._AdmissionStatistics_medianSendToAdmissionMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "medianDesiredToAdmissionDays":
+			out.Values[i] = ec._AdmissionStatistics_medianDesiredToAdmissionDays(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

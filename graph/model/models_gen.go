@@ -39,6 +39,8 @@ type AdmissionStatistics struct {
 	MedianSendToReadMinutes      *float64 `json:"medianSendToReadMinutes,omitempty"`
 	MedianSendToAnswerMinutes    *float64 `json:"medianSendToAnswerMinutes,omitempty"`
 	MedianSendToAdmissionMinutes *float64 `json:"medianSendToAdmissionMinutes,omitempty"`
+	// Median, in days, of the admission's date (Europe/Paris) minus the admission date the requesting side wished, over the admitted requests that gave one; negative when the patient came earlier than wished, null when there is none.
+	MedianDesiredToAdmissionDays *float64 `json:"medianDesiredToAdmissionDays,omitempty"`
 	// Share of dispatches never answered.
 	UnansweredShare *float64 `json:"unansweredShare,omitempty"`
 	// When these figures were computed: a report is reused for a while (serve --statistics-fresh, --statistics-stale), so it may be a few minutes old.
