@@ -30,7 +30,7 @@ func (r *Resolver) statistics(ctx context.Context, f *model.StatisticsFilter) (*
 		MedianSendToReadMinutes: rep.MedianSendToRead, MedianSendToAnswerMinutes: rep.MedianSendToAnswer,
 		MedianSendToAdmissionMinutes: rep.MedianSendToAdmission, MedianDesiredToAdmissionDays: rep.MedianDesiredToAdmissionDays,
 		UnansweredShare: rep.UnansweredShare,
-		ComputedAt: rep.ComputedAt,
+		ComputedAt:      rep.ComputedAt,
 	}
 	for _, c := range rep.RefusalsByReason {
 		out.RefusalsByReason = append(out.RefusalsByReason, &model.RefusalCount{Reason: enums.RefusalReason(c.Key), Count: c.Count})
