@@ -7,6 +7,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"passerelle/graph/direct"
+	"passerelle/graph/model"
 	"passerelle/workflow"
 )
 
@@ -41,4 +42,15 @@ func patchOf(input any) workflow.Patch {
 		}
 	}
 	return p
+}
+
+// changesOf splits updateAdmissionRequest's input into the request's fields
+// and the patient's (a null patient changes nothing).
+func changesOf(input model.UpdateAdmissionRequestInput) workflow.RequestChanges {
+	c := workflow.RequestChanges{Request: patchOf(input)}
+	delete(c.Request, "patient")
+	if p := input.Patient.Value(); p != nil {
+		c.Patient = patchOf(*p)
+	}
+	return c
 }

@@ -218,6 +218,11 @@ func (r *mutationResolver) SaveAdminSocialSection(ctx context.Context, requestID
 	return r.Workflow.SaveSection(ctx, requestID, enums.SectionKindAdminSocial, patchOf(input), expectedVersion)
 }
 
+// UpdateAdmissionRequest is the resolver for the updateAdmissionRequest field.
+func (r *mutationResolver) UpdateAdmissionRequest(ctx context.Context, requestID uuid.UUID, input model.UpdateAdmissionRequestInput, expectedVersion *int) (*ent.AdmissionRequest, error) {
+	return r.Workflow.Correct(ctx, requestID, changesOf(input), expectedVersion)
+}
+
 // SendAdmissionRequest is the resolver for the sendAdmissionRequest field.
 func (r *mutationResolver) SendAdmissionRequest(ctx context.Context, requestID uuid.UUID, unitIds []uuid.UUID) (*ent.AdmissionRequest, error) {
 	return r.Workflow.Send(ctx, requestID, unitIds)

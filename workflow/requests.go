@@ -344,19 +344,8 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 		setState = func(s enums.SectionState) { u.SetState(s) }
 		exec, row, since, attach = u.Exec, r, r.UpdatedAt, func() { req.Edges.AdminSocial = r }
 	}
-	for name, value := range patch {
-		var err error
-		if value == nil {
-			err = w.ClearField(name)
-		} else {
-			if str, ok := value.(string); ok {
-				value = strings.TrimSpace(str)
-			}
-			err = w.SetField(name, value)
-		}
-		if err != nil {
-			return fmt.Errorf("section field %s: %w", name, err)
-		}
+	if err := apply(w, patch); err != nil {
+		return fmt.Errorf("section %w", err)
 	}
 	// updated_at too: ent's default would take the clock again, with
 	// nanoseconds PostgreSQL does not keep (the row is answered as written).

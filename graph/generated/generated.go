@@ -340,6 +340,7 @@ type ComplexityRoot struct {
 		SendAdmissionRequest   func(childComplexity int, requestID uuid.UUID, unitIds []uuid.UUID) int
 		SetEmailNotifications  func(childComplexity int, habilitationID uuid.UUID, enabled bool) int
 		SetupPassword          func(childComplexity int, setupToken string, newPassword string) int
+		UpdateAdmissionRequest func(childComplexity int, requestID uuid.UUID, input model.UpdateAdmissionRequestInput, expectedVersion *int) int
 		UpdateStructure        func(childComplexity int, id uuid.UUID, input model.UpdateStructureInput) int
 		UpdateUnit             func(childComplexity int, id uuid.UUID, input model.UpdateUnitInput) int
 		UpdateUnitAvailability func(childComplexity int, unitID uuid.UUID, availableBeds *int, acceptingRequests *bool) int
@@ -561,6 +562,7 @@ type MutationResolver interface {
 	ValidateMedicalSection(ctx context.Context, requestID uuid.UUID) (*ent.AdmissionRequest, error)
 	SaveCareProjectSection(ctx context.Context, requestID uuid.UUID, input model.CareProjectSectionInput, expectedVersion *int) (*ent.AdmissionRequest, error)
 	SaveAdminSocialSection(ctx context.Context, requestID uuid.UUID, input model.AdminSocialSectionInput, expectedVersion *int) (*ent.AdmissionRequest, error)
+	UpdateAdmissionRequest(ctx context.Context, requestID uuid.UUID, input model.UpdateAdmissionRequestInput, expectedVersion *int) (*ent.AdmissionRequest, error)
 	SendAdmissionRequest(ctx context.Context, requestID uuid.UUID, unitIds []uuid.UUID) (*ent.AdmissionRequest, error)
 	CancelAdmissionRequest(ctx context.Context, requestID uuid.UUID, reason enums.CancellationReason, comment *string) (*ent.AdmissionRequest, error)
 	OpenDispatch(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch, error)
@@ -2100,6 +2102,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetupPassword(childComplexity, args["setupToken"].(string), args["newPassword"].(string)), true
+	case "Mutation.updateAdmissionRequest":
+		if e.ComplexityRoot.Mutation.UpdateAdmissionRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAdmissionRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAdmissionRequest(childComplexity, args["requestId"].(uuid.UUID), args["input"].(model.UpdateAdmissionRequestInput), args["expectedVersion"].(*int)), true
 	case "Mutation.updateStructure":
 		if e.ComplexityRoot.Mutation.UpdateStructure == nil {
 			break
@@ -2948,12 +2961,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("HabilitationOrder", ec.unmarshalInputHabilitationOrder),
 			graphql.NewInputUnmarshaler("HabilitationWhereInput", ec.unmarshalInputHabilitationWhereInput),
 			graphql.NewInputUnmarshaler("MedicalSectionInput", ec.unmarshalInputMedicalSectionInput),
+			graphql.NewInputUnmarshaler("PatientCorrectionInput", ec.unmarshalInputPatientCorrectionInput),
 			graphql.NewInputUnmarshaler("PatientInput", ec.unmarshalInputPatientInput),
 			graphql.NewInputUnmarshaler("StatisticsFilter", ec.unmarshalInputStatisticsFilter),
 			graphql.NewInputUnmarshaler("StructureOrder", ec.unmarshalInputStructureOrder),
 			graphql.NewInputUnmarshaler("StructureWhereInput", ec.unmarshalInputStructureWhereInput),
 			graphql.NewInputUnmarshaler("UnitOrder", ec.unmarshalInputUnitOrder),
 			graphql.NewInputUnmarshaler("UnitWhereInput", ec.unmarshalInputUnitWhereInput),
+			graphql.NewInputUnmarshaler("UpdateAdmissionRequestInput", ec.unmarshalInputUpdateAdmissionRequestInput),
 			graphql.NewInputUnmarshaler("UpdateStructureInput", ec.unmarshalInputUpdateStructureInput),
 			graphql.NewInputUnmarshaler("UpdateUnitInput", ec.unmarshalInputUpdateUnitInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
@@ -5289,6 +5304,25 @@ input CreateAdmissionRequestInput {
   patient: PatientInput!
 }
 
+"Corrections to a request's own fields; see updateAdmissionRequest."
+input UpdateAdmissionRequestInput {
+  urgency: Urgency
+  desiredAdmissionDate: Date
+  patient: PatientCorrectionInput
+}
+
+"Corrections to the patient's identity: the fields given change."
+input PatientCorrectionInput {
+  birthName: String
+  usedName: String
+  firstName: String
+  birthDate: Date
+  sex: Sex
+  birthPlace: String
+  "INS/NIR: 13 characters and a 2-digit key."
+  ins: String
+}
+
 input PatientInput {
   birthName: String!
   usedName: String
@@ -5415,6 +5449,15 @@ extend type Mutation {
   validateMedicalSection(requestId: ID!): AdmissionRequest!
   saveCareProjectSection(requestId: ID!, input: CareProjectSectionInput!, expectedVersion: Int): AdmissionRequest!
   saveAdminSocialSection(requestId: ID!, input: AdminSocialSectionInput!, expectedVersion: Int): AdmissionRequest!
+  """
+  Corrects a request after its creation: its urgency and wished admission
+  date (those who may create the origin's requests), the patient's identity
+  (part of the administrative and social section: those who write it). Only
+  the fields given change; null removes an optional one. While the request is
+  sent, its open dispatches are marked updated and their units told; every
+  unit that holds the request sees the corrected identity.
+  """
+  updateAdmissionRequest(requestId: ID!, input: UpdateAdmissionRequestInput!, expectedVersion: Int): AdmissionRequest!
   sendAdmissionRequest(requestId: ID!, unitIds: [ID!]!): AdmissionRequest!
   cancelAdmissionRequest(requestId: ID!, reason: CancellationReason!, comment: String): AdmissionRequest!
 
@@ -6873,6 +6916,36 @@ func (ec *executionContext) field_Mutation_setupPassword_args(ctx context.Contex
 		return nil, err
 	}
 	args["newPassword"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateAdmissionRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "requestId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["requestId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateAdmissionRequestInput, error) {
+			return ec.unmarshalNUpdateAdmissionRequestInput2passerelleᚋgraphᚋmodelᚐUpdateAdmissionRequestInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg2
 	return args, nil
 }
 
@@ -13288,6 +13361,50 @@ func (ec *executionContext) fieldContext_Mutation_saveAdminSocialSection(ctx con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_saveAdminSocialSection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateAdmissionRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAdmissionRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAdmissionRequest(ctx, fc.Args["requestId"].(uuid.UUID), fc.Args["input"].(model.UpdateAdmissionRequestInput), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AdmissionRequest) graphql.Marshaler {
+			return ec.marshalNAdmissionRequest2ᚖpasserelleᚋentᚐAdmissionRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAdmissionRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdmissionRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAdmissionRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -21517,6 +21634,90 @@ func UnmarshalMedicalSectionInput(ctx context.Context, raw any) (model.MedicalSe
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPatientCorrectionInput(ctx context.Context, obj any) (model.PatientCorrectionInput, error) {
+	var it model.PatientCorrectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"birthName", "usedName", "firstName", "birthDate", "sex", "birthPlace", "ins"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "birthName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthName = graphql.OmittableOf(data)
+		case "usedName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usedName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsedName = graphql.OmittableOf(data)
+		case "firstName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstName = graphql.OmittableOf(data)
+		case "birthDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthDate"))
+			data, err := ec.unmarshalODate2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthDate = graphql.OmittableOf(data)
+		case "sex":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sex"))
+			data, err := ec.unmarshalOSex2ᚖpasserelleᚋenumsᚐSex(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sex = graphql.OmittableOf(data)
+		case "birthPlace":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthPlace"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthPlace = graphql.OmittableOf(data)
+		case "ins":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ins"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ins = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPatientCorrectionInput unmarshals raw into the PatientCorrectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPatientCorrectionInput(ctx context.Context, raw any) (model.PatientCorrectionInput, error) {
+	var out model.PatientCorrectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PatientCorrectionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPatientInput(ctx context.Context, obj any) (model.PatientInput, error) {
 	var it model.PatientInput
 	if obj == nil {
@@ -23839,6 +24040,62 @@ func (ec *executionContext) unmarshalInputUnitWhereInput(ctx context.Context, ob
 func UnmarshalUnitWhereInput(ctx context.Context, raw any) (ent.UnitWhereInput, error) {
 	var out ent.UnitWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UnitWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateAdmissionRequestInput(ctx context.Context, obj any) (model.UpdateAdmissionRequestInput, error) {
+	var it model.UpdateAdmissionRequestInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"urgency", "desiredAdmissionDate", "patient"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "urgency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("urgency"))
+			data, err := ec.unmarshalOUrgency2ᚖpasserelleᚋenumsᚐUrgency(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Urgency = graphql.OmittableOf(data)
+		case "desiredAdmissionDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("desiredAdmissionDate"))
+			data, err := ec.unmarshalODate2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DesiredAdmissionDate = graphql.OmittableOf(data)
+		case "patient":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patient"))
+			data, err := ec.unmarshalOPatientCorrectionInput2ᚖpasserelleᚋgraphᚋmodelᚐPatientCorrectionInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Patient = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateAdmissionRequestInput unmarshals raw into the UpdateAdmissionRequestInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateAdmissionRequestInput(ctx context.Context, raw any) (model.UpdateAdmissionRequestInput, error) {
+	var out model.UpdateAdmissionRequestInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateAdmissionRequestInput", raw, &out)
 	return out, err
 }
 
@@ -26704,6 +26961,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateAdmissionRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAdmissionRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "sendAdmissionRequest":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendAdmissionRequest(ctx, field)
@@ -29111,6 +29375,11 @@ func (ec *executionContext) unmarshalNUnitWhereInput2ᚖpasserelleᚋentᚐUnitW
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUpdateAdmissionRequestInput2passerelleᚋgraphᚋmodelᚐUpdateAdmissionRequestInput(ctx context.Context, v any) (model.UpdateAdmissionRequestInput, error) {
+	res, err := ec.unmarshalInputUpdateAdmissionRequestInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdateStructureInput2passerelleᚋgraphᚋmodelᚐUpdateStructureInput(ctx context.Context, v any) (model.UpdateStructureInput, error) {
 	res, err := ec.unmarshalInputUpdateStructureInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -30050,6 +30319,14 @@ func (ec *executionContext) marshalONotAdmittedReason2ᚖpasserelleᚋenumsᚐNo
 	return v
 }
 
+func (ec *executionContext) unmarshalOPatientCorrectionInput2ᚖpasserelleᚋgraphᚋmodelᚐPatientCorrectionInput(ctx context.Context, v any) (*model.PatientCorrectionInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPatientCorrectionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOProfile2ᚕpasserelleᚋenumsᚐProfileᚄ(ctx context.Context, v any) ([]enums.Profile, error) {
 	if v == nil {
 		return nil, nil
@@ -30248,6 +30525,22 @@ func (ec *executionContext) unmarshalOSedation2ᚖpasserelleᚋenumsᚐSedation(
 }
 
 func (ec *executionContext) marshalOSedation2ᚖpasserelleᚋenumsᚐSedation(ctx context.Context, sel ast.SelectionSet, v *enums.Sedation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOSex2ᚖpasserelleᚋenumsᚐSex(ctx context.Context, v any) (*enums.Sex, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(enums.Sex)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSex2ᚖpasserelleᚋenumsᚐSex(ctx context.Context, sel ast.SelectionSet, v *enums.Sex) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

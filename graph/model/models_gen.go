@@ -233,6 +233,18 @@ type PasswordResetPayload struct {
 	SetupTokenExpiresAt time.Time `json:"setupTokenExpiresAt"`
 }
 
+// Corrections to the patient's identity: the fields given change.
+type PatientCorrectionInput struct {
+	BirthName  graphql.Omittable[*string]    `json:"birthName,omitempty"`
+	UsedName   graphql.Omittable[*string]    `json:"usedName,omitempty"`
+	FirstName  graphql.Omittable[*string]    `json:"firstName,omitempty"`
+	BirthDate  graphql.Omittable[*time.Time] `json:"birthDate,omitempty"`
+	Sex        graphql.Omittable[*enums.Sex] `json:"sex,omitempty"`
+	BirthPlace graphql.Omittable[*string]    `json:"birthPlace,omitempty"`
+	// INS/NIR: 13 characters and a 2-digit key.
+	Ins graphql.Omittable[*string] `json:"ins,omitempty"`
+}
+
 type PatientInput struct {
 	BirthName  string                     `json:"birthName"`
 	UsedName   graphql.Omittable[*string] `json:"usedName,omitempty"`
@@ -265,6 +277,13 @@ type StatisticsFilter struct {
 }
 
 type Subscription struct {
+}
+
+// Corrections to a request's own fields; see updateAdmissionRequest.
+type UpdateAdmissionRequestInput struct {
+	Urgency              graphql.Omittable[*enums.Urgency]          `json:"urgency,omitempty"`
+	DesiredAdmissionDate graphql.Omittable[*time.Time]              `json:"desiredAdmissionDate,omitempty"`
+	Patient              graphql.Omittable[*PatientCorrectionInput] `json:"patient,omitempty"`
 }
 
 type UpdateStructureInput struct {

@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// correctionDoc corrects a request and reads back what a client shows.
+const correctionDoc = `mutation U($id: ID!, $input: UpdateAdmissionRequestInput!, $version: Int) {
+  updateAdmissionRequest(requestId: $id, input: $input, expectedVersion: $version) {
+    id status urgency desiredAdmissionDate version
+    patient { birthName usedName firstName birthDate sex birthPlace ins }
+  }
+}`
+
+// TestCorrectARequest: the urgency, the wished date and the patient's
+// identity can be corrected after creation — on a draft, and on a sent
+// request whose units are told — with the checks of a creation, the events
+// naming the fields (not their values), and the duplicate check following
+// the corrected identity.
+func TestCorrectARequest(t *testing.T) {
+	e := newEnv(t)
+	perine, garnier := e.unitID("USP Sainte-Périne"), e.unitID("Maison médicale Jeanne Garnier")
+	correct := func(who, id string, input map[string]any) result {
+		return e.post(e.token(who), correctionDoc, "", map[string]any{"id": id, "input": input})
+	}
+
+	// A draft: a typo in the birth name, the urgency raised, a wished date.
+	draft := e.draftRequest(careTeam) // Durand Élise, 1948-03-12, FEMALE
+	wished := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
+	r := correct(careTeam, draft, map[string]any{"urgency": "WITHIN_48H", "desiredAdmissionDate": wished,
+		"patient": map[string]any{"birthName": "  Duran ", "birthPlace": "Lyon", "ins": "2 48 03 69 123 456 26"}})
+	if len(r.Errors) > 0 {
+		t.Fatalf("correction refused: %+v", r.Errors)
+	}
+	got := get(r.Data, "updateAdmissionRequest").(map[string]any)
+	if str(got, "urgency") != "WITHIN_48H" || str(got, "desiredAdmissionDate") != wished ||
+		str(got, "patient.birthName") != "Duran" || str(got, "patient.firstName") != "Élise" ||
+		str(got, "patient.birthPlace") != "Lyon" || str(got, "patient.ins") != "248036912345626" {
+		t.Fatalf("corrected request: %v", got)
+	}
+	// A new request for the corrected identity is a duplicate of it.
+	dup := e.must(prescriber, "CreateRequest", map[string]any{"input": map[string]any{
+		"originStructureId": e.structureID(prescriber), "urgency": "PLANNED",
+		"patient": map[string]any{"birthName": "DURAN", "firstName": "Elise", "birthDate": "1948-03-12", "sex": "FEMALE"}}})
+	if get(dup, "createAdmissionRequest.duplicateWarning") != true {
+		t.Fatalf("the corrected identity must be checked for duplicates: %v", dup)
+	}
+	// Optional fields are removed with null (or an empty string).
+	r = correct(careTeam, draft, map[string]any{"desiredAdmissionDate": nil, "patient": map[string]any{"birthPlace": " ", "ins": nil}})
+	if got := get(r.Data, "updateAdmissionRequest"); len(r.Errors) > 0 || get(got, "desiredAdmissionDate") != nil ||
+		get(got, "patient.birthPlace") != nil || get(got, "patient.ins") != nil {
+		t.Fatalf("clearing optional fields: %v %+v", r.Data, r.Errors)
+	}
+
+	// Refused as a creation would be, with the field at fault.
+	for name, c := range map[string]struct {
+		input map[string]any
+		field string
+	}{
+		"nothing":          {map[string]any{}, "input"},
+		"no urgency":       {map[string]any{"urgency": nil}, "input.urgency"},
+		"past wished date": {map[string]any{"desiredAdmissionDate": "2020-01-01"}, "input.desiredAdmissionDate"},
+		"no birth name":    {map[string]any{"patient": map[string]any{"birthName": nil}}, "input.patient.birthName"},
+		"empty first name": {map[string]any{"patient": map[string]any{"firstName": "  "}}, "input.patient.firstName"},
+		"born tomorrow":    {map[string]any{"patient": map[string]any{"birthDate": time.Now().AddDate(0, 0, 2).Format(time.DateOnly)}}, "input.patient.birthDate"},
+		"bad INS key":      {map[string]any{"patient": map[string]any{"ins": "248036912345627"}}, "input.patient.ins"},
+	} {
+		r := correct(careTeam, draft, c.input)
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != c.field {
+			t.Errorf("%s: want BAD_USER_INPUT on %s, got %+v", name, c.field, r.Errors)
+		}
+	}
+	// A stale version is a conflict.
+	if r := e.post(e.token(careTeam), correctionDoc, "", map[string]any{"id": draft, "version": 0,
+		"input": map[string]any{"urgency": "PLANNED"}}); r.code() != "CONFLICT" {
+		t.Fatalf("stale version: %+v", r.Errors)
+	}
+
+	// The timeline names what changed, never the values.
+	events := get(e.must(prescriber, "Timeline", map[string]any{"id": draft}), "node.events").([]any)
+	tl := e.post(e.token(prescriber), `query T($id: ID!) { node(id: $id) { ... on AdmissionRequest { events { type section reason } } } }`,
+		"", map[string]any{"id": draft})
+	var seen []string
+	for _, ev := range get(tl.Data, "node.events").([]any) {
+		if reason := str(ev, "reason"); reason != "" {
+			seen = append(seen, str(ev, "type")+" "+str(ev, "section")+" "+reason)
+			if strings.Contains(reason, "Duran") || strings.Contains(reason, "Lyon") {
+				t.Fatalf("an event carries patient data: %v", ev)
+			}
+		}
+	}
+	want := []string{
+		"REQUEST_UPDATED  desiredAdmissionDate,urgency", "SECTION_UPDATED ADMIN_SOCIAL patient.birthName,patient.birthPlace,patient.ins",
+		"REQUEST_UPDATED  desiredAdmissionDate", "SECTION_UPDATED ADMIN_SOCIAL patient.birthPlace,patient.ins",
+	}
+	if !slices.Equal(seen, want) || len(events) != 5 {
+		t.Fatalf("events:\n got %q (%d events)\nwant %q", seen, len(events), want)
+	}
+
+	// Sent to two units, one withdrawn: the open one is told (its question
+	// answered), and both read the corrected identity.
+	id, dispatchOf := e.sentRequest(perine, garnier)
+	e.must(perineDoctor, "AskInformation", map[string]any{"dispatchId": dispatchOf[perine], "question": "Nom d'usage ?"})
+	e.must(prescriber, "Withdraw", map[string]any{"dispatchId": dispatchOf[garnier]})
+	if r := correct(adminSocial, id, map[string]any{"patient": map[string]any{"usedName": "Martin"}}); len(r.Errors) > 0 {
+		t.Fatalf("the administrative manager corrects the identity: %+v", r.Errors)
+	}
+	inbox := e.must(perineDoctor, "Inbox", map[string]any{"unitId": perine, "first": 5})
+	for _, edge := range get(inbox, "inbox.edges").([]any) {
+		if str(edge, "node.id") == dispatchOf[perine] && str(edge, "node.status") != "READ" {
+			t.Fatalf("the question is answered by the correction: %v", edge)
+		}
+	}
+	for _, who := range []string{perineDoctor, garnierDoc} {
+		p := e.post(e.token(who), `query Q($id: ID!) { node(id: $id) { ... on AdmissionRequest { patient { usedName } } } }`, "",
+			map[string]any{"id": id})
+		if got := str(p.Data, "node.patient.usedName"); got != "Martin" {
+			t.Fatalf("%s reads the used name %q", who, got)
+		}
+	}
+
+	// Not once the request is cancelled.
+	e.must(prescriber, "Cancel", map[string]any{"requestId": id, "reason": "PATIENT_DECEASED"})
+	if r := correct(prescriber, id, map[string]any{"urgency": "PLANNED"}); r.code() != "CONFLICT" {
+		t.Fatalf("correcting a cancelled request: %+v", r.Errors)
+	}
+}

@@ -1,0 +1,226 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	entgo "entgo.io/ent"
+	"github.com/google/uuid"
+
+	"passerelle/apperr"
+	"passerelle/authz"
+	"passerelle/ent"
+	"passerelle/enums"
+	"passerelle/identity"
+)
+
+// RequestChanges corrects a request after its creation: Request holds its
+// own fields (urgency, desired_admission_date), Patient the patient's
+// identity (birth_name, used_name, first_name, birth_date, birth_place,
+// sex, ins). A key absent is unchanged; nil clears an optional field.
+type RequestChanges struct {
+	Request, Patient Patch
+}
+
+var (
+	requestFields = []string{"urgency", "desired_admission_date"}
+	patientFields = []string{"birth_name", "used_name", "first_name", "birth_date", "birth_place", "sex", "ins"}
+	// required fields cannot be cleared.
+	requiredFields = []string{"urgency", "birth_name", "first_name", "birth_date", "sex"}
+)
+
+// validate checks and normalizes the changes as Create checks a new
+// request (trimmed names, a plausible birth date, a valid INS, a desired
+// date not in the past); a field is named as the API names it.
+func (c RequestChanges) validate(now time.Time) error {
+	if len(c.Request) == 0 && len(c.Patient) == 0 {
+		return apperr.BadInput("input", "nothing to change")
+	}
+	check := func(p Patch, allowed []string, prefix string) error {
+		for name, value := range p {
+			field := prefix + apiName(name)
+			if !slices.Contains(allowed, name) {
+				return apperr.BadInput(field, "not a field of this input")
+			}
+			if value == nil {
+				if slices.Contains(requiredFields, name) {
+					return apperr.BadInput(field, "this field cannot be removed")
+				}
+				continue
+			}
+			if s, ok := value.(string); ok {
+				s = strings.TrimSpace(s)
+				if s == "" && slices.Contains(requiredFields, name) {
+					return apperr.BadInput(field, "this field cannot be empty")
+				}
+				if s == "" {
+					p[name] = nil // an empty optional field is no value
+					continue
+				}
+				p[name] = s
+			}
+		}
+		return nil
+	}
+	if err := check(c.Request, requestFields, "input."); err != nil {
+		return err
+	}
+	if err := check(c.Patient, patientFields, "input.patient."); err != nil {
+		return err
+	}
+	if u, ok := c.Request["urgency"].(enums.Urgency); ok && !u.IsValid() {
+		return apperr.BadInput("input.urgency", "unknown urgency")
+	}
+	if d, ok := c.Request["desired_admission_date"].(time.Time); ok && d.Before(today(now)) {
+		return apperr.BadInput("input.desiredAdmissionDate", "the desired admission date is in the past")
+	}
+	if d, ok := c.Patient["birth_date"].(time.Time); ok {
+		switch {
+		case d.After(today(now)):
+			return apperr.BadInput("input.patient.birthDate", "the birth date is in the future")
+		case d.Before(time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC)):
+			return apperr.BadInput("input.patient.birthDate", "the birth date is too far in the past")
+		}
+	}
+	if s, ok := c.Patient["sex"].(enums.Sex); ok && !s.IsValid() {
+		return apperr.BadInput("input.patient.sex", "unknown sex")
+	}
+	if ins, ok := c.Patient["ins"].(string); ok {
+		if err := identity.ValidateINS(ins); err != nil {
+			return identity.RenameField(err, "input.patient.ins")
+		}
+		c.Patient["ins"] = identity.NormalizeINS(ins)
+	}
+	return nil
+}
+
+// changed names the fields of p as the API does, sorted: the reason of the
+// change's event (names only, never values: events carry no patient data).
+func changed(p Patch, prefix string) string {
+	names := make([]string, 0, len(p))
+	for name := range p {
+		names = append(names, prefix+apiName(name))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+// Correct changes a request's urgency or wished date (the requesting side:
+// those who may create its requests) and corrects its patient's identity
+// (part of the administrative and social section: those who write it), in
+// any state where the request is edited. The request's duplicate key
+// follows the identity; a sent request's open dispatches are marked updated
+// and their units told, as for a section (rule 6). Every unit that holds the
+// request sees the corrected identity, a closed dispatch's included: a
+// wrong identity must not outlive its correction anywhere
+// (identity vigilance). Events name the fields changed, not their values.
+func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestChanges, expectedVersion *int) (*ent.AdmissionRequest, error) {
+	return s.onRequest(ctx, requestID, func(o *op) error {
+		if err := c.validate(o.now); err != nil {
+			return err
+		}
+		req, can, err := o.loadRequest(requestID)
+		if err != nil {
+			return err
+		}
+		if len(c.Request) > 0 && !can[authz.CreateRequest] {
+			return forbidden("change this request")
+		}
+		if len(c.Patient) > 0 && !can[authz.WriteAdminSocial] {
+			return forbidden("correct the patient's identity")
+		}
+		if expectedVersion != nil && *expectedVersion != req.Version {
+			return apperr.New(apperr.Conflict, "the request changed since you loaded it (version %d, now %d)",
+				*expectedVersion, req.Version).With("currentVersion", req.Version)
+		}
+		var pat *ent.Patient
+		key := req.DuplicateKey
+		if len(c.Patient) > 0 {
+			if pat, err = o.tx.Patient.Get(o.ctx, req.PatientID); err != nil {
+				return err
+			}
+			upd := o.tx.Patient.UpdateOne(pat).SetUpdatedAt(o.now)
+			if err := apply(upd.Mutation(), c.Patient); err != nil {
+				return err
+			}
+			if err := upd.Exec(o.ctx); err != nil {
+				return err
+			}
+			if err := mirror(pat, upd.Mutation()); err != nil {
+				return err
+			}
+			k := duplicateKey(PatientInput{BirthName: pat.BirthName, FirstName: pat.FirstName, BirthDate: pat.BirthDate, Sex: pat.Sex})
+			key = &k
+			if k == "" {
+				key = nil
+			}
+		}
+		var setErr error // the transaction is rolled back with it
+		if _, err := o.stepRequest(req, ActEdit, func(u *ent.AdmissionRequestUpdate) {
+			setErr = apply(u.Mutation(), c.Request)
+			if key == nil {
+				u.ClearDuplicateKey()
+			} else {
+				u.SetDuplicateKey(*key)
+			}
+		}); err != nil || setErr != nil {
+			return errors.Join(err, setErr)
+		}
+		if pat != nil {
+			req.Edges.Patient = pat
+		}
+		if len(c.Request) > 0 {
+			if err := o.record(eventSpec{typ: enums.EventTypeRequestUpdated, request: req.ID, reason: changed(c.Request, "")}); err != nil {
+				return err
+			}
+		}
+		if len(c.Patient) > 0 {
+			k := enums.SectionKindAdminSocial
+			if err := o.record(eventSpec{typ: enums.EventTypeSectionUpdated, request: req.ID, section: &k,
+				reason: changed(c.Patient, "patient.")}); err != nil {
+				return err
+			}
+		}
+		ds, err := o.dispatchesOf(req)
+		if err != nil {
+			return err
+		}
+		return o.markUpdated(req, ds)
+	})
+}
+
+// apply sets (strings trimmed) or clears the patch's fields on a mutation.
+func apply(m entgo.Mutation, p Patch) error {
+	for name, value := range p {
+		var err error
+		if value == nil {
+			err = m.ClearField(name)
+		} else {
+			if str, ok := value.(string); ok {
+				value = strings.TrimSpace(str)
+			}
+			err = m.SetField(name, value)
+		}
+		if err != nil {
+			return fmt.Errorf("field %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// apiName is a column's name as the API spells its field (birth_name →
+// birthName).
+func apiName(column string) string {
+	parts := strings.Split(column, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
