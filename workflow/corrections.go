@@ -16,7 +16,6 @@ import (
 	"passerelle/authz"
 	"passerelle/ent"
 	"passerelle/enums"
-	"passerelle/identity"
 )
 
 // RequestChanges corrects a request after its creation: Request holds its
@@ -80,21 +79,19 @@ func (c RequestChanges) validate(now time.Time) error {
 		return apperr.BadInput("input.desiredAdmissionDate", "the desired admission date is in the past")
 	}
 	if d, ok := c.Patient["birth_date"].(time.Time); ok {
-		switch {
-		case d.After(today(now)):
-			return apperr.BadInput("input.patient.birthDate", "the birth date is in the future")
-		case d.Before(time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC)):
-			return apperr.BadInput("input.patient.birthDate", "the birth date is too far in the past")
+		if err := checkBirthDate(d, now); err != nil {
+			return err
 		}
 	}
 	if s, ok := c.Patient["sex"].(enums.Sex); ok && !s.IsValid() {
 		return apperr.BadInput("input.patient.sex", "unknown sex")
 	}
 	if ins, ok := c.Patient["ins"].(string); ok {
-		if err := identity.ValidateINS(ins); err != nil {
-			return identity.RenameField(err, "input.patient.ins")
+		n, err := checkINS(ins)
+		if err != nil {
+			return err
 		}
-		c.Patient["ins"] = identity.NormalizeINS(ins)
+		c.Patient["ins"] = n
 	}
 	return nil
 }

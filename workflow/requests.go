@@ -73,19 +73,37 @@ func (p *PatientInput) validate(now time.Time) error {
 		return apperr.BadInput("input.patient.birthName", "the birth name is required")
 	case p.FirstName == "":
 		return apperr.BadInput("input.patient.firstName", "the first name is required")
-	case p.BirthDate.After(today(now)):
-		return apperr.BadInput("input.patient.birthDate", "the birth date is in the future")
-	case p.BirthDate.Before(time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC)):
-		return apperr.BadInput("input.patient.birthDate", "the birth date is too far in the past")
+	}
+	if err := checkBirthDate(p.BirthDate, now); err != nil {
+		return err
 	}
 	if p.INS != nil {
-		if err := identity.ValidateINS(*p.INS); err != nil {
-			return identity.RenameField(err, "input.patient.ins")
+		n, err := checkINS(*p.INS)
+		if err != nil {
+			return err
 		}
-		n := identity.NormalizeINS(*p.INS)
 		p.INS = &n
 	}
 	return nil
+}
+
+// checkBirthDate: not in the future, not before 1890.
+func checkBirthDate(d, now time.Time) error {
+	switch {
+	case d.After(today(now)):
+		return apperr.BadInput("input.patient.birthDate", "the birth date is in the future")
+	case d.Before(time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC)):
+		return apperr.BadInput("input.patient.birthDate", "the birth date is too far in the past")
+	}
+	return nil
+}
+
+// checkINS validates an INS/NIR and returns it normalized.
+func checkINS(ins string) (string, error) {
+	if err := identity.ValidateINS(ins); err != nil {
+		return "", identity.RenameField(err, "input.patient.ins")
+	}
+	return identity.NormalizeINS(ins), nil
 }
 
 // Create creates a DRAFT request with its patient and three empty sections.
