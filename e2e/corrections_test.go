@@ -79,7 +79,8 @@ func TestCorrectARequest(t *testing.T) {
 		t.Fatalf("stale version: %+v", r.Errors)
 	}
 
-	// The timeline names what changed, never the values.
+	// The timeline names what changed (CorrectedField values, labelled in
+	// French by enumLabels), never the values.
 	events := get(e.must(prescriber, "Timeline", map[string]any{"id": draft}), "node.events").([]any)
 	tl := e.post(e.token(prescriber), `query T($id: ID!) { node(id: $id) { ... on AdmissionRequest { events { type section reason } } } }`,
 		"", map[string]any{"id": draft})
@@ -93,8 +94,8 @@ func TestCorrectARequest(t *testing.T) {
 		}
 	}
 	want := []string{
-		"REQUEST_UPDATED  desiredAdmissionDate,urgency", "SECTION_UPDATED ADMIN_SOCIAL patient.birthName,patient.birthPlace,patient.ins",
-		"REQUEST_UPDATED  desiredAdmissionDate", "SECTION_UPDATED ADMIN_SOCIAL patient.birthPlace,patient.ins",
+		"REQUEST_UPDATED  URGENCY,DESIRED_ADMISSION_DATE", "SECTION_UPDATED ADMIN_SOCIAL PATIENT_BIRTH_NAME,PATIENT_BIRTH_PLACE,PATIENT_INS",
+		"REQUEST_UPDATED  DESIRED_ADMISSION_DATE", "SECTION_UPDATED ADMIN_SOCIAL PATIENT_BIRTH_PLACE,PATIENT_INS",
 	}
 	if !slices.Equal(seen, want) || len(events) != 5 {
 		t.Fatalf("events:\n got %q (%d events)\nwant %q", seen, len(events), want)

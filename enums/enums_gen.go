@@ -592,6 +592,41 @@ func (e *AnswerDecision) UnmarshalGQL(v any) error {
 	return unmarshal(v, e, AnswerDecisionValues, "AnswerDecision")
 }
 
+// CorrectedField is the GraphQL enum CorrectedField.
+type CorrectedField string
+
+// CorrectedField values.
+const (
+	CorrectedFieldUrgency              CorrectedField = "URGENCY"
+	CorrectedFieldDesiredAdmissionDate CorrectedField = "DESIRED_ADMISSION_DATE"
+	CorrectedFieldPatientBirthName     CorrectedField = "PATIENT_BIRTH_NAME"
+	CorrectedFieldPatientUsedName      CorrectedField = "PATIENT_USED_NAME"
+	CorrectedFieldPatientFirstName     CorrectedField = "PATIENT_FIRST_NAME"
+	CorrectedFieldPatientBirthDate     CorrectedField = "PATIENT_BIRTH_DATE"
+	CorrectedFieldPatientBirthPlace    CorrectedField = "PATIENT_BIRTH_PLACE"
+	CorrectedFieldPatientSex           CorrectedField = "PATIENT_SEX"
+	CorrectedFieldPatientIns           CorrectedField = "PATIENT_INS"
+)
+
+var CorrectedFieldValues = []CorrectedField{CorrectedFieldUrgency, CorrectedFieldDesiredAdmissionDate, CorrectedFieldPatientBirthName, CorrectedFieldPatientUsedName, CorrectedFieldPatientFirstName, CorrectedFieldPatientBirthDate, CorrectedFieldPatientBirthPlace, CorrectedFieldPatientSex, CorrectedFieldPatientIns}
+
+// Values lists the values as strings (ent's EnumValues interface).
+func (CorrectedField) Values() []string { return toStrings(CorrectedFieldValues) }
+
+// IsValid reports whether e is one of the declared values.
+func (e CorrectedField) IsValid() bool { return isValid(e, CorrectedFieldValues) }
+
+// String returns the API name.
+func (e CorrectedField) String() string { return string(e) }
+
+// MarshalGQL writes the value as a GraphQL enum.
+func (e CorrectedField) MarshalGQL(w io.Writer) { marshal(w, string(e)) }
+
+// UnmarshalGQL reads a GraphQL enum value.
+func (e *CorrectedField) UnmarshalGQL(v any) error {
+	return unmarshal(v, e, CorrectedFieldValues, "CorrectedField")
+}
+
 // EventType is the GraphQL enum EventType.
 type EventType string
 
@@ -653,5 +688,6 @@ var Types = map[string][]string{
 	"CancellationReason": CancellationReason("").Values(),
 	"NotAdmittedReason":  NotAdmittedReason("").Values(),
 	"AnswerDecision":     AnswerDecision("").Values(),
+	"CorrectedField":     CorrectedField("").Values(),
 	"EventType":          EventType("").Values(),
 }

@@ -145,6 +145,7 @@ func TestExpectedValues(t *testing.T) {
 		"SymptomControl":     {"ABSENT", "CONTROLLED", "PARTIALLY_CONTROLLED", "UNCONTROLLED"},
 		"DependenceLevel":    {"AUTONOMOUS", "PARTIAL", "TOTAL"},
 		"Sex":                {"FEMALE", "MALE", "OTHER"},
+		"CorrectedField":     {"URGENCY", "DESIRED_ADMISSION_DATE", "PATIENT_BIRTH_NAME", "PATIENT_USED_NAME", "PATIENT_FIRST_NAME", "PATIENT_BIRTH_DATE", "PATIENT_BIRTH_PLACE", "PATIENT_SEX", "PATIENT_INS"},
 	}
 	all := All()
 	for typ, values := range want {

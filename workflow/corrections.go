@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -96,14 +95,18 @@ func (c RequestChanges) validate(now time.Time) error {
 	return nil
 }
 
-// changed names the fields of p as the API does, sorted: the reason of the
-// change's event (names only, never values: events carry no patient data).
+// changed names the fields of p as enums.CorrectedField values (prefix
+// "PATIENT_" for the identity), comma-separated in the enum's order: the
+// reason of the change's event, which a client shows with the values'
+// French labels (enumLabels). Names only, never values: events carry no
+// patient data.
 func changed(p Patch, prefix string) string {
-	names := make([]string, 0, len(p))
-	for name := range p {
-		names = append(names, prefix+apiName(name))
+	var names []string
+	for _, f := range enums.CorrectedFieldValues {
+		if _, ok := p[strings.ToLower(strings.TrimPrefix(string(f), prefix))]; ok && strings.HasPrefix(string(f), prefix) {
+			names = append(names, string(f))
+		}
 	}
-	sort.Strings(names)
 	return strings.Join(names, ",")
 }
 
@@ -179,7 +182,7 @@ func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestCha
 		if len(c.Patient) > 0 {
 			k := enums.SectionKindAdminSocial
 			if err := o.record(eventSpec{typ: enums.EventTypeSectionUpdated, request: req.ID, section: &k,
-				reason: changed(c.Patient, "patient.")}); err != nil {
+				reason: changed(c.Patient, "PATIENT_")}); err != nil {
 				return err
 			}
 		}

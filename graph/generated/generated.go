@@ -5032,6 +5032,18 @@ enum AnswerDecision {
   REFUSE
 }
 
+enum CorrectedField {
+  URGENCY
+  DESIRED_ADMISSION_DATE
+  PATIENT_BIRTH_NAME
+  PATIENT_USED_NAME
+  PATIENT_FIRST_NAME
+  PATIENT_BIRTH_DATE
+  PATIENT_BIRTH_PLACE
+  PATIENT_SEX
+  PATIENT_INS
+}
+
 enum EventType {
   REQUEST_CREATED
   SECTION_UPDATED
@@ -5175,6 +5187,11 @@ type RequestEvent {
   dispatch: Dispatch
   fromStatus: String
   toStatus: String
+  """
+  The coded reason of a refusal, cancellation, non-admission or withdrawal;
+  for a correction (updateAdmissionRequest), the CorrectedField values of
+  the fields changed, comma-separated (never their values).
+  """
   reason: String
   section: SectionKind
 }
