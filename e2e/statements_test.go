@@ -114,6 +114,41 @@ func TestStatementsDoNotGrowWithRows(t *testing.T) {
 	if small, large := inbox(2), inbox(8); large != small {
 		t.Fatalf("inbox statements grow with rows: %d for 2 rows, %d for 8 (N+1)", small, large)
 	}
+
+	// A unit withdrawn from every request, whose sections changed since: it
+	// reads the versions it had received, one statement per section kind
+	// for the page (workflow.ReceivedSections), not one per request.
+	for _, edge := range get(e.post(tok, dashboard, "Dashboard", map[string]any{"first": 8}).Data, "admissionRequests.edges").([]any) {
+		for _, d := range get(edge, "node.dispatches").([]any) {
+			if str(d, "unit.id") == garnier {
+				e.must(prescriber, "Withdraw", map[string]any{"dispatchId": str(d, "id")})
+			}
+		}
+		id := str(edge, "node.id")
+		e.must(careTeam, "SaveMedical", map[string]any{"requestId": id, "input": map[string]any{"diagnosis": "Révisé"}})
+		e.must(careTeam, "SaveCareProject", map[string]any{"requestId": id, "input": map[string]any{"dependence": "Révisée"}})
+	}
+	gdoc := e.token(garnierDoc)
+	withdrawn := func(n int) int {
+		got, log := counter.count(func() {
+			r := e.post(gdoc, dashboard, "Dashboard", map[string]any{"first": n})
+			edges, _ := get(r.Data, "admissionRequests.edges").([]any)
+			if len(r.Errors) > 0 || len(edges) != n {
+				t.Fatalf("withdrawn unit's dashboard: %v %+v", r.Data, r.Errors)
+			}
+			for _, edge := range edges {
+				if got := str(edge, "node.medical.diagnosis"); got != "Adénocarcinome pancréatique métastatique" ||
+					str(edge, "node.careProject.state") != "COMPLETE" {
+					t.Fatalf("the withdrawn unit must read what it received: %v", edge)
+				}
+			}
+		})
+		t.Logf("withdrawn, %d rows: %d statements\n%s", n, got, strings.Join(log, "\n"))
+		return got
+	}
+	if small, large := withdrawn(2), withdrawn(8); large != small {
+		t.Fatalf("withdrawn unit's statements grow with rows: %d for 2 rows, %d for 8 (N+1)", small, large)
+	}
 }
 
 // TestMedicalReadsAreLogged: every reading of a medical section leaves an

@@ -19,17 +19,17 @@ import (
 
 // Medical is the resolver for the medical field.
 func (r *admissionRequestResolver) Medical(ctx context.Context, obj *ent.AdmissionRequest) (*ent.MedicalSection, error) {
-	return section(ctx, r.Resolver, obj.ID, enums.SectionKindMedical, obj.Medical)
+	return section(ctx, r.Resolver, obj, enums.SectionKindMedical, (*ent.AdmissionRequest).Medical, ent.AdmissionRequestEdges.MedicalOrErr)
 }
 
 // CareProject is the resolver for the careProject field.
 func (r *admissionRequestResolver) CareProject(ctx context.Context, obj *ent.AdmissionRequest) (*ent.CareProjectSection, error) {
-	return section(ctx, r.Resolver, obj.ID, enums.SectionKindCareProject, obj.CareProject)
+	return section(ctx, r.Resolver, obj, enums.SectionKindCareProject, (*ent.AdmissionRequest).CareProject, ent.AdmissionRequestEdges.CareProjectOrErr)
 }
 
 // AdminSocial is the resolver for the adminSocial field.
 func (r *admissionRequestResolver) AdminSocial(ctx context.Context, obj *ent.AdmissionRequest) (*ent.AdminSocialSection, error) {
-	return section(ctx, r.Resolver, obj.ID, enums.SectionKindAdminSocial, obj.AdminSocial)
+	return section(ctx, r.Resolver, obj, enums.SectionKindAdminSocial, (*ent.AdmissionRequest).AdminSocial, ent.AdmissionRequestEdges.AdminSocialOrErr)
 }
 
 // Dispatches is the resolver for the dispatches field.

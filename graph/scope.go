@@ -9,6 +9,7 @@ import (
 	"passerelle/authz"
 	"passerelle/ent"
 	"passerelle/ent/dispatch"
+	"passerelle/enums"
 )
 
 // scopeCache remembers, for one operation, the actions the viewer holds on
@@ -22,6 +23,9 @@ type scopeCache struct {
 	// writing are the outcomes of access-log writes started early
 	// (startMedicalLog), which the root field waits for too.
 	writing []<-chan error
+	// received are the kept section versions read for a page, by kind
+	// (section).
+	received map[enums.SectionKind]*receivedBatch
 }
 
 // noteMedicalRead records a reading of a medical section for the access log.
@@ -84,7 +88,8 @@ func (r *Resolver) flushMedicalReads(ctx context.Context) error {
 type scopeCacheKey struct{}
 
 func withScopeCache(ctx context.Context) context.Context {
-	return context.WithValue(ctx, scopeCacheKey{}, &scopeCache{actions: map[uuid.UUID]map[authz.Action]bool{}})
+	return context.WithValue(ctx, scopeCacheKey{}, &scopeCache{actions: map[uuid.UUID]map[authz.Action]bool{},
+		received: map[enums.SectionKind]*receivedBatch{}})
 }
 
 // actionsOn returns the viewer's actions on a request it can see. The origin

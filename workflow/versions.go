@@ -34,29 +34,36 @@ func (o *op) keepReceived(req *ent.AdmissionRequest, kind enums.SectionKind, row
 		SetUpdatedAt(updatedAt).SetSupersededAt(o.now).SetContent(content).Exec(o.ctx)
 }
 
-// ReceivedSection fills into (a *ent.MedicalSection, *ent.CareProjectSection
-// or *ent.AdminSocialSection) with the version of the request's section the
-// viewer's unit had received when its dispatch closed, the section having
-// changed since (rule.SectionVersionVisible decides; the latest closing
-// wins). False when there is none for this viewer: the section is then
-// hidden from it as the row rule says. The caller has applied the field
-// rule (the @section directive) first.
-func (s *Service) ReceivedSection(ctx context.Context, requestID uuid.UUID, kind enums.SectionKind, into any) (bool, error) {
+// ReceivedSections are, by request, the versions of the requests' section
+// of that kind that the viewer's units had received when their dispatches
+// closed, the sections having changed since (rule.SectionVersionVisible
+// decides; of several closings the latest wins): T is the section's entity
+// (ent.MedicalSection, ent.CareProjectSection or ent.AdminSocialSection),
+// read back from the kept JSON. A request without one is absent: its
+// section is hidden from the viewer, as the row rule says. One statement for
+// all the requests. The caller has applied the field rule (the @section
+// directive) first.
+func ReceivedSections[T any](ctx context.Context, s *Service, requestIDs []uuid.UUID, kind enums.SectionKind) (map[uuid.UUID]*T, error) {
 	v := viewer.FromContext(ctx)
-	if v == nil || len(v.ReceivingUnits) == 0 {
-		return false, nil
+	if v == nil || len(v.ReceivingUnits) == 0 || len(requestIDs) == 0 {
+		return nil, nil
 	}
-	sv, err := s.client.SectionVersion.Query().
-		Where(sectionversion.RequestID(requestID), sectionversion.KindEQ(kind)).
-		Order(ent.Desc(sectionversion.FieldSupersededAt)).First(ctx)
-	if ent.IsNotFound(err) {
-		return false, nil
-	}
+	vs, err := s.client.SectionVersion.Query().
+		Where(sectionversion.RequestIDIn(requestIDs...), sectionversion.KindEQ(kind)).
+		Order(ent.Desc(sectionversion.FieldSupersededAt)).All(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if err := json.Unmarshal(sv.Content, into); err != nil {
-		return false, fmt.Errorf("section version %s: %w", sv.ID, err)
+	out := make(map[uuid.UUID]*T, len(vs))
+	for _, sv := range vs {
+		if _, done := out[sv.RequestID]; done {
+			continue // an earlier closing's version
+		}
+		t := new(T)
+		if err := json.Unmarshal(sv.Content, t); err != nil {
+			return nil, fmt.Errorf("section version %s: %w", sv.ID, err)
+		}
+		out[sv.RequestID] = t
 	}
-	return true, nil
+	return out, nil
 }

@@ -47,25 +47,25 @@ func TestKeepReceivedVersions(t *testing.T) {
 		t.Fatalf("want the medical then the care section kept once each, got %d versions", len(vs))
 	}
 
-	var med ent.MedicalSection
-	ok, err := f.svc.ReceivedSection(f.as(garnierDoc), id, enums.SectionKindMedical, &med)
-	if err != nil || !ok {
-		t.Fatalf("the withdrawn unit's version: %v %v", ok, err)
+	other := f.ready("Petit") // a request without versions, read in the same statement
+	meds, err := ReceivedSections[ent.MedicalSection](f.as(garnierDoc), f.svc, []uuid.UUID{id, other}, enums.SectionKindMedical)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if med.Diagnosis == nil || *med.Diagnosis != "Adénocarcinome pancréatique" || med.State != enums.SectionStateValidated || med.ValidatedByID == nil {
-		t.Fatalf("the version kept is not the one received: %+v", med)
+	med := meds[id]
+	if len(meds) != 1 || med == nil || med.Diagnosis == nil || *med.Diagnosis != "Adénocarcinome pancréatique" ||
+		med.State != enums.SectionStateValidated || med.ValidatedByID == nil {
+		t.Fatalf("the version kept is not the one received: %+v", meds)
 	}
-	var cp ent.CareProjectSection
-	if ok, err := f.svc.ReceivedSection(f.as(garnierDoc), id, enums.SectionKindCareProject, &cp); err != nil || !ok ||
-		cp.Dependence == nil || *cp.Dependence != "Partielle" {
-		t.Fatalf("care section received: %v %v %+v", ok, err, cp)
+	cps, err := ReceivedSections[ent.CareProjectSection](f.as(garnierDoc), f.svc, []uuid.UUID{id}, enums.SectionKindCareProject)
+	if cp := cps[id]; err != nil || cp == nil || cp.Dependence == nil || *cp.Dependence != "Partielle" {
+		t.Fatalf("care section received: %v %+v", err, cps)
 	}
 	// Sainte-Périne's dispatch is open (it reads the section as it is), the
 	// requesting side reads the request as it is: neither reads a version.
 	for _, who := range []string{perineDoctor, prescriber, careTeam, forcilles} {
-		var m ent.MedicalSection
-		if ok, err := f.svc.ReceivedSection(f.as(who), id, enums.SectionKindMedical, &m); err != nil || ok {
-			t.Fatalf("%s read a kept version: %v %v", who, ok, err)
+		if ms, err := ReceivedSections[ent.MedicalSection](f.as(who), f.svc, []uuid.UUID{id}, enums.SectionKindMedical); err != nil || len(ms) > 0 {
+			t.Fatalf("%s read a kept version: %v %v", who, ms, err)
 		}
 	}
 }
