@@ -29,14 +29,18 @@ func (r *Resolver) statistics(ctx context.Context, f *model.StatisticsFilter) (*
 		Cancelled: rep.Cancelled, AdmissionRate: rep.AdmissionRate, UnitsPerRequest: rep.UnitsPerRequest,
 		MedianSendToReadMinutes: rep.MedianSendToRead, MedianSendToAnswerMinutes: rep.MedianSendToAnswer,
 		MedianSendToAdmissionMinutes: rep.MedianSendToAdmission, MedianDesiredToAdmissionDays: rep.MedianDesiredToAdmissionDays,
-		UnansweredShare: rep.UnansweredShare,
-		ComputedAt:      rep.ComputedAt,
+		DeathsBeforeAdmission: rep.DeathsBeforeAdmission,
+		UnansweredShare:       rep.UnansweredShare,
+		ComputedAt:            rep.ComputedAt,
 	}
 	for _, c := range rep.RefusalsByReason {
 		out.RefusalsByReason = append(out.RefusalsByReason, &model.RefusalCount{Reason: enums.RefusalReason(c.Key), Count: c.Count})
 	}
 	for _, c := range rep.CancellationsByReason {
 		out.CancellationsByReason = append(out.CancellationsByReason, &model.CancellationCount{Reason: enums.CancellationReason(c.Key), Count: c.Count})
+	}
+	for _, c := range rep.NonAdmissionsByReason {
+		out.NonAdmissionsByReason = append(out.NonAdmissionsByReason, &model.NotAdmittedCount{Reason: enums.NotAdmittedReason(c.Key), Count: c.Count})
 	}
 	for _, c := range rep.ByOriginKind {
 		out.RequestsByOriginKind = append(out.RequestsByOriginKind, &model.OriginKindCount{Kind: enums.StructureKind(c.Key), Count: c.Count})

@@ -65,6 +65,10 @@ func aggregate(ctx context.Context, client *ent.Client, scope []predicate.Admiss
 	if r.MedianDesiredToAdmissionDays, err = a.desiredToAdmission(ctx); err != nil {
 		return nil, fmt.Errorf("statistics: admission dates: %w", err)
 	}
+	if r.DeathsBeforeAdmission, err = a.deathsBeforeAdmission(ctx); err != nil {
+		return nil, fmt.Errorf("statistics: deaths: %w", err)
+	}
+	r.NonAdmissionsByReason = counts(d.notAdmitted)
 	r.MedianSendToRead, r.MedianSendToAnswer = d.toRead, d.toAnswer
 	r.RefusalsByReason = counts(d.refusals)
 	if r.Sent > 0 {
@@ -165,6 +169,7 @@ func (a *aggregator) requestOrigins(ctx context.Context, r *Report) error {
 type dispatchFigures struct {
 	total, unanswered int
 	refusals          map[string]int
+	notAdmitted       map[string]int // non-admissions by reason
 	toRead, toAnswer  *float64
 }
 
@@ -173,7 +178,7 @@ type dispatchFigures struct {
 // count) and ignores the NULL delays of dispatches not read or not
 // answered.
 func (a *aggregator) dispatchesPostgres(ctx context.Context) (dispatchFigures, error) {
-	d := dispatchFigures{refusals: map[string]int{}}
+	d := dispatchFigures{refusals: map[string]int{}, notAdmitted: map[string]int{}}
 	var totals []struct {
 		N        int                `sql:"n"`
 		Answered int                `sql:"answered"`
@@ -213,6 +218,22 @@ func (a *aggregator) dispatchesPostgres(ctx context.Context) (dispatchFigures, e
 	for _, row := range refusals {
 		d.refusals[row.Reason] = row.N
 	}
+	var notAdmitted []struct {
+		Reason string `sql:"reason"`
+		N      int    `sql:"n"`
+	}
+	err = a.client.Dispatch.Query().
+		Where(a.dispatchesInScope, dispatch.StatusEQ(enums.DispatchStatusNotAdmitted), dispatch.NotAdmittedReasonNotNil()).
+		Modify(func(s *sql.Selector) {
+			reason := s.C(dispatch.FieldNotAdmittedReason)
+			s.Select(sql.As(reason, "reason"), sql.As(sql.Count("*"), "n")).GroupBy(reason)
+		}).Scan(ctx, &notAdmitted)
+	if err != nil {
+		return d, err
+	}
+	for _, row := range notAdmitted {
+		d.notAdmitted[row.Reason] = row.N
+	}
 	return d, nil
 }
 
@@ -224,27 +245,32 @@ func (a *aggregator) dispatchesPostgres(ctx context.Context) (dispatchFigures, e
 // fetched delay columns, and ent's reflective Scan would double the cost
 // of reading 200 000 rows.
 func (a *aggregator) dispatchesStreamed(ctx context.Context) (dispatchFigures, error) {
-	d := dispatchFigures{refusals: map[string]int{}}
+	d := dispatchFigures{refusals: map[string]int{}, notAdmitted: map[string]int{}}
 	b := sql.Dialect(a.dialect)
 	t := b.Table(dispatch.Table)
 	sent := t.C(dispatch.FieldSentAt)
 	s := b.Select(
 		fmt.Sprintf("CASE WHEN %s = '%s' THEN %s END", t.C(dispatch.FieldStatus), enums.DispatchStatusRefused,
 			t.C(dispatch.FieldRefusalReason)),
+		fmt.Sprintf("CASE WHEN %s = '%s' THEN %s END", t.C(dispatch.FieldStatus), enums.DispatchStatusNotAdmitted,
+			t.C(dispatch.FieldNotAdmittedReason)),
 		minutesBetween(a.dialect, sent, t.C(dispatch.FieldReadAt)),
 		minutesBetween(a.dialect, sent, t.C(dispatch.FieldAnsweredAt)),
 	).From(t)
 	a.dispatchesInScope(s)
 	var toRead, toAnswer []float64
 	err := a.stream(ctx, s, func(rows *stdsql.Rows) error {
-		var reason stdsql.NullString
+		var reason, notAdmitted stdsql.NullString
 		var read, answer stdsql.NullFloat64
-		if err := rows.Scan(&reason, &read, &answer); err != nil {
+		if err := rows.Scan(&reason, &notAdmitted, &read, &answer); err != nil {
 			return err
 		}
 		d.total++
 		if reason.Valid {
 			d.refusals[reason.String]++
+		}
+		if notAdmitted.Valid {
+			d.notAdmitted[notAdmitted.String]++
 		}
 		if read.Valid {
 			toRead = append(toRead, read.Float64)
@@ -282,6 +308,18 @@ func (a *aggregator) admissionMedian(ctx context.Context) (*float64, error) {
 		return nil, err
 	}
 	return median(xs), nil
+}
+
+// deathsBeforeAdmission counts the requests whose patient died before being
+// admitted: cancelled for that reason, or confirmed and not admitted for
+// it (the request may then be cancelled for another reason, or not yet):
+// the case the fax never told anyone about.
+func (a *aggregator) deathsBeforeAdmission(ctx context.Context) (int, error) {
+	return a.requests().Where(admissionrequest.Or(
+		admissionrequest.CancellationReasonEQ(enums.CancellationReasonPatientDeceased),
+		dispatchedWith(dispatch.StatusEQ(enums.DispatchStatusNotAdmitted),
+			dispatch.NotAdmittedReasonEQ(enums.NotAdmittedReasonPatientDeceased)),
+	)).Count(ctx)
 }
 
 // desiredToAdmission is the median, in days, of the admission's calendar

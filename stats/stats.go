@@ -56,7 +56,11 @@ type Report struct {
 	MedianDesiredToAdmissionDays            *float64
 	UnansweredShare                         *float64
 	RefusalsByReason, CancellationsByReason []Count
-	ByOriginKind, ByDepartment, ByMonth     []Count
+	// DeathsBeforeAdmission: requests cancelled for the patient's death, or
+	// not admitted for it.
+	DeathsBeforeAdmission               int
+	NonAdmissionsByReason               []Count
+	ByOriginKind, ByDepartment, ByMonth []Count
 	// ComputedAt is when the computation started: the figures count what
 	// was committed then (a cached report is as old as this says).
 	ComputedAt time.Time

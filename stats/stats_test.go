@@ -215,6 +215,16 @@ func randomRequests(t testing.TB, ctx context.Context, client *ent.Client, w *wo
 			}
 		}
 		read, answer, reason := make([]*time.Time, k), make([]*time.Time, k), make([]*enums.RefusalReason, k)
+		// A non-admission's reason, drawn without r (its sequence stays):
+		// on every NOT_ADMITTED dispatch, and now and then on another one,
+		// which the figures must ignore.
+		notAdmitted := make([]*enums.NotAdmittedReason, k)
+		for j := range k {
+			if statuses[j] == enums.DispatchStatusNotAdmitted || (i+j)%13 == 0 {
+				x := enums.NotAdmittedReasonValues[(i+j)%len(enums.NotAdmittedReasonValues)]
+				notAdmitted[j] = &x
+			}
+		}
 		for j := range k {
 			if r.IntN(4) > 0 {
 				x := sent.Add(randomDelay(r))
@@ -234,7 +244,7 @@ func randomRequests(t testing.TB, ctx context.Context, client *ent.Client, w *wo
 			for j := range k {
 				out[j] = tx.Dispatch.Create().SetRequestID(id).SetUnitID(units[j]).SetStatus(statuses[j]).
 					SetUrgency(enums.UrgencyWithinWeek).SetSentAt(*sent).SetNillableReadAt(read[j]).
-					SetNillableAnsweredAt(answer[j]).SetNillableRefusalReason(reason[j])
+					SetNillableAnsweredAt(answer[j]).SetNillableRefusalReason(reason[j]).SetNillableNotAdmittedReason(notAdmitted[j])
 			}
 			return out
 		}}
@@ -342,6 +352,7 @@ var paris = func() *time.Location {
 func build(reqs []*ent.AdmissionRequest) *Report {
 	r := &Report{Requests: len(reqs)}
 	refusals, cancels, kinds, deps, months := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	notAdmitted := map[string]int{}
 	var toRead, toAnswer, toAdmit, desiredToAdmit []float64
 	dispatches, unanswered := 0, 0
 	for _, q := range reqs {
@@ -371,6 +382,7 @@ func build(reqs []*ent.AdmissionRequest) *Report {
 			r.Cancelled++
 			cancels[string(*q.CancellationReason)]++
 		}
+		died := q.CancellationReason != nil && *q.CancellationReason == enums.CancellationReasonPatientDeceased
 		for _, d := range q.Edges.Dispatches {
 			dispatches++
 			if d.ReadAt != nil {
@@ -384,6 +396,13 @@ func build(reqs []*ent.AdmissionRequest) *Report {
 			if d.Status == enums.DispatchStatusRefused && d.RefusalReason != nil {
 				refusals[string(*d.RefusalReason)]++
 			}
+			if d.Status == enums.DispatchStatusNotAdmitted && d.NotAdmittedReason != nil {
+				notAdmitted[string(*d.NotAdmittedReason)]++
+				died = died || *d.NotAdmittedReason == enums.NotAdmittedReasonPatientDeceased
+			}
+		}
+		if died {
+			r.DeathsBeforeAdmission++
 		}
 	}
 	if r.Sent > 0 {
@@ -396,6 +415,7 @@ func build(reqs []*ent.AdmissionRequest) *Report {
 	r.MedianSendToRead, r.MedianSendToAnswer, r.MedianSendToAdmission = refMedian(toRead), refMedian(toAnswer), refMedian(toAdmit)
 	r.MedianDesiredToAdmissionDays = refMedian(desiredToAdmit)
 	r.RefusalsByReason, r.CancellationsByReason = refCounts(refusals), refCounts(cancels)
+	r.NonAdmissionsByReason = refCounts(notAdmitted)
 	r.ByOriginKind, r.ByDepartment, r.ByMonth = refCounts(kinds), refCounts(deps), refCounts(months)
 	sort.Slice(r.ByMonth, func(i, j int) bool { return r.ByMonth[i].Key < r.ByMonth[j].Key })
 	return r
@@ -465,8 +485,8 @@ func sameReport(t *testing.T, got, want *Report) {
 		*m.got, *m.want = nil, nil
 	}
 	// Empty and nil bucket lists mean the same.
-	for _, p := range []*[]Count{&g.RefusalsByReason, &g.CancellationsByReason, &g.ByOriginKind, &g.ByDepartment, &g.ByMonth,
-		&w.RefusalsByReason, &w.CancellationsByReason, &w.ByOriginKind, &w.ByDepartment, &w.ByMonth} {
+	for _, p := range []*[]Count{&g.RefusalsByReason, &g.CancellationsByReason, &g.NonAdmissionsByReason, &g.ByOriginKind, &g.ByDepartment, &g.ByMonth,
+		&w.RefusalsByReason, &w.CancellationsByReason, &w.NonAdmissionsByReason, &w.ByOriginKind, &w.ByDepartment, &w.ByMonth} {
 		if len(*p) == 0 {
 			*p = nil
 		}
@@ -525,7 +545,8 @@ func TestComputeMatchesReference(t *testing.T) {
 	}
 	// The data set must exercise every indicator.
 	if all.Requests != 1500 || len(all.RefusalsByReason) < 5 || len(all.CancellationsByReason) < 3 ||
-		len(all.ByMonth) < 13 || all.MedianSendToAdmission == nil || all.MedianDesiredToAdmissionDays == nil || all.Confirmed == 0 {
+		len(all.ByMonth) < 13 || all.MedianSendToAdmission == nil || all.MedianDesiredToAdmissionDays == nil || all.Confirmed == 0 ||
+		len(all.NonAdmissionsByReason) < 3 || all.DeathsBeforeAdmission == 0 {
 		t.Fatalf("poor data set: %s", dump(all))
 	}
 	for vname, ctx := range viewers {

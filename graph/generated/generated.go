@@ -115,10 +115,12 @@ type ComplexityRoot struct {
 		Cancelled                    func(childComplexity int) int
 		ComputedAt                   func(childComplexity int) int
 		Confirmed                    func(childComplexity int) int
+		DeathsBeforeAdmission        func(childComplexity int) int
 		MedianDesiredToAdmissionDays func(childComplexity int) int
 		MedianSendToAdmissionMinutes func(childComplexity int) int
 		MedianSendToAnswerMinutes    func(childComplexity int) int
 		MedianSendToReadMinutes      func(childComplexity int) int
+		NonAdmissionsByReason        func(childComplexity int) int
 		RefusalsByReason             func(childComplexity int) int
 		Requests                     func(childComplexity int) int
 		RequestsByDepartment         func(childComplexity int) int
@@ -346,6 +348,11 @@ type ComplexityRoot struct {
 		UpdateUnitAvailability func(childComplexity int, unitID uuid.UUID, availableBeds *int, acceptingRequests *bool) int
 		ValidateMedicalSection func(childComplexity int, requestID uuid.UUID) int
 		WithdrawDispatch       func(childComplexity int, dispatchID uuid.UUID) int
+	}
+
+	NotAdmittedCount struct {
+		Count  func(childComplexity int) int
+		Reason func(childComplexity int) int
 	}
 
 	OriginKindCount struct {
@@ -938,6 +945,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AdmissionStatistics.Confirmed(childComplexity), true
+	case "AdmissionStatistics.deathsBeforeAdmission":
+		if e.ComplexityRoot.AdmissionStatistics.DeathsBeforeAdmission == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdmissionStatistics.DeathsBeforeAdmission(childComplexity), true
 	case "AdmissionStatistics.medianDesiredToAdmissionDays":
 		if e.ComplexityRoot.AdmissionStatistics.MedianDesiredToAdmissionDays == nil {
 			break
@@ -962,6 +975,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AdmissionStatistics.MedianSendToReadMinutes(childComplexity), true
+	case "AdmissionStatistics.nonAdmissionsByReason":
+		if e.ComplexityRoot.AdmissionStatistics.NonAdmissionsByReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdmissionStatistics.NonAdmissionsByReason(childComplexity), true
 	case "AdmissionStatistics.refusalsByReason":
 		if e.ComplexityRoot.AdmissionStatistics.RefusalsByReason == nil {
 			break
@@ -2168,6 +2187,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.WithdrawDispatch(childComplexity, args["dispatchId"].(uuid.UUID)), true
+
+	case "NotAdmittedCount.count":
+		if e.ComplexityRoot.NotAdmittedCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotAdmittedCount.Count(childComplexity), true
+	case "NotAdmittedCount.reason":
+		if e.ComplexityRoot.NotAdmittedCount.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotAdmittedCount.Reason(childComplexity), true
 
 	case "OriginKindCount.count":
 		if e.ComplexityRoot.OriginKindCount.Count == nil {
@@ -5225,6 +5257,10 @@ type AdmissionStatistics {
   computedAt: Time!
   refusalsByReason: [RefusalCount!]!
   cancellationsByReason: [CancellationCount!]!
+  "Requests whose patient died before being admitted: cancelled for that reason, or confirmed and not admitted for it."
+  deathsBeforeAdmission: Int!
+  "Confirmed patients who did not come, by reason."
+  nonAdmissionsByReason: [NotAdmittedCount!]!
   requestsByOriginKind: [OriginKindCount!]!
   requestsByDepartment: [DepartmentCount!]!
   requestsByMonth: [MonthCount!]!
@@ -5232,6 +5268,7 @@ type AdmissionStatistics {
 
 type RefusalCount { reason: RefusalReason! count: Int! }
 type CancellationCount { reason: CancellationReason! count: Int! }
+type NotAdmittedCount { reason: NotAdmittedReason! count: Int! }
 type OriginKindCount { kind: StructureKind! count: Int! }
 type DepartmentCount { department: String! count: Int! }
 type MonthCount { "YYYY-MM" month: String! count: Int! }
@@ -5652,6 +5689,10 @@ func (ec *executionContext) childFields_AdmissionStatistics(ctx context.Context,
 		return ec.fieldContext_AdmissionStatistics_refusalsByReason(ctx, field)
 	case "cancellationsByReason":
 		return ec.fieldContext_AdmissionStatistics_cancellationsByReason(ctx, field)
+	case "deathsBeforeAdmission":
+		return ec.fieldContext_AdmissionStatistics_deathsBeforeAdmission(ctx, field)
+	case "nonAdmissionsByReason":
+		return ec.fieldContext_AdmissionStatistics_nonAdmissionsByReason(ctx, field)
 	case "requestsByOriginKind":
 		return ec.fieldContext_AdmissionStatistics_requestsByOriginKind(ctx, field)
 	case "requestsByDepartment":
@@ -6018,6 +6059,16 @@ func (ec *executionContext) childFields_MonthCount(ctx context.Context, field gr
 		return ec.fieldContext_MonthCount_count(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MonthCount", field.Name)
+}
+
+func (ec *executionContext) childFields_NotAdmittedCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "reason":
+		return ec.fieldContext_NotAdmittedCount_reason(ctx, field)
+	case "count":
+		return ec.fieldContext_NotAdmittedCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotAdmittedCount", field.Name)
 }
 
 func (ec *executionContext) childFields_OriginKindCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9171,6 +9222,61 @@ func (ec *executionContext) fieldContext_AdmissionStatistics_cancellationsByReas
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CancellationCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdmissionStatistics_deathsBeforeAdmission(ctx context.Context, field graphql.CollectedField, obj *model.AdmissionStatistics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdmissionStatistics_deathsBeforeAdmission(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeathsBeforeAdmission, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdmissionStatistics_deathsBeforeAdmission(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdmissionStatistics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AdmissionStatistics_nonAdmissionsByReason(ctx context.Context, field graphql.CollectedField, obj *model.AdmissionStatistics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdmissionStatistics_nonAdmissionsByReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NonAdmissionsByReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.NotAdmittedCount) graphql.Marshaler {
+			return ec.marshalNNotAdmittedCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐNotAdmittedCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdmissionStatistics_nonAdmissionsByReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdmissionStatistics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotAdmittedCount(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13866,6 +13972,52 @@ func (ec *executionContext) fieldContext_Mutation_recordNonAdmission(ctx context
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _NotAdmittedCount_reason(ctx context.Context, field graphql.CollectedField, obj *model.NotAdmittedCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotAdmittedCount_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v enums.NotAdmittedReason) graphql.Marshaler {
+			return ec.marshalNNotAdmittedReason2passerelleᚋenumsᚐNotAdmittedReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotAdmittedCount_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotAdmittedCount", field, false, false, "NotAdmittedReason")
+}
+
+func (ec *executionContext) _NotAdmittedCount_count(ctx context.Context, field graphql.CollectedField, obj *model.NotAdmittedCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotAdmittedCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotAdmittedCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotAdmittedCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OriginKindCount_kind(ctx context.Context, field graphql.CollectedField, obj *model.OriginKindCount) (ret graphql.Marshaler) {
@@ -25629,6 +25781,16 @@ func (ec *executionContext) _AdmissionStatistics(ctx context.Context, sel ast.Se
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "deathsBeforeAdmission":
+			out.Values[i] = ec._AdmissionStatistics_deathsBeforeAdmission(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nonAdmissionsByReason":
+			out.Values[i] = ec._AdmissionStatistics_nonAdmissionsByReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "requestsByOriginKind":
 			out.Values[i] = ec._AdmissionStatistics_requestsByOriginKind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -27052,6 +27214,44 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_recordNonAdmission(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var notAdmittedCountImplementors = []string{"NotAdmittedCount"}
+
+func (ec *executionContext) _NotAdmittedCount(ctx context.Context, sel ast.SelectionSet, obj *model.NotAdmittedCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notAdmittedCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NotAdmittedCount")
+		case "reason":
+			out.Values[i] = ec._NotAdmittedCount_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._NotAdmittedCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -29045,6 +29245,30 @@ func (ec *executionContext) marshalNNode2ᚕpasserelleᚋentᚐNoder(ctx context
 	})
 
 	return ret
+}
+
+func (ec *executionContext) marshalNNotAdmittedCount2ᚕᚖpasserelleᚋgraphᚋmodelᚐNotAdmittedCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.NotAdmittedCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNotAdmittedCount2ᚖpasserelleᚋgraphᚋmodelᚐNotAdmittedCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNotAdmittedCount2ᚖpasserelleᚋgraphᚋmodelᚐNotAdmittedCount(ctx context.Context, sel ast.SelectionSet, v *model.NotAdmittedCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NotAdmittedCount!")
+		return graphql.Null
+	}
+	return ec._NotAdmittedCount(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNNotAdmittedReason2passerelleᚋenumsᚐNotAdmittedReason(ctx context.Context, v any) (enums.NotAdmittedReason, error) {

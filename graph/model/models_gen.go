@@ -47,9 +47,13 @@ type AdmissionStatistics struct {
 	ComputedAt            time.Time            `json:"computedAt"`
 	RefusalsByReason      []*RefusalCount      `json:"refusalsByReason"`
 	CancellationsByReason []*CancellationCount `json:"cancellationsByReason"`
-	RequestsByOriginKind  []*OriginKindCount   `json:"requestsByOriginKind"`
-	RequestsByDepartment  []*DepartmentCount   `json:"requestsByDepartment"`
-	RequestsByMonth       []*MonthCount        `json:"requestsByMonth"`
+	// Requests whose patient died before being admitted: cancelled for that reason, or confirmed and not admitted for it.
+	DeathsBeforeAdmission int `json:"deathsBeforeAdmission"`
+	// Confirmed patients who did not come, by reason.
+	NonAdmissionsByReason []*NotAdmittedCount `json:"nonAdmissionsByReason"`
+	RequestsByOriginKind  []*OriginKindCount  `json:"requestsByOriginKind"`
+	RequestsByDepartment  []*DepartmentCount  `json:"requestsByDepartment"`
+	RequestsByMonth       []*MonthCount       `json:"requestsByMonth"`
 }
 
 type CancellationCount struct {
@@ -221,6 +225,11 @@ type MonthCount struct {
 	// YYYY-MM
 	Month string `json:"month"`
 	Count int    `json:"count"`
+}
+
+type NotAdmittedCount struct {
+	Reason enums.NotAdmittedReason `json:"reason"`
+	Count  int                     `json:"count"`
 }
 
 type OriginKindCount struct {
