@@ -97,6 +97,13 @@ func TestInvariants(t *testing.T) {
 			(r.Status == enums.RequestStatusArchived && r.AdmittedAt == nil)) {
 			t.Fatalf("%s: %s with cancellation time %v: a cancelled request went on", r.Reference, r.Status, r.CancelledAt)
 		}
+		for _, d := range r.Edges.Dispatches {
+			if d.Status == enums.DispatchStatusNotAdmitted && d.NotAdmittedReason != nil &&
+				*d.NotAdmittedReason == enums.NotAdmittedReasonPatientDeceased && r.CancellationReason != nil &&
+				*r.CancellationReason != enums.CancellationReasonPatientDeceased {
+				t.Fatalf("%s: the patient died before coming, the request was cancelled as %s", r.Reference, *r.CancellationReason)
+			}
+		}
 		med, care, adm := r.Edges.Medical, r.Edges.CareProject, r.Edges.AdminSocial
 		switch r.Status {
 		case enums.RequestStatusDraft:
@@ -249,4 +256,16 @@ func final(r *ent.AdmissionRequest) time.Time {
 		return *r.AdmittedAt
 	}
 	return time.Time{}
+}
+
+// TestCancellationAfterNonAdmission: a request closed after its patient did
+// not come is cancelled for the same reason (the tiny data set of
+// TestInvariants holds too few non-admissions to be sure to meet each).
+func TestCancellationAfterNonAdmission(t *testing.T) {
+	for _, r := range enums.NotAdmittedReasonValues {
+		c := cancellationFor(r)
+		if !c.IsValid() || string(r) != string(c) {
+			t.Errorf("not admitted for %s, cancelled for %s", r, c)
+		}
+	}
 }

@@ -389,9 +389,9 @@ func (g *generator) simulate(i int, b *batch) {
 				s.comment = ptr("Le patient ne s'est pas présenté")
 			}
 			plan = append(plan, s)
-			if r.Float64() < 0.8 {
+			if r.Float64() < 0.8 { // the requesting side closes the request, for the same reason
 				plan = append(plan, g.cancelStep(r, recordAt.Add(uniform(r, time.Hour, 48*time.Hour)), requester(),
-					enums.CancellationReasonClinicalChange))
+					cancellationFor(reason)))
 			}
 		default:
 			plan = append(plan, step{t: recordAt, kind: stAdmit, actor: pick(r, append(slices.Clone(u.Physicians), u.Staff...)), d: j, date: &admittedAt})
@@ -426,6 +426,13 @@ func (g *generator) simulate(i int, b *batch) {
 	}
 	g.replay(r, i, b, plan, replayCtx{reqID: reqID, patient: pat, med: med, care: care, adm: adm,
 		origin: o, originUnit: originUnit, creator: creator, urgency: urgency, desired: desired, dispatches: ds})
+}
+
+// cancellationFor is the cancellation that follows a non-admission: for the
+// same reason (every non-admission reason is a cancellation reason of the
+// same name; a patient who died before coming is cancelled as deceased).
+func cancellationFor(r enums.NotAdmittedReason) enums.CancellationReason {
+	return enums.CancellationReason(r)
 }
 
 func (g *generator) cancelStep(r *rand.Rand, t time.Time, actor uuid.UUID, reason enums.CancellationReason) step {
