@@ -67,6 +67,8 @@ func TestCorrectARequest(t *testing.T) {
 		"empty first name": {map[string]any{"patient": map[string]any{"firstName": "  "}}, "input.patient.firstName"},
 		"born tomorrow":    {map[string]any{"patient": map[string]any{"birthDate": time.Now().AddDate(0, 0, 2).Format(time.DateOnly)}}, "input.patient.birthDate"},
 		"bad INS key":      {map[string]any{"patient": map[string]any{"ins": "248036912345627"}}, "input.patient.ins"},
+		"long used name":   {map[string]any{"patient": map[string]any{"usedName": strings.Repeat("A", 101)}}, "input.patient.usedName"},
+		"long birth place": {map[string]any{"patient": map[string]any{"birthPlace": strings.Repeat("é", 101)}}, "input.patient.birthPlace"},
 	} {
 		r := correct(careTeam, draft, c.input)
 		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != c.field {

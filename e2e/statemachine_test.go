@@ -536,6 +536,13 @@ func TestRequestStateMachine(t *testing.T) {
 		}
 		wantCode(t, create(e, prescriber, w.diaconesses, "Petit", "Jeanne", time.Now().AddDate(0, 0, 2).Format(time.DateOnly), nil),
 			"BAD_USER_INPUT", "input.patient.birthDate")
+		// Over the schema's lengths: the field named as the API names it.
+		wantCode(t, create(e, prescriber, w.diaconesses, strings.Repeat("P", 101), "Jeanne", "1948-03-12", nil),
+			"BAD_USER_INPUT", "input.patient.birthName")
+		wantCode(t, e.op(careTeam, "SaveMedical", map[string]any{"requestId": id, "input": map[string]any{
+			"diagnosis": strings.Repeat("d", 8001)}}), "BAD_USER_INPUT", "input.diagnosis")
+		wantCode(t, e.op(careTeam, "SaveAdminSocial", map[string]any{"requestId": id, "input": map[string]any{
+			"personToNotify": strings.Repeat("p", 8001)}}), "BAD_USER_INPUT", "input.personToNotify")
 	})
 
 	run("Stale expectedVersion", func(t *testing.T, e *env) {

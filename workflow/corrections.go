@@ -149,7 +149,7 @@ func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestCha
 				return err
 			}
 			if err := upd.Exec(o.ctx); err != nil {
-				return err
+				return inputField(err, "input.patient.")
 			}
 			if err := mirror(pat, upd.Mutation()); err != nil {
 				return err
@@ -169,7 +169,7 @@ func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestCha
 				u.SetDuplicateKey(*key)
 			}
 		}); err != nil || setErr != nil {
-			return errors.Join(err, setErr)
+			return inputField(errors.Join(err, setErr), "input.")
 		}
 		if pat != nil {
 			req.Edges.Patient = pat
@@ -211,6 +211,21 @@ func apply(m entgo.Mutation, p Patch) error {
 		}
 	}
 	return nil
+}
+
+// inputField names the input field of an ent validation error (a column
+// whose value its schema refuses, e.g. a name over 100 characters) as the
+// API does, under prefix: "input.patient.usedName", not "used_name".
+func inputField(err error, prefix string) error {
+	var ve *ent.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	msg := "invalid value"
+	if cause := errors.Unwrap(ve); cause != nil {
+		msg += ": " + cause.Error()
+	}
+	return apperr.BadInput(prefix+apiName(ve.Name), "%s", msg)
 }
 
 // apiName is a column's name as the API spells its field (birth_name →
