@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"passerelle/ent"
 	"passerelle/ent/privacy"
@@ -126,4 +127,32 @@ func From(err error) *Error {
 		return &Error{Code: Internal, Message: "the operation was interrupted", cause: err}
 	}
 	return &Error{Code: Internal, Message: "internal error", cause: err}
+}
+
+// InputField is From for a write of an input's fields: an ent validation
+// error (a value the schema refuses, e.g. a name over its length) names the
+// input field as the API does, under prefix ("input.patient." +
+// "usedName", not "used_name"); any other error passes through.
+func InputField(err error, prefix string) error {
+	var ve *ent.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	msg := "invalid value"
+	if cause := errors.Unwrap(ve); cause != nil {
+		msg += ": " + cause.Error()
+	}
+	return BadInput(prefix+APIName(ve.Name), "%s", msg)
+}
+
+// APIName is a column's name as the API spells its field (postal_code →
+// postalCode).
+func APIName(column string) string {
+	parts := strings.Split(column, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
 }

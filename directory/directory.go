@@ -98,22 +98,10 @@ func mapError(err error) error {
 	if errors.As(err, &ae) {
 		return ae
 	}
-	var ve *ent.ValidationError
-	if errors.As(err, &ve) {
-		return apperr.BadInput("input."+lowerCamel(ve.Name), "invalid value for %s", lowerCamel(ve.Name))
+	if err = apperr.InputField(err, "input."); errors.As(err, &ae) {
+		return ae
 	}
 	return apperr.From(err)
-}
-
-// lowerCamel turns a column name (postal_code) into an API name (postalCode).
-func lowerCamel(s string) string {
-	parts := strings.Split(s, "_")
-	for i := 1; i < len(parts); i++ {
-		if parts[i] != "" {
-			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
-		}
-	}
-	return strings.Join(parts, "")
 }
 
 // signedIn returns the viewer, or UNAUTHENTICATED / PASSWORD_EXPIRED.

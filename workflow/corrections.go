@@ -41,7 +41,7 @@ func (c RequestChanges) validate(now time.Time) error {
 	}
 	check := func(p Patch, allowed []string, prefix string) error {
 		for name, value := range p {
-			field := prefix + apiName(name)
+			field := prefix + apperr.APIName(name)
 			if !slices.Contains(allowed, name) {
 				return apperr.BadInput(field, "not a field of this input")
 			}
@@ -149,7 +149,7 @@ func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestCha
 				return err
 			}
 			if err := upd.Exec(o.ctx); err != nil {
-				return inputField(err, "input.patient.")
+				return apperr.InputField(err, "input.patient.")
 			}
 			if err := mirror(pat, upd.Mutation()); err != nil {
 				return err
@@ -169,7 +169,7 @@ func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestCha
 				u.SetDuplicateKey(*key)
 			}
 		}); err != nil || setErr != nil {
-			return inputField(errors.Join(err, setErr), "input.")
+			return apperr.InputField(errors.Join(err, setErr), "input.")
 		}
 		if pat != nil {
 			req.Edges.Patient = pat
@@ -211,31 +211,4 @@ func apply(m entgo.Mutation, p Patch) error {
 		}
 	}
 	return nil
-}
-
-// inputField names the input field of an ent validation error (a column
-// whose value its schema refuses, e.g. a name over 100 characters) as the
-// API does, under prefix: "input.patient.usedName", not "used_name".
-func inputField(err error, prefix string) error {
-	var ve *ent.ValidationError
-	if !errors.As(err, &ve) {
-		return err
-	}
-	msg := "invalid value"
-	if cause := errors.Unwrap(ve); cause != nil {
-		msg += ": " + cause.Error()
-	}
-	return apperr.BadInput(prefix+apiName(ve.Name), "%s", msg)
-}
-
-// apiName is a column's name as the API spells its field (birth_name →
-// birthName).
-func apiName(column string) string {
-	parts := strings.Split(column, "_")
-	for i := 1; i < len(parts); i++ {
-		if parts[i] != "" {
-			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
-		}
-	}
-	return strings.Join(parts, "")
 }

@@ -150,7 +150,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Created, error) 
 			SetFirstName(p.FirstName).SetBirthDate(p.BirthDate).SetNillableBirthPlace(p.BirthPlace).
 			SetSex(p.Sex).SetNillableIns(p.INS).Save(o.ctx)
 		if err != nil {
-			return inputField(err, "input.patient.")
+			return apperr.InputField(err, "input.patient.")
 		}
 		key := duplicateKey(p)
 		c := o.tx.AdmissionRequest.Create().SetReference(ref).SetOriginStructureID(in.OriginStructureID).
@@ -387,7 +387,7 @@ func (o *op) applyPatch(req *ent.AdmissionRequest, kind enums.SectionKind, patch
 		return err
 	}
 	if err := exec(o.ctx); err != nil {
-		return inputField(err, "input.")
+		return apperr.InputField(err, "input.")
 	}
 	attach()
 	return mirror(row, w)
