@@ -202,39 +202,30 @@ func (a *aggregator) dispatchesPostgres(ctx context.Context) (dispatchFigures, e
 		d.total, d.unanswered = t.N, t.N-t.Answered
 		d.toRead, d.toAnswer = nullable(t.Read), nullable(t.Answer)
 	}
-	var refusals []struct {
+	if d.refusals, err = a.reasons(ctx, enums.DispatchStatusRefused, dispatch.FieldRefusalReason); err != nil {
+		return d, err
+	}
+	d.notAdmitted, err = a.reasons(ctx, enums.DispatchStatusNotAdmitted, dispatch.FieldNotAdmittedReason)
+	return d, err
+}
+
+// reasons counts the dispatches in scope of a status by the reason in
+// column (those without one left out).
+func (a *aggregator) reasons(ctx context.Context, status enums.DispatchStatus, column string) (map[string]int, error) {
+	var rows []struct {
 		Reason string `sql:"reason"`
 		N      int    `sql:"n"`
 	}
-	err = a.client.Dispatch.Query().
-		Where(a.dispatchesInScope, dispatch.StatusEQ(enums.DispatchStatusRefused), dispatch.RefusalReasonNotNil()).
+	err := a.client.Dispatch.Query().Where(a.dispatchesInScope, dispatch.StatusEQ(status)).
 		Modify(func(s *sql.Selector) {
-			reason := s.C(dispatch.FieldRefusalReason)
-			s.Select(sql.As(reason, "reason"), sql.As(sql.Count("*"), "n")).GroupBy(reason)
-		}).Scan(ctx, &refusals)
-	if err != nil {
-		return d, err
+			reason := s.C(column)
+			s.Where(sql.NotNull(reason)).Select(sql.As(reason, "reason"), sql.As(sql.Count("*"), "n")).GroupBy(reason)
+		}).Scan(ctx, &rows)
+	out := make(map[string]int, len(rows))
+	for _, row := range rows {
+		out[row.Reason] = row.N
 	}
-	for _, row := range refusals {
-		d.refusals[row.Reason] = row.N
-	}
-	var notAdmitted []struct {
-		Reason string `sql:"reason"`
-		N      int    `sql:"n"`
-	}
-	err = a.client.Dispatch.Query().
-		Where(a.dispatchesInScope, dispatch.StatusEQ(enums.DispatchStatusNotAdmitted), dispatch.NotAdmittedReasonNotNil()).
-		Modify(func(s *sql.Selector) {
-			reason := s.C(dispatch.FieldNotAdmittedReason)
-			s.Select(sql.As(reason, "reason"), sql.As(sql.Count("*"), "n")).GroupBy(reason)
-		}).Scan(ctx, &notAdmitted)
-	if err != nil {
-		return d, err
-	}
-	for _, row := range notAdmitted {
-		d.notAdmitted[row.Reason] = row.N
-	}
-	return d, nil
+	return out, err
 }
 
 // dispatchesStreamed reads, in one pass over the dispatches in scope, the
