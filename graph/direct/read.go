@@ -202,8 +202,10 @@ func (q *Query) column(t *sql.SelectTable, column string, typ reflect.Type) int 
 func (q *Query) addColumns(b *sql.DialectBuilder, o *Object, t *sql.SelectTable) {
 	o.id = q.column(t, "id", uuidType)
 	o.keep = map[string]int{}
-	for _, c := range o.typ.Keep {
-		o.keep[c] = q.column(t, c, columnType(o.typ, c))
+	if o.guarded() { // the caller decides on them (Rows.Each); else not read
+		for _, c := range o.typ.Keep {
+			o.keep[c] = q.column(t, c, columnType(o.typ, c))
+		}
 	}
 	for i := range o.out {
 		out := &o.out[i]
@@ -417,6 +419,11 @@ func (r *Rows) Each(typeName string, fn func(rec Record, guarded []string) error
 		}
 	}
 	return nil
+}
+
+// guarded reports whether o selects a directive-guarded edge.
+func (o *Object) guarded() bool {
+	return slices.ContainsFunc(o.out, func(out output) bool { return out.child != nil && out.edge.Directive != "" })
 }
 
 func (r *Rows) each(o *Object, vals []reflect.Value, typeName string, fn func(Record, []string) error) error {

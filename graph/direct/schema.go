@@ -54,8 +54,9 @@ type Type struct {
 	Rule func(*viewer.Viewer) func(*sql.Selector)
 	// Edges are the edges it may follow, by GraphQL field name.
 	Edges map[string]Edge
-	// Keep are columns read with every object of the type, selected or
-	// not, for the caller's decisions (Rows.Each).
+	// Keep are columns read, selected or not, with every object of the type
+	// whose selection has a directive-guarded edge, for the caller's
+	// decisions on it (Rows.Each); not read otherwise.
 	Keep []string
 	// Computed are fields that have a resolver computing them from the
 	// object's columns alone, by GraphQL field name.
