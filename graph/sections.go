@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
-
 	"github.com/google/uuid"
 
 	"passerelle/ent"
