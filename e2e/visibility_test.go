@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/google/uuid"
+
+	"passerelle/ent/accesslog"
 	"passerelle/enums"
+	"passerelle/viewer"
 )
 
 // TestWithdrawnUnitSeesNothingAfter: a unit withdrawn from a request keeps
@@ -158,6 +163,29 @@ func TestWithdrawnUnitReadsWhatItReceived(t *testing.T) {
 		t.Fatalf("the withdrawn unit must read the sections as it received them:\nnow %v\nwas %v", got, received)
 	}
 	checkValidator(prescriber) // of the kept version, which is not attached to a client
+
+	// A kept medical section is read under the same field rule and logged
+	// like the section itself: Pompidou's prescriber, made receiving staff
+	// of Jeanne Garnier, reads the kept care section, not the medical one.
+	e.grant(pompidou, enums.ProfileReceiverStaff, "", "Maison médicale Jeanne Garnier")
+	staff := e.post(e.token(pompidou), node, "", map[string]any{"id": id})
+	if str(staff.Data, "node.careProject.dependence") != "Aide totale pour la toilette" || get(staff.Data, "node.medical") != nil ||
+		staff.code() != "FORBIDDEN" || fmt.Sprint(staff.Errors[0].Path) != "[node medical]" {
+		t.Fatalf("receiving staff and a kept medical section: %v %+v", staff.Data, staff.Errors)
+	}
+	logged := func() int {
+		n, err := e.app.DB.Client.AccessLog.Query().Where(accesslog.KindEQ("MEDICAL_SECTION_READ"),
+			accesslog.RequestID(uuid.MustParse(id))).Count(viewer.System(context.Background()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := logged()
+	read(garnierDoc) // node and list: two readings of the kept medical section
+	if n := logged() - before; n != 2 {
+		t.Fatalf("reading a kept medical section twice logged %d readings", n)
+	}
 	if got := read(forcillesDoc); str(got, "medical.diagnosis") != second || str(got, "medical.state") != "VALIDATED" ||
 		str(got, "careProject.dependence") != "Partielle" || str(got, "adminSocial.city") != "Paris" {
 		t.Fatalf("Forcilles must read what it had received at its withdrawal: %v", got)
