@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,8 +11,11 @@ import (
 // correctionDoc corrects a request and reads back what a client shows.
 const correctionDoc = `mutation U($id: ID!, $input: UpdateAdmissionRequestInput!, $version: Int) {
   updateAdmissionRequest(requestId: $id, input: $input, expectedVersion: $version) {
-    id status urgency desiredAdmissionDate version
-    patient { birthName usedName firstName birthDate sex birthPlace ins }
+    duplicateWarning
+    request {
+      id status urgency desiredAdmissionDate version
+      patient { birthName usedName firstName birthDate sex birthPlace ins }
+    }
   }
 }`
 
@@ -35,11 +39,14 @@ func TestCorrectARequest(t *testing.T) {
 	if len(r.Errors) > 0 {
 		t.Fatalf("correction refused: %+v", r.Errors)
 	}
-	got := get(r.Data, "updateAdmissionRequest").(map[string]any)
+	got := get(r.Data, "updateAdmissionRequest.request").(map[string]any)
 	if str(got, "urgency") != "WITHIN_48H" || str(got, "desiredAdmissionDate") != wished ||
 		str(got, "patient.birthName") != "Duran" || str(got, "patient.firstName") != "Élise" ||
 		str(got, "patient.birthPlace") != "Lyon" || str(got, "patient.ins") != "248036912345626" {
 		t.Fatalf("corrected request: %v", got)
+	}
+	if get(r.Data, "updateAdmissionRequest.duplicateWarning") != false {
+		t.Fatalf("no other request for this patient: %v", r.Data)
 	}
 	// A new request for the corrected identity is a duplicate of it.
 	dup := e.must(prescriber, "CreateRequest", map[string]any{"input": map[string]any{
@@ -48,9 +55,24 @@ func TestCorrectARequest(t *testing.T) {
 	if get(dup, "createAdmissionRequest.duplicateWarning") != true {
 		t.Fatalf("the corrected identity must be checked for duplicates: %v", dup)
 	}
+	// And a correction that makes an identity another request's says so,
+	// without disclosing it; one that leaves the identity alone checks nothing.
+	other := str(e.must(careTeam, "CreateRequest", map[string]any{"input": map[string]any{
+		"originStructureId": e.structureID(prescriber), "urgency": "PLANNED",
+		"patient": map[string]any{"birthName": "Durant", "firstName": "Élise", "birthDate": "1948-03-12", "sex": "FEMALE"}}}),
+		"createAdmissionRequest.request.id")
+	r = correct(careTeam, other, map[string]any{"patient": map[string]any{"birthName": "Duran"}})
+	if get(r.Data, "updateAdmissionRequest.duplicateWarning") != true || strings.Contains(fmt.Sprint(r.Data), draft) {
+		t.Fatalf("a correction into a duplicate: %v %+v", r.Data, r.Errors)
+	}
+	if r := correct(careTeam, other, map[string]any{"urgency": "WITHIN_WEEK"}); get(r.Data, "updateAdmissionRequest.duplicateWarning") != false {
+		t.Fatalf("no identity change, no warning: %v %+v", r.Data, r.Errors)
+	}
+	e.must(prescriber, "Cancel", map[string]any{"requestId": other, "reason": "DUPLICATE_OR_ERROR"})
+	e.must(prescriber, "Cancel", map[string]any{"requestId": str(dup, "createAdmissionRequest.request.id"), "reason": "DUPLICATE_OR_ERROR"})
 	// Optional fields are removed with null (or an empty string).
 	r = correct(careTeam, draft, map[string]any{"desiredAdmissionDate": nil, "patient": map[string]any{"birthPlace": " ", "ins": nil}})
-	if got := get(r.Data, "updateAdmissionRequest"); len(r.Errors) > 0 || get(got, "desiredAdmissionDate") != nil ||
+	if got := get(r.Data, "updateAdmissionRequest.request"); len(r.Errors) > 0 || get(got, "desiredAdmissionDate") != nil ||
 		get(got, "patient.birthPlace") != nil || get(got, "patient.ins") != nil {
 		t.Fatalf("clearing optional fields: %v %+v", r.Data, r.Errors)
 	}

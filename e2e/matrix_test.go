@@ -284,7 +284,7 @@ var mxOps = map[string]mxOp{
 
 // updateRequestDoc is updateAdmissionRequest (not a contract operation).
 const updateRequestDoc = `mutation U($id: ID!, $input: UpdateAdmissionRequestInput!) {
-  updateAdmissionRequest(requestId: $id, input: $input) { id urgency patient { usedName } }
+  updateAdmissionRequest(requestId: $id, input: $input) { request { id urgency patient { usedName } } }
 }`
 
 // mxCheck asserts one outcome. Error messages never name the patient.

@@ -219,8 +219,12 @@ func (r *mutationResolver) SaveAdminSocialSection(ctx context.Context, requestID
 }
 
 // UpdateAdmissionRequest is the resolver for the updateAdmissionRequest field.
-func (r *mutationResolver) UpdateAdmissionRequest(ctx context.Context, requestID uuid.UUID, input model.UpdateAdmissionRequestInput, expectedVersion *int) (*ent.AdmissionRequest, error) {
-	return r.Workflow.Correct(ctx, requestID, changesOf(input), expectedVersion)
+func (r *mutationResolver) UpdateAdmissionRequest(ctx context.Context, requestID uuid.UUID, input model.UpdateAdmissionRequestInput, expectedVersion *int) (*model.UpdateAdmissionRequestPayload, error) {
+	out, err := r.Workflow.Correct(ctx, requestID, changesOf(input), expectedVersion)
+	if err != nil {
+		return nil, err
+	}
+	return &model.UpdateAdmissionRequestPayload{Request: out.Request, DuplicateWarning: out.DuplicateWarning}, nil
 }
 
 // SendAdmissionRequest is the resolver for the sendAdmissionRequest field.

@@ -118,9 +118,11 @@ func changed(p Patch, prefix string) string {
 // and their units told, as for a section (rule 6). Every unit that holds the
 // request sees the corrected identity, a closed dispatch's included: a
 // wrong identity must not outlive its correction anywhere
-// (identity vigilance). Events name the fields changed, not their values.
-func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestChanges, expectedVersion *int) (*ent.AdmissionRequest, error) {
-	return s.onRequest(ctx, requestID, func(o *op) error {
+// (identity vigilance). Events name the fields changed, not their values. A
+// corrected identity is checked for duplicates as at creation.
+func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestChanges, expectedVersion *int) (*Checked, error) {
+	var warning bool
+	req, err := s.onRequest(ctx, requestID, func(o *op) error {
 		if err := c.validate(o.now); err != nil {
 			return err
 		}
@@ -159,6 +161,9 @@ func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestCha
 			if k == "" {
 				key = nil
 			}
+			if warning, err = o.duplicated(k, req.ID); err != nil {
+				return err
+			}
 		}
 		var setErr error // the transaction is rolled back with it
 		if _, err := o.stepRequest(req, ActEdit, func(u *ent.AdmissionRequestUpdate) {
@@ -192,6 +197,10 @@ func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestCha
 		}
 		return o.markUpdated(req, ds)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &Checked{Request: req, DuplicateWarning: warning}, nil
 }
 
 // apply sets (strings trimmed) or clears the patch's fields on a mutation.

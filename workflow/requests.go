@@ -45,8 +45,10 @@ type CreateInput struct {
 	Patient              PatientInput
 }
 
-// Created is a new request and whether a possible duplicate exists.
-type Created struct {
+// Checked is a request with the outcome of its duplicate check (Create, and
+// Correct when the identity changed): whether another active request has a
+// patient of the same identity, never which.
+type Checked struct {
 	Request          *ent.AdmissionRequest
 	DuplicateWarning bool
 }
@@ -107,8 +109,8 @@ func checkINS(ins string) (string, error) {
 }
 
 // Create creates a DRAFT request with its patient and three empty sections.
-func (s *Service) Create(ctx context.Context, in CreateInput) (*Created, error) {
-	var out Created
+func (s *Service) Create(ctx context.Context, in CreateInput) (*Checked, error) {
+	var out Checked
 	err := s.run(ctx, func(o *op) error {
 		if err := in.Patient.validate(o.now); err != nil {
 			return err
@@ -173,16 +175,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Created, error) 
 		if err := o.tx.AdminSocialSection.Create().SetRequestID(req.ID).Exec(o.ctx); err != nil {
 			return err
 		}
-		if key != "" {
-			// Checked as the system over every active request, but only the
-			// fact is returned: the other request is never disclosed.
-			out.DuplicateWarning, err = o.tx.AdmissionRequest.Query().Where(
-				admissionrequest.DuplicateKey(key), admissionrequest.IDNEQ(req.ID),
-				admissionrequest.StatusNotIn(enums.RequestStatusArchived, enums.RequestStatusCancelled),
-			).Exist(viewer.System(o.ctx))
-			if err != nil {
-				return err
-			}
+		if out.DuplicateWarning, err = o.duplicated(key, req.ID); err != nil {
+			return err
 		}
 		out.Request = req
 		return o.record(eventSpec{typ: enums.EventTypeRequestCreated, request: req.ID,
@@ -192,6 +186,21 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Created, error) 
 		return nil, err
 	}
 	return &out, nil
+}
+
+// duplicated reports whether an active request other than self has the
+// duplicate key (false for an empty key: an identity missing one of its
+// four fields is not checked). Checked as the system over every active
+// request, but only the fact is returned: the other request is never
+// disclosed.
+func (o *op) duplicated(key string, self uuid.UUID) (bool, error) {
+	if key == "" {
+		return false, nil
+	}
+	return o.tx.AdmissionRequest.Query().Where(
+		admissionrequest.DuplicateKey(key), admissionrequest.IDNEQ(self),
+		admissionrequest.StatusNotIn(enums.RequestStatusArchived, enums.RequestStatusCancelled),
+	).Exist(viewer.System(o.ctx))
 }
 
 // nextReference numbers the request within its year: USP-2026-000123.

@@ -489,6 +489,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	UpdateAdmissionRequestPayload struct {
+		DuplicateWarning func(childComplexity int) int
+		Request          func(childComplexity int) int
+	}
+
 	User struct {
 		CreatedAt     func(childComplexity int) int
 		Disabled      func(childComplexity int) int
@@ -569,7 +574,7 @@ type MutationResolver interface {
 	ValidateMedicalSection(ctx context.Context, requestID uuid.UUID) (*ent.AdmissionRequest, error)
 	SaveCareProjectSection(ctx context.Context, requestID uuid.UUID, input model.CareProjectSectionInput, expectedVersion *int) (*ent.AdmissionRequest, error)
 	SaveAdminSocialSection(ctx context.Context, requestID uuid.UUID, input model.AdminSocialSectionInput, expectedVersion *int) (*ent.AdmissionRequest, error)
-	UpdateAdmissionRequest(ctx context.Context, requestID uuid.UUID, input model.UpdateAdmissionRequestInput, expectedVersion *int) (*ent.AdmissionRequest, error)
+	UpdateAdmissionRequest(ctx context.Context, requestID uuid.UUID, input model.UpdateAdmissionRequestInput, expectedVersion *int) (*model.UpdateAdmissionRequestPayload, error)
 	SendAdmissionRequest(ctx context.Context, requestID uuid.UUID, unitIds []uuid.UUID) (*ent.AdmissionRequest, error)
 	CancelAdmissionRequest(ctx context.Context, requestID uuid.UUID, reason enums.CancellationReason, comment *string) (*ent.AdmissionRequest, error)
 	OpenDispatch(ctx context.Context, dispatchID uuid.UUID) (*ent.Dispatch, error)
@@ -2820,6 +2825,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UnitEdge.Node(childComplexity), true
+
+	case "UpdateAdmissionRequestPayload.duplicateWarning":
+		if e.ComplexityRoot.UpdateAdmissionRequestPayload.DuplicateWarning == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateAdmissionRequestPayload.DuplicateWarning(childComplexity), true
+	case "UpdateAdmissionRequestPayload.request":
+		if e.ComplexityRoot.UpdateAdmissionRequestPayload.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateAdmissionRequestPayload.Request(childComplexity), true
 
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
@@ -5358,6 +5376,12 @@ input CreateAdmissionRequestInput {
   patient: PatientInput!
 }
 
+type UpdateAdmissionRequestPayload {
+  request: AdmissionRequest!
+  "The corrected identity is that of another active request's patient (checked when the identity changed). It is not disclosed."
+  duplicateWarning: Boolean!
+}
+
 "Corrections to a request's own fields; see updateAdmissionRequest."
 input UpdateAdmissionRequestInput {
   urgency: Urgency
@@ -5511,7 +5535,7 @@ extend type Mutation {
   sent, its open dispatches are marked updated and their units told; every
   unit that holds the request sees the corrected identity.
   """
-  updateAdmissionRequest(requestId: ID!, input: UpdateAdmissionRequestInput!, expectedVersion: Int): AdmissionRequest!
+  updateAdmissionRequest(requestId: ID!, input: UpdateAdmissionRequestInput!, expectedVersion: Int): UpdateAdmissionRequestPayload!
   sendAdmissionRequest(requestId: ID!, unitIds: [ID!]!): AdmissionRequest!
   cancelAdmissionRequest(requestId: ID!, reason: CancellationReason!, comment: String): AdmissionRequest!
 
@@ -6295,6 +6319,16 @@ func (ec *executionContext) childFields_UnitEdge(ctx context.Context, field grap
 		return ec.fieldContext_UnitEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UnitEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateAdmissionRequestPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "request":
+		return ec.fieldContext_UpdateAdmissionRequestPayload_request(ctx, field)
+	case "duplicateWarning":
+		return ec.fieldContext_UpdateAdmissionRequestPayload_duplicateWarning(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateAdmissionRequestPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -13503,8 +13537,8 @@ func (ec *executionContext) _Mutation_updateAdmissionRequest(ctx context.Context
 			return ec.Resolvers.Mutation().UpdateAdmissionRequest(ctx, fc.Args["requestId"].(uuid.UUID), fc.Args["input"].(model.UpdateAdmissionRequestInput), fc.Args["expectedVersion"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.AdmissionRequest) graphql.Marshaler {
-			return ec.marshalNAdmissionRequest2ᚖpasserelleᚋentᚐAdmissionRequest(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateAdmissionRequestPayload) graphql.Marshaler {
+			return ec.marshalNUpdateAdmissionRequestPayload2ᚖpasserelleᚋgraphᚋmodelᚐUpdateAdmissionRequestPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13517,7 +13551,7 @@ func (ec *executionContext) fieldContext_Mutation_updateAdmissionRequest(ctx con
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_AdmissionRequest(ctx, field)
+			return ec.childFields_UpdateAdmissionRequestPayload(ctx, field)
 		},
 	}
 	defer func() {
@@ -16570,6 +16604,61 @@ func (ec *executionContext) _UnitEdge_cursor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_UnitEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UnitEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _UpdateAdmissionRequestPayload_request(ctx context.Context, field graphql.CollectedField, obj *model.UpdateAdmissionRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateAdmissionRequestPayload_request(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Request, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AdmissionRequest) graphql.Marshaler {
+			return ec.marshalNAdmissionRequest2ᚖpasserelleᚋentᚐAdmissionRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateAdmissionRequestPayload_request(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateAdmissionRequestPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdmissionRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateAdmissionRequestPayload_duplicateWarning(ctx context.Context, field graphql.CollectedField, obj *model.UpdateAdmissionRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateAdmissionRequestPayload_duplicateWarning(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DuplicateWarning, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateAdmissionRequestPayload_duplicateWarning(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpdateAdmissionRequestPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -28162,6 +28251,44 @@ func (ec *executionContext) _UnitEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var updateAdmissionRequestPayloadImplementors = []string{"UpdateAdmissionRequestPayload"}
+
+func (ec *executionContext) _UpdateAdmissionRequestPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateAdmissionRequestPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateAdmissionRequestPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateAdmissionRequestPayload")
+		case "request":
+			out.Values[i] = ec._UpdateAdmissionRequestPayload_request(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "duplicateWarning":
+			out.Values[i] = ec._UpdateAdmissionRequestPayload_duplicateWarning(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
@@ -29619,6 +29746,14 @@ func (ec *executionContext) unmarshalNUnitWhereInput2ᚖpasserelleᚋentᚐUnitW
 func (ec *executionContext) unmarshalNUpdateAdmissionRequestInput2passerelleᚋgraphᚋmodelᚐUpdateAdmissionRequestInput(ctx context.Context, v any) (model.UpdateAdmissionRequestInput, error) {
 	res, err := ec.unmarshalInputUpdateAdmissionRequestInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateAdmissionRequestPayload2ᚖpasserelleᚋgraphᚋmodelᚐUpdateAdmissionRequestPayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateAdmissionRequestPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateAdmissionRequestPayload!")
+		return graphql.Null
+	}
+	return ec._UpdateAdmissionRequestPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpdateStructureInput2passerelleᚋgraphᚋmodelᚐUpdateStructureInput(ctx context.Context, v any) (model.UpdateStructureInput, error) {

@@ -295,6 +295,12 @@ type UpdateAdmissionRequestInput struct {
 	Patient              graphql.Omittable[*PatientCorrectionInput] `json:"patient,omitempty"`
 }
 
+type UpdateAdmissionRequestPayload struct {
+	Request *ent.AdmissionRequest `json:"request"`
+	// The corrected identity is that of another active request's patient (checked when the identity changed). It is not disclosed.
+	DuplicateWarning bool `json:"duplicateWarning"`
+}
+
 type UpdateStructureInput struct {
 	Name       graphql.Omittable[*string] `json:"name,omitempty"`
 	Department graphql.Omittable[*string] `json:"department,omitempty"`
