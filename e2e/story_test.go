@@ -187,3 +187,29 @@ func TestWholeStory(t *testing.T) {
 		t.Fatalf("timeline:\n got %v\nwant %v", types, wantTypes)
 	}
 }
+
+// TestPallia10Reading: the medical section says what its PALLIA-10 answers
+// suggest (workflow.Pallia10).
+func TestPallia10Reading(t *testing.T) {
+	e := newEnv(t)
+	id := e.draftRequest(careTeam)
+	// PALLIA-10: item 1 (incurable disease) and two more yes suggest a
+	// specialised palliative team; without item 1 they would not.
+	const pallia = `mutation P($id: ID!, $answers: [Boolean!]) {
+  saveMedicalSection(requestId: $id, input: {pallia10: $answers}) { medical { pallia10Yes pallia10SuggestsPalliativeTeam } }
+}`
+	for _, c := range []struct {
+		answers  []bool
+		yes      float64
+		suggests bool
+	}{
+		{[]bool{false, true, true, true, false, false, false, false, false, false}, 3, false},
+		{[]bool{true, true, false, true, false, false, false, false, false, false}, 3, true},
+	} {
+		r := e.post(e.token(careTeam), pallia, "", map[string]any{"id": id, "answers": c.answers})
+		if get(r.Data, "saveMedicalSection.medical.pallia10Yes") != c.yes ||
+			get(r.Data, "saveMedicalSection.medical.pallia10SuggestsPalliativeTeam") != c.suggests {
+			t.Fatalf("PALLIA-10 %v: %v %+v", c.answers, r.Data, r.Errors)
+		}
+	}
+}

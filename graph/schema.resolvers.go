@@ -52,6 +52,22 @@ func (r *habilitationResolver) ExpiresSoon(ctx context.Context, obj *ent.Habilit
 	return r.Directory.ExpiresSoon(obj), nil
 }
 
+// Pallia10Yes is the resolver for the pallia10Yes field.
+func (r *medicalSectionResolver) Pallia10Yes(ctx context.Context, obj *ent.MedicalSection) (*int, error) {
+	if yes, _, ok := workflow.Pallia10(obj.Pallia10); ok {
+		return &yes, nil
+	}
+	return nil, nil
+}
+
+// Pallia10SuggestsPalliativeTeam is the resolver for the pallia10SuggestsPalliativeTeam field.
+func (r *medicalSectionResolver) Pallia10SuggestsPalliativeTeam(ctx context.Context, obj *ent.MedicalSection) (*bool, error) {
+	if _, suggests, ok := workflow.Pallia10(obj.Pallia10); ok {
+		return &suggests, nil
+	}
+	return nil, nil
+}
+
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, email string, password string) (*model.LoginPayload, error) {
 	s, err := r.Auth.Login(ctx, email, password, r.clientAddr(ctx))

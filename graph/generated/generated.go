@@ -257,50 +257,52 @@ type ComplexityRoot struct {
 	}
 
 	MedicalSection struct {
-		AdvanceDirectives          func(childComplexity int) int
-		AdvanceDirectivesLocation  func(childComplexity int) int
-		Allergies                  func(childComplexity int) int
-		Anxiety                    func(childComplexity int) int
-		ConfusionAgitation         func(childComplexity int) int
-		CreatedAt                  func(childComplexity int) int
-		CurrentTreatments          func(childComplexity int) int
-		Diagnosis                  func(childComplexity int) int
-		Dyspnea                    func(childComplexity int) int
-		FamilyWishes               func(childComplexity int) int
-		HaemorrhagicRisk           func(childComplexity int) int
-		History                    func(childComplexity int) int
-		ID                         func(childComplexity int) int
-		IsolationDetails           func(childComplexity int) int
-		IsolationRequired          func(childComplexity int) int
-		LastEditedAt               func(childComplexity int) int
-		Nausea                     func(childComplexity int) int
-		Occlusion                  func(childComplexity int) int
-		OtherDevices               func(childComplexity int) int
-		Oxygen                     func(childComplexity int) int
-		Pain                       func(childComplexity int) int
-		Pallia10                   func(childComplexity int) int
-		PatientAgreesToUsp         func(childComplexity int) int
-		PatientInformedOfDiagnosis func(childComplexity int) int
-		PatientInformedOfPrognosis func(childComplexity int) int
-		PatientInformedOfUsp       func(childComplexity int) int
-		PatientWishes              func(childComplexity int) int
-		PcaPump                    func(childComplexity int) int
-		PiccLine                   func(childComplexity int) int
-		PpsScore                   func(childComplexity int) int
-		Prognosis                  func(childComplexity int) int
-		Sedation                   func(childComplexity int) int
-		State                      func(childComplexity int) int
-		Stoma                      func(childComplexity int) int
-		Tracheostomy               func(childComplexity int) int
-		TreatmentLimitation        func(childComplexity int) int
-		TrustedPersonDesignated    func(childComplexity int) int
-		UpdatedAt                  func(childComplexity int) int
-		ValidatedAt                func(childComplexity int) int
-		ValidatedBy                func(childComplexity int) int
-		ValidatedByID              func(childComplexity int) int
-		ValidationRemovedAt        func(childComplexity int) int
-		ValidationRemovedBy        func(childComplexity int) int
-		ValidationRemovedByID      func(childComplexity int) int
+		AdvanceDirectives              func(childComplexity int) int
+		AdvanceDirectivesLocation      func(childComplexity int) int
+		Allergies                      func(childComplexity int) int
+		Anxiety                        func(childComplexity int) int
+		ConfusionAgitation             func(childComplexity int) int
+		CreatedAt                      func(childComplexity int) int
+		CurrentTreatments              func(childComplexity int) int
+		Diagnosis                      func(childComplexity int) int
+		Dyspnea                        func(childComplexity int) int
+		FamilyWishes                   func(childComplexity int) int
+		HaemorrhagicRisk               func(childComplexity int) int
+		History                        func(childComplexity int) int
+		ID                             func(childComplexity int) int
+		IsolationDetails               func(childComplexity int) int
+		IsolationRequired              func(childComplexity int) int
+		LastEditedAt                   func(childComplexity int) int
+		Nausea                         func(childComplexity int) int
+		Occlusion                      func(childComplexity int) int
+		OtherDevices                   func(childComplexity int) int
+		Oxygen                         func(childComplexity int) int
+		Pain                           func(childComplexity int) int
+		Pallia10                       func(childComplexity int) int
+		Pallia10SuggestsPalliativeTeam func(childComplexity int) int
+		Pallia10Yes                    func(childComplexity int) int
+		PatientAgreesToUsp             func(childComplexity int) int
+		PatientInformedOfDiagnosis     func(childComplexity int) int
+		PatientInformedOfPrognosis     func(childComplexity int) int
+		PatientInformedOfUsp           func(childComplexity int) int
+		PatientWishes                  func(childComplexity int) int
+		PcaPump                        func(childComplexity int) int
+		PiccLine                       func(childComplexity int) int
+		PpsScore                       func(childComplexity int) int
+		Prognosis                      func(childComplexity int) int
+		Sedation                       func(childComplexity int) int
+		State                          func(childComplexity int) int
+		Stoma                          func(childComplexity int) int
+		Tracheostomy                   func(childComplexity int) int
+		TreatmentLimitation            func(childComplexity int) int
+		TrustedPersonDesignated        func(childComplexity int) int
+		UpdatedAt                      func(childComplexity int) int
+		ValidatedAt                    func(childComplexity int) int
+		ValidatedBy                    func(childComplexity int) int
+		ValidatedByID                  func(childComplexity int) int
+		ValidationRemovedAt            func(childComplexity int) int
+		ValidationRemovedBy            func(childComplexity int) int
+		ValidationRemovedByID          func(childComplexity int) int
 	}
 
 	Message struct {
@@ -552,6 +554,8 @@ type HabilitationResolver interface {
 type MedicalSectionResolver interface {
 	ValidatedBy(ctx context.Context, obj *ent.MedicalSection) (*ent.User, error)
 	ValidationRemovedBy(ctx context.Context, obj *ent.MedicalSection) (*ent.User, error)
+	Pallia10Yes(ctx context.Context, obj *ent.MedicalSection) (*int, error)
+	Pallia10SuggestsPalliativeTeam(ctx context.Context, obj *ent.MedicalSection) (*bool, error)
 }
 type MutationResolver interface {
 	Login(ctx context.Context, email string, password string) (*model.LoginPayload, error)
@@ -1679,6 +1683,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MedicalSection.Pallia10(childComplexity), true
+	case "MedicalSection.pallia10SuggestsPalliativeTeam":
+		if e.ComplexityRoot.MedicalSection.Pallia10SuggestsPalliativeTeam == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MedicalSection.Pallia10SuggestsPalliativeTeam(childComplexity), true
+	case "MedicalSection.pallia10Yes":
+		if e.ComplexityRoot.MedicalSection.Pallia10Yes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MedicalSection.Pallia10Yes(childComplexity), true
 	case "MedicalSection.patientAgreesToUsp":
 		if e.ComplexityRoot.MedicalSection.PatientAgreesToUsp == nil {
 			break
@@ -5225,6 +5241,13 @@ extend type AdmissionRequest {
   events: [RequestEvent!]!
 }
 
+extend type MedicalSection {
+  "PALLIA-10: how many of the answers are yes; null without answers."
+  pallia10Yes: Int
+  "PALLIA-10 suggests calling on a specialised palliative team: item 1 (an incurable disease) is yes, the prerequisite, and 3 or more answers are yes; null without answers."
+  pallia10SuggestsPalliativeTeam: Boolean
+}
+
 "One state change. The cursor resumes a subscription right after it."
 type RequestEvent {
   cursor: Cursor!
@@ -6055,6 +6078,10 @@ func (ec *executionContext) childFields_MedicalSection(ctx context.Context, fiel
 		return ec.fieldContext_MedicalSection_validatedBy(ctx, field)
 	case "validationRemovedBy":
 		return ec.fieldContext_MedicalSection_validationRemovedBy(ctx, field)
+	case "pallia10Yes":
+		return ec.fieldContext_MedicalSection_pallia10Yes(ctx, field)
+	case "pallia10SuggestsPalliativeTeam":
+		return ec.fieldContext_MedicalSection_pallia10SuggestsPalliativeTeam(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MedicalSection", field.Name)
 }
@@ -12493,6 +12520,52 @@ func (ec *executionContext) fieldContext_MedicalSection_validationRemovedBy(_ co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _MedicalSection_pallia10Yes(ctx context.Context, field graphql.CollectedField, obj *ent.MedicalSection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MedicalSection_pallia10Yes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MedicalSection().Pallia10Yes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MedicalSection_pallia10Yes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MedicalSection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _MedicalSection_pallia10SuggestsPalliativeTeam(ctx context.Context, field graphql.CollectedField, obj *ent.MedicalSection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MedicalSection_pallia10SuggestsPalliativeTeam(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MedicalSection().Pallia10SuggestsPalliativeTeam(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MedicalSection_pallia10SuggestsPalliativeTeam(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MedicalSection", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
@@ -26960,6 +27033,18 @@ func (ec *executionContext) _MedicalSection(ctx context.Context, sel ast.Selecti
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._MedicalSection_validationRemovedBy(ctx, field, obj)
+				})
+		case "pallia10Yes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MedicalSection_pallia10Yes(ctx, field, obj)
+				})
+		case "pallia10SuggestsPalliativeTeam":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MedicalSection_pallia10SuggestsPalliativeTeam(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
