@@ -77,6 +77,19 @@ func TestCorrectARequest(t *testing.T) {
 		t.Fatalf("clearing optional fields: %v %+v", r.Data, r.Errors)
 	}
 
+	// The requesting side reads the identities each correction replaced,
+	// most recent first, with who corrected them.
+	const history = `query H($id: ID!) { node(id: $id) { ... on AdmissionRequest {
+  identityCorrections { correctedAt correctedBy { email } before { birthName birthPlace ins } } } } }`
+	h := e.post(e.token(prescriber), history, "", map[string]any{"id": draft})
+	hs, _ := get(h.Data, "node.identityCorrections").([]any)
+	if len(h.Errors) > 0 || len(hs) != 2 || str(hs[0], "before.birthPlace") != "Lyon" || str(hs[0], "before.ins") != "248036912345626" ||
+		str(hs[1], "before.birthName") != "Durand" || get(hs[1], "before.birthPlace") != nil ||
+		str(hs[0], "correctedBy.email") != careTeam || str(hs[1], "correctedBy.email") != careTeam ||
+		str(hs[0], "correctedAt") < str(hs[1], "correctedAt") {
+		t.Fatalf("identity corrections: %v %+v", h.Data, h.Errors)
+	}
+
 	// Refused as a creation would be, with the field at fault.
 	for name, c := range map[string]struct {
 		input map[string]any
@@ -140,11 +153,19 @@ func TestCorrectARequest(t *testing.T) {
 		}
 	}
 	for _, who := range []string{perineDoctor, garnierDoc} {
-		p := e.post(e.token(who), `query Q($id: ID!) { node(id: $id) { ... on AdmissionRequest { patient { usedName } } } }`, "",
+		p := e.post(e.token(who), `query Q($id: ID!) { node(id: $id) { ... on AdmissionRequest { patient { usedName } identityCorrections { correctedAt } } } }`, "",
 			map[string]any{"id": id})
 		if got := str(p.Data, "node.patient.usedName"); got != "Martin" {
 			t.Fatalf("%s reads the used name %q", who, got)
 		}
+		// The former identity is the requesting side's trace, not the units'.
+		if got, _ := get(p.Data, "node.identityCorrections").([]any); len(p.Errors) > 0 || got == nil || len(got) != 0 {
+			t.Fatalf("%s reads the identity corrections: %v %+v", who, p.Data, p.Errors)
+		}
+	}
+	h = e.post(e.token(prescriber), history, "", map[string]any{"id": id})
+	if hs, _ := get(h.Data, "node.identityCorrections").([]any); len(hs) != 1 || str(hs[0], "correctedBy.email") != adminSocial {
+		t.Fatalf("the requesting side's trace of the correction: %v %+v", h.Data, h.Errors)
 	}
 
 	// Not once the request is cancelled.

@@ -24,6 +24,7 @@ import (
 	"passerelle/ent/notification"
 	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
+	"passerelle/ent/patientversion"
 	"passerelle/ent/referencecounter"
 	"passerelle/ent/sectionversion"
 	"passerelle/ent/session"
@@ -71,6 +72,8 @@ type Client struct {
 	NotificationCursor *NotificationCursorClient
 	// Patient is the client for interacting with the Patient builders.
 	Patient *PatientClient
+	// PatientVersion is the client for interacting with the PatientVersion builders.
+	PatientVersion *PatientVersionClient
 	// ReferenceCounter is the client for interacting with the ReferenceCounter builders.
 	ReferenceCounter *ReferenceCounterClient
 	// SectionVersion is the client for interacting with the SectionVersion builders.
@@ -107,6 +110,7 @@ func (c *Client) init() {
 	c.Notification = NewNotificationClient(c.config)
 	c.NotificationCursor = NewNotificationCursorClient(c.config)
 	c.Patient = NewPatientClient(c.config)
+	c.PatientVersion = NewPatientVersionClient(c.config)
 	c.ReferenceCounter = NewReferenceCounterClient(c.config)
 	c.SectionVersion = NewSectionVersionClient(c.config)
 	c.Session = NewSessionClient(c.config)
@@ -218,6 +222,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Notification:       NewNotificationClient(cfg),
 		NotificationCursor: NewNotificationCursorClient(cfg),
 		Patient:            NewPatientClient(cfg),
+		PatientVersion:     NewPatientVersionClient(cfg),
 		ReferenceCounter:   NewReferenceCounterClient(cfg),
 		SectionVersion:     NewSectionVersionClient(cfg),
 		Session:            NewSessionClient(cfg),
@@ -256,6 +261,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Notification:       NewNotificationClient(cfg),
 		NotificationCursor: NewNotificationCursorClient(cfg),
 		Patient:            NewPatientClient(cfg),
+		PatientVersion:     NewPatientVersionClient(cfg),
 		ReferenceCounter:   NewReferenceCounterClient(cfg),
 		SectionVersion:     NewSectionVersionClient(cfg),
 		Session:            NewSessionClient(cfg),
@@ -293,8 +299,8 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AccessLog, c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection,
 		c.Dispatch, c.Event, c.Habilitation, c.LoginThrottle, c.MedicalSection,
-		c.Message, c.Notification, c.NotificationCursor, c.Patient, c.ReferenceCounter,
-		c.SectionVersion, c.Session, c.Structure, c.Unit, c.User,
+		c.Message, c.Notification, c.NotificationCursor, c.Patient, c.PatientVersion,
+		c.ReferenceCounter, c.SectionVersion, c.Session, c.Structure, c.Unit, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -306,8 +312,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AccessLog, c.AdminSocialSection, c.AdmissionRequest, c.CareProjectSection,
 		c.Dispatch, c.Event, c.Habilitation, c.LoginThrottle, c.MedicalSection,
-		c.Message, c.Notification, c.NotificationCursor, c.Patient, c.ReferenceCounter,
-		c.SectionVersion, c.Session, c.Structure, c.Unit, c.User,
+		c.Message, c.Notification, c.NotificationCursor, c.Patient, c.PatientVersion,
+		c.ReferenceCounter, c.SectionVersion, c.Session, c.Structure, c.Unit, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -342,6 +348,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.NotificationCursor.mutate(ctx, m)
 	case *PatientMutation:
 		return c.Patient.mutate(ctx, m)
+	case *PatientVersionMutation:
+		return c.PatientVersion.mutate(ctx, m)
 	case *ReferenceCounterMutation:
 		return c.ReferenceCounter.mutate(ctx, m)
 	case *SectionVersionMutation:
@@ -2534,6 +2542,140 @@ func (c *PatientClient) mutate(ctx context.Context, m *PatientMutation) (Value, 
 	}
 }
 
+// PatientVersionClient is a client for the PatientVersion schema.
+type PatientVersionClient struct {
+	config
+}
+
+// NewPatientVersionClient returns a client for the PatientVersion from the given config.
+func NewPatientVersionClient(c config) *PatientVersionClient {
+	return &PatientVersionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `patientversion.Hooks(f(g(h())))`.
+func (c *PatientVersionClient) Use(hooks ...Hook) {
+	c.hooks.PatientVersion = append(c.hooks.PatientVersion, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `patientversion.Intercept(f(g(h())))`.
+func (c *PatientVersionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PatientVersion = append(c.inters.PatientVersion, interceptors...)
+}
+
+// Create returns a builder for creating a PatientVersion entity.
+func (c *PatientVersionClient) Create() *PatientVersionCreate {
+	mutation := newPatientVersionMutation(c.config, OpCreate)
+	return &PatientVersionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PatientVersion entities.
+func (c *PatientVersionClient) CreateBulk(builders ...*PatientVersionCreate) *PatientVersionCreateBulk {
+	return &PatientVersionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PatientVersionClient) MapCreateBulk(slice any, setFunc func(*PatientVersionCreate, int)) *PatientVersionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PatientVersionCreateBulk{err: fmt.Errorf("calling to PatientVersionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PatientVersionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PatientVersionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PatientVersion.
+func (c *PatientVersionClient) Update() *PatientVersionUpdate {
+	mutation := newPatientVersionMutation(c.config, OpUpdate)
+	return &PatientVersionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PatientVersionClient) UpdateOne(_m *PatientVersion) *PatientVersionUpdateOne {
+	mutation := newPatientVersionMutation(c.config, OpUpdateOne, withPatientVersion(_m))
+	return &PatientVersionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PatientVersionClient) UpdateOneID(id uuid.UUID) *PatientVersionUpdateOne {
+	mutation := newPatientVersionMutation(c.config, OpUpdateOne, withPatientVersionID(id))
+	return &PatientVersionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PatientVersion.
+func (c *PatientVersionClient) Delete() *PatientVersionDelete {
+	mutation := newPatientVersionMutation(c.config, OpDelete)
+	return &PatientVersionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PatientVersionClient) DeleteOne(_m *PatientVersion) *PatientVersionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PatientVersionClient) DeleteOneID(id uuid.UUID) *PatientVersionDeleteOne {
+	builder := c.Delete().Where(patientversion.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PatientVersionDeleteOne{builder}
+}
+
+// Query returns a query builder for PatientVersion.
+func (c *PatientVersionClient) Query() *PatientVersionQuery {
+	return &PatientVersionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePatientVersion},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PatientVersion entity by its id.
+func (c *PatientVersionClient) Get(ctx context.Context, id uuid.UUID) (*PatientVersion, error) {
+	return c.Query().Where(patientversion.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PatientVersionClient) GetX(ctx context.Context, id uuid.UUID) *PatientVersion {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PatientVersionClient) Hooks() []Hook {
+	hooks := c.hooks.PatientVersion
+	return append(hooks[:len(hooks):len(hooks)], patientversion.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PatientVersionClient) Interceptors() []Interceptor {
+	return c.inters.PatientVersion
+}
+
+func (c *PatientVersionClient) mutate(ctx context.Context, m *PatientVersionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PatientVersionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PatientVersionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PatientVersionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PatientVersionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PatientVersion mutation op: %q", m.Op())
+	}
+}
+
 // ReferenceCounterClient is a client for the ReferenceCounter schema.
 type ReferenceCounterClient struct {
 	config
@@ -3503,14 +3645,14 @@ type (
 	hooks struct {
 		AccessLog, AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch,
 		Event, Habilitation, LoginThrottle, MedicalSection, Message, Notification,
-		NotificationCursor, Patient, ReferenceCounter, SectionVersion, Session,
-		Structure, Unit, User []ent.Hook
+		NotificationCursor, Patient, PatientVersion, ReferenceCounter, SectionVersion,
+		Session, Structure, Unit, User []ent.Hook
 	}
 	inters struct {
 		AccessLog, AdminSocialSection, AdmissionRequest, CareProjectSection, Dispatch,
 		Event, Habilitation, LoginThrottle, MedicalSection, Message, Notification,
-		NotificationCursor, Patient, ReferenceCounter, SectionVersion, Session,
-		Structure, Unit, User []ent.Interceptor
+		NotificationCursor, Patient, PatientVersion, ReferenceCounter, SectionVersion,
+		Session, Structure, Unit, User []ent.Interceptor
 	}
 )
 

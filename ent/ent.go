@@ -19,6 +19,7 @@ import (
 	"passerelle/ent/notification"
 	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
+	"passerelle/ent/patientversion"
 	"passerelle/ent/referencecounter"
 	"passerelle/ent/sectionversion"
 	"passerelle/ent/session"
@@ -104,6 +105,7 @@ func checkColumn(t, c string) error {
 			notification.Table:       notification.ValidColumn,
 			notificationcursor.Table: notificationcursor.ValidColumn,
 			patient.Table:            patient.ValidColumn,
+			patientversion.Table:     patientversion.ValidColumn,
 			referencecounter.Table:   referencecounter.ValidColumn,
 			sectionversion.Table:     sectionversion.ValidColumn,
 			session.Table:            session.ValidColumn,

@@ -16,6 +16,7 @@ import (
 	"passerelle/ent/notification"
 	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
+	"passerelle/ent/patientversion"
 	"passerelle/ent/predicate"
 	"passerelle/ent/referencecounter"
 	"passerelle/ent/sectionversion"
@@ -32,7 +33,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 19)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   accesslog.Table,
@@ -383,6 +384,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   patientversion.Table,
+			Columns: patientversion.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: patientversion.FieldID,
+			},
+		},
+		Type: "PatientVersion",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			patientversion.FieldRequestID:      {Type: field.TypeUUID, Column: patientversion.FieldRequestID},
+			patientversion.FieldPatientID:      {Type: field.TypeUUID, Column: patientversion.FieldPatientID},
+			patientversion.FieldSupersededAt:   {Type: field.TypeTime, Column: patientversion.FieldSupersededAt},
+			patientversion.FieldSupersededByID: {Type: field.TypeUUID, Column: patientversion.FieldSupersededByID},
+			patientversion.FieldContent:        {Type: field.TypeJSON, Column: patientversion.FieldContent},
+		},
+	}
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   referencecounter.Table,
 			Columns: referencecounter.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -395,7 +414,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			referencecounter.FieldLast: {Type: field.TypeInt, Column: referencecounter.FieldLast},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sectionversion.Table,
 			Columns: sectionversion.Columns,
@@ -413,7 +432,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sectionversion.FieldContent:      {Type: field.TypeJSON, Column: sectionversion.FieldContent},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -433,7 +452,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldClientAddress: {Type: field.TypeString, Column: session.FieldClientAddress},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   structure.Table,
 			Columns: structure.Columns,
@@ -458,7 +477,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			structure.FieldContacts:   {Type: field.TypeString, Column: structure.FieldContacts},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   unit.Table,
 			Columns: unit.Columns,
@@ -484,7 +503,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			unit.FieldContacts:               {Type: field.TypeString, Column: unit.FieldContacts},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -2759,6 +2778,71 @@ func (f *PatientFilter) WhereHasRequestsWith(preds ...predicate.AdmissionRequest
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PatientVersionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PatientVersionQuery builder.
+func (_q *PatientVersionQuery) Filter() *PatientVersionFilter {
+	return &PatientVersionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PatientVersionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PatientVersionMutation builder.
+func (m *PatientVersionMutation) Filter() *PatientVersionFilter {
+	return &PatientVersionFilter{config: m.config, predicateAdder: m}
+}
+
+// PatientVersionFilter provides a generic filtering capability at runtime for PatientVersionQuery.
+type PatientVersionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PatientVersionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *PatientVersionFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(patientversion.FieldID))
+}
+
+// WhereRequestID applies the entql [16]byte predicate on the request_id field.
+func (f *PatientVersionFilter) WhereRequestID(p entql.ValueP) {
+	f.Where(p.Field(patientversion.FieldRequestID))
+}
+
+// WherePatientID applies the entql [16]byte predicate on the patient_id field.
+func (f *PatientVersionFilter) WherePatientID(p entql.ValueP) {
+	f.Where(p.Field(patientversion.FieldPatientID))
+}
+
+// WhereSupersededAt applies the entql time.Time predicate on the superseded_at field.
+func (f *PatientVersionFilter) WhereSupersededAt(p entql.TimeP) {
+	f.Where(p.Field(patientversion.FieldSupersededAt))
+}
+
+// WhereSupersededByID applies the entql [16]byte predicate on the superseded_by_id field.
+func (f *PatientVersionFilter) WhereSupersededByID(p entql.ValueP) {
+	f.Where(p.Field(patientversion.FieldSupersededByID))
+}
+
+// WhereContent applies the entql json.RawMessage predicate on the content field.
+func (f *PatientVersionFilter) WhereContent(p entql.BytesP) {
+	f.Where(p.Field(patientversion.FieldContent))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ReferenceCounterQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2787,7 +2871,7 @@ type ReferenceCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReferenceCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2832,7 +2916,7 @@ type SectionVersionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SectionVersionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2897,7 +2981,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2986,7 +3070,7 @@ type StructureFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StructureFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3128,7 +3212,7 @@ type UnitFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UnitFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3289,7 +3373,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

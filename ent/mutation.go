@@ -20,6 +20,7 @@ import (
 	"passerelle/ent/notification"
 	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
+	"passerelle/ent/patientversion"
 	"passerelle/ent/predicate"
 	"passerelle/ent/referencecounter"
 	"passerelle/ent/sectionversion"
@@ -58,6 +59,7 @@ const (
 	TypeNotification       = "Notification"
 	TypeNotificationCursor = "NotificationCursor"
 	TypePatient            = "Patient"
+	TypePatientVersion     = "PatientVersion"
 	TypeReferenceCounter   = "ReferenceCounter"
 	TypeSectionVersion     = "SectionVersion"
 	TypeSession            = "Session"
@@ -17193,6 +17195,570 @@ func (m *PatientMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Patient edge %s", name)
+}
+
+// PatientVersionMutation represents an operation that mutates the PatientVersion nodes in the graph.
+type PatientVersionMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *uuid.UUID
+	request_id       *uuid.UUID
+	patient_id       *uuid.UUID
+	superseded_at    *time.Time
+	superseded_by_id *uuid.UUID
+	content          *json.RawMessage
+	appendcontent    json.RawMessage
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*PatientVersion, error)
+	predicates       []predicate.PatientVersion
+}
+
+var _ ent.Mutation = (*PatientVersionMutation)(nil)
+
+// patientversionOption allows management of the mutation configuration using functional options.
+type patientversionOption func(*PatientVersionMutation)
+
+// newPatientVersionMutation creates new mutation for the PatientVersion entity.
+func newPatientVersionMutation(c config, op Op, opts ...patientversionOption) *PatientVersionMutation {
+	m := &PatientVersionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePatientVersion,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPatientVersionID sets the ID field of the mutation.
+func withPatientVersionID(id uuid.UUID) patientversionOption {
+	return func(m *PatientVersionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PatientVersion
+		)
+		m.oldValue = func(ctx context.Context) (*PatientVersion, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PatientVersion.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPatientVersion sets the old PatientVersion of the mutation.
+func withPatientVersion(node *PatientVersion) patientversionOption {
+	return func(m *PatientVersionMutation) {
+		m.oldValue = func(context.Context) (*PatientVersion, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PatientVersionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PatientVersionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PatientVersion entities.
+func (m *PatientVersionMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PatientVersionMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PatientVersionMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PatientVersion.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRequestID sets the "request_id" field.
+func (m *PatientVersionMutation) SetRequestID(u uuid.UUID) {
+	m.request_id = &u
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *PatientVersionMutation) RequestID() (r uuid.UUID, exists bool) {
+	v := m.request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the PatientVersion entity.
+// If the PatientVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientVersionMutation) OldRequestID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *PatientVersionMutation) ResetRequestID() {
+	m.request_id = nil
+}
+
+// SetPatientID sets the "patient_id" field.
+func (m *PatientVersionMutation) SetPatientID(u uuid.UUID) {
+	m.patient_id = &u
+}
+
+// PatientID returns the value of the "patient_id" field in the mutation.
+func (m *PatientVersionMutation) PatientID() (r uuid.UUID, exists bool) {
+	v := m.patient_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientID returns the old "patient_id" field's value of the PatientVersion entity.
+// If the PatientVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientVersionMutation) OldPatientID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientID: %w", err)
+	}
+	return oldValue.PatientID, nil
+}
+
+// ResetPatientID resets all changes to the "patient_id" field.
+func (m *PatientVersionMutation) ResetPatientID() {
+	m.patient_id = nil
+}
+
+// SetSupersededAt sets the "superseded_at" field.
+func (m *PatientVersionMutation) SetSupersededAt(t time.Time) {
+	m.superseded_at = &t
+}
+
+// SupersededAt returns the value of the "superseded_at" field in the mutation.
+func (m *PatientVersionMutation) SupersededAt() (r time.Time, exists bool) {
+	v := m.superseded_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSupersededAt returns the old "superseded_at" field's value of the PatientVersion entity.
+// If the PatientVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientVersionMutation) OldSupersededAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSupersededAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSupersededAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSupersededAt: %w", err)
+	}
+	return oldValue.SupersededAt, nil
+}
+
+// ResetSupersededAt resets all changes to the "superseded_at" field.
+func (m *PatientVersionMutation) ResetSupersededAt() {
+	m.superseded_at = nil
+}
+
+// SetSupersededByID sets the "superseded_by_id" field.
+func (m *PatientVersionMutation) SetSupersededByID(u uuid.UUID) {
+	m.superseded_by_id = &u
+}
+
+// SupersededByID returns the value of the "superseded_by_id" field in the mutation.
+func (m *PatientVersionMutation) SupersededByID() (r uuid.UUID, exists bool) {
+	v := m.superseded_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSupersededByID returns the old "superseded_by_id" field's value of the PatientVersion entity.
+// If the PatientVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientVersionMutation) OldSupersededByID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSupersededByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSupersededByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSupersededByID: %w", err)
+	}
+	return oldValue.SupersededByID, nil
+}
+
+// ResetSupersededByID resets all changes to the "superseded_by_id" field.
+func (m *PatientVersionMutation) ResetSupersededByID() {
+	m.superseded_by_id = nil
+}
+
+// SetContent sets the "content" field.
+func (m *PatientVersionMutation) SetContent(jm json.RawMessage) {
+	m.content = &jm
+	m.appendcontent = nil
+}
+
+// Content returns the value of the "content" field in the mutation.
+func (m *PatientVersionMutation) Content() (r json.RawMessage, exists bool) {
+	v := m.content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContent returns the old "content" field's value of the PatientVersion entity.
+// If the PatientVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientVersionMutation) OldContent(ctx context.Context) (v json.RawMessage, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContent: %w", err)
+	}
+	return oldValue.Content, nil
+}
+
+// AppendContent adds jm to the "content" field.
+func (m *PatientVersionMutation) AppendContent(jm json.RawMessage) {
+	m.appendcontent = append(m.appendcontent, jm...)
+}
+
+// AppendedContent returns the list of values that were appended to the "content" field in this mutation.
+func (m *PatientVersionMutation) AppendedContent() (json.RawMessage, bool) {
+	if len(m.appendcontent) == 0 {
+		return nil, false
+	}
+	return m.appendcontent, true
+}
+
+// ResetContent resets all changes to the "content" field.
+func (m *PatientVersionMutation) ResetContent() {
+	m.content = nil
+	m.appendcontent = nil
+}
+
+// Where appends a list predicates to the PatientVersionMutation builder.
+func (m *PatientVersionMutation) Where(ps ...predicate.PatientVersion) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PatientVersionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PatientVersionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PatientVersion, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PatientVersionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PatientVersionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PatientVersion).
+func (m *PatientVersionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PatientVersionMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.request_id != nil {
+		fields = append(fields, patientversion.FieldRequestID)
+	}
+	if m.patient_id != nil {
+		fields = append(fields, patientversion.FieldPatientID)
+	}
+	if m.superseded_at != nil {
+		fields = append(fields, patientversion.FieldSupersededAt)
+	}
+	if m.superseded_by_id != nil {
+		fields = append(fields, patientversion.FieldSupersededByID)
+	}
+	if m.content != nil {
+		fields = append(fields, patientversion.FieldContent)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PatientVersionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case patientversion.FieldRequestID:
+		return m.RequestID()
+	case patientversion.FieldPatientID:
+		return m.PatientID()
+	case patientversion.FieldSupersededAt:
+		return m.SupersededAt()
+	case patientversion.FieldSupersededByID:
+		return m.SupersededByID()
+	case patientversion.FieldContent:
+		return m.Content()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PatientVersionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case patientversion.FieldRequestID:
+		return m.OldRequestID(ctx)
+	case patientversion.FieldPatientID:
+		return m.OldPatientID(ctx)
+	case patientversion.FieldSupersededAt:
+		return m.OldSupersededAt(ctx)
+	case patientversion.FieldSupersededByID:
+		return m.OldSupersededByID(ctx)
+	case patientversion.FieldContent:
+		return m.OldContent(ctx)
+	}
+	return nil, fmt.Errorf("unknown PatientVersion field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PatientVersionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case patientversion.FieldRequestID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
+		return nil
+	case patientversion.FieldPatientID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientID(v)
+		return nil
+	case patientversion.FieldSupersededAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSupersededAt(v)
+		return nil
+	case patientversion.FieldSupersededByID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSupersededByID(v)
+		return nil
+	case patientversion.FieldContent:
+		v, ok := value.(json.RawMessage)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContent(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PatientVersion field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PatientVersionMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PatientVersionMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PatientVersionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PatientVersion numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PatientVersionMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PatientVersionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PatientVersionMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown PatientVersion nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PatientVersionMutation) ResetField(name string) error {
+	switch name {
+	case patientversion.FieldRequestID:
+		m.ResetRequestID()
+		return nil
+	case patientversion.FieldPatientID:
+		m.ResetPatientID()
+		return nil
+	case patientversion.FieldSupersededAt:
+		m.ResetSupersededAt()
+		return nil
+	case patientversion.FieldSupersededByID:
+		m.ResetSupersededByID()
+		return nil
+	case patientversion.FieldContent:
+		m.ResetContent()
+		return nil
+	}
+	return fmt.Errorf("unknown PatientVersion field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PatientVersionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PatientVersionMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PatientVersionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PatientVersionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PatientVersionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PatientVersionMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PatientVersionMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PatientVersion unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PatientVersionMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PatientVersion edge %s", name)
 }
 
 // ReferenceCounterMutation represents an operation that mutates the ReferenceCounter nodes in the graph.

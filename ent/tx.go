@@ -40,6 +40,8 @@ type Tx struct {
 	NotificationCursor *NotificationCursorClient
 	// Patient is the client for interacting with the Patient builders.
 	Patient *PatientClient
+	// PatientVersion is the client for interacting with the PatientVersion builders.
+	PatientVersion *PatientVersionClient
 	// ReferenceCounter is the client for interacting with the ReferenceCounter builders.
 	ReferenceCounter *ReferenceCounterClient
 	// SectionVersion is the client for interacting with the SectionVersion builders.
@@ -196,6 +198,7 @@ func (tx *Tx) init() {
 	tx.Notification = NewNotificationClient(tx.config)
 	tx.NotificationCursor = NewNotificationCursorClient(tx.config)
 	tx.Patient = NewPatientClient(tx.config)
+	tx.PatientVersion = NewPatientVersionClient(tx.config)
 	tx.ReferenceCounter = NewReferenceCounterClient(tx.config)
 	tx.SectionVersion = NewSectionVersionClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)

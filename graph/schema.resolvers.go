@@ -29,6 +29,11 @@ func (r *admissionRequestResolver) Events(ctx context.Context, obj *ent.Admissio
 	return r.Client.Event.Query().Where(event.RequestID(obj.ID)).Order(ent.Asc(event.FieldID)).All(ctx)
 }
 
+// IdentityCorrections is the resolver for the identityCorrections field.
+func (r *admissionRequestResolver) IdentityCorrections(ctx context.Context, obj *ent.AdmissionRequest) ([]*model.IdentityCorrection, error) {
+	return r.identityCorrections(ctx, obj.ID)
+}
+
 // Late is the resolver for the late field.
 func (r *dispatchResolver) Late(ctx context.Context, obj *ent.Dispatch) (bool, error) {
 	d, err := r.complete(ctx, obj)

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"passerelle/apperr"
 	"passerelle/authz"
 	"passerelle/ent"
+	"passerelle/ent/patientversion"
 	"passerelle/enums"
 )
 
@@ -146,6 +148,9 @@ func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestCha
 			if pat, err = o.tx.Patient.Get(o.ctx, req.PatientID); err != nil {
 				return err
 			}
+			if err := o.keepIdentity(req, pat); err != nil {
+				return err
+			}
 			upd := o.tx.Patient.UpdateOne(pat).SetUpdatedAt(o.now)
 			if err := apply(upd.Mutation(), c.Patient); err != nil {
 				return err
@@ -201,6 +206,46 @@ func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestCha
 		return nil, err
 	}
 	return &Checked{Request: req, DuplicateWarning: warning}, nil
+}
+
+// keepIdentity saves the patient's identity as it stands, before a
+// correction replaces it: the correction's trace (its event names the
+// fields only).
+func (o *op) keepIdentity(req *ent.AdmissionRequest, pat *ent.Patient) error {
+	content, err := json.Marshal(pat)
+	if err != nil {
+		return fmt.Errorf("patient version: %w", err)
+	}
+	return o.tx.PatientVersion.Create().SetRequestID(req.ID).SetPatientID(pat.ID).
+		SetSupersededAt(o.now).SetSupersededByID(o.v.UserID).SetContent(content).Exec(o.ctx)
+}
+
+// IdentityCorrection is the patient's identity as it stood before a
+// correction, who corrected it and when.
+type IdentityCorrection struct {
+	At     time.Time
+	By     uuid.UUID
+	Before *ent.Patient
+}
+
+// IdentityCorrections are the request's identity corrections, most recent
+// first, as the viewer may read them (rule.PatientVersionVisible: the
+// requesting side; none for anyone else).
+func (s *Service) IdentityCorrections(ctx context.Context, requestID uuid.UUID) ([]IdentityCorrection, error) {
+	vs, err := s.client.PatientVersion.Query().Where(patientversion.RequestID(requestID)).
+		Order(ent.Desc(patientversion.FieldSupersededAt), ent.Desc(patientversion.FieldID)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]IdentityCorrection, len(vs))
+	for i, v := range vs {
+		p := new(ent.Patient)
+		if err := json.Unmarshal(v.Content, p); err != nil {
+			return nil, fmt.Errorf("patient version %s: %w", v.ID, err)
+		}
+		out[i] = IdentityCorrection{At: v.SupersededAt, By: v.SupersededByID, Before: p}
+	}
+	return out, nil
 }
 
 // apply sets (strings trimmed) or clears the patch's fields on a mutation.

@@ -164,6 +164,18 @@ func (f PatientFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PatientMutation", m)
 }
 
+// The PatientVersionFunc type is an adapter to allow the use of ordinary
+// function as PatientVersion mutator.
+type PatientVersionFunc func(context.Context, *ent.PatientVersionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PatientVersionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PatientVersionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PatientVersionMutation", m)
+}
+
 // The ReferenceCounterFunc type is an adapter to allow the use of ordinary
 // function as ReferenceCounter mutator.
 type ReferenceCounterFunc func(context.Context, *ent.ReferenceCounterMutation) (ent.Value, error)

@@ -20,6 +20,7 @@ import (
 	"passerelle/ent/notification"
 	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
+	"passerelle/ent/patientversion"
 	"passerelle/ent/predicate"
 	"passerelle/ent/referencecounter"
 	"passerelle/ent/sectionversion"
@@ -438,6 +439,33 @@ func (f TraversePatient) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PatientQuery", q)
 }
 
+// The PatientVersionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PatientVersionFunc func(context.Context, *ent.PatientVersionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PatientVersionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PatientVersionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PatientVersionQuery", q)
+}
+
+// The TraversePatientVersion type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePatientVersion func(context.Context, *ent.PatientVersionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePatientVersion) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePatientVersion) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PatientVersionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PatientVersionQuery", q)
+}
+
 // The ReferenceCounterFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ReferenceCounterFunc func(context.Context, *ent.ReferenceCounterQuery) (ent.Value, error)
 
@@ -629,6 +657,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.NotificationCursorQuery, predicate.NotificationCursor, notificationcursor.OrderOption]{typ: ent.TypeNotificationCursor, tq: q}, nil
 	case *ent.PatientQuery:
 		return &query[*ent.PatientQuery, predicate.Patient, patient.OrderOption]{typ: ent.TypePatient, tq: q}, nil
+	case *ent.PatientVersionQuery:
+		return &query[*ent.PatientVersionQuery, predicate.PatientVersion, patientversion.OrderOption]{typ: ent.TypePatientVersion, tq: q}, nil
 	case *ent.ReferenceCounterQuery:
 		return &query[*ent.ReferenceCounterQuery, predicate.ReferenceCounter, referencecounter.OrderOption]{typ: ent.TypeReferenceCounter, tq: q}, nil
 	case *ent.SectionVersionQuery:

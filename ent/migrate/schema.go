@@ -558,6 +558,28 @@ var (
 		Columns:    PatientsColumns,
 		PrimaryKey: []*schema.Column{PatientsColumns[0]},
 	}
+	// PatientVersionsColumns holds the columns for the "patient_versions" table.
+	PatientVersionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "request_id", Type: field.TypeUUID},
+		{Name: "patient_id", Type: field.TypeUUID},
+		{Name: "superseded_at", Type: field.TypeTime},
+		{Name: "superseded_by_id", Type: field.TypeUUID},
+		{Name: "content", Type: field.TypeJSON},
+	}
+	// PatientVersionsTable holds the schema information for the "patient_versions" table.
+	PatientVersionsTable = &schema.Table{
+		Name:       "patient_versions",
+		Columns:    PatientVersionsColumns,
+		PrimaryKey: []*schema.Column{PatientVersionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "patientversion_request_id_superseded_at",
+				Unique:  false,
+				Columns: []*schema.Column{PatientVersionsColumns[1], PatientVersionsColumns[3]},
+			},
+		},
+	}
 	// ReferenceCountersColumns holds the columns for the "reference_counters" table.
 	ReferenceCountersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -721,6 +743,7 @@ var (
 		NotificationsTable,
 		NotificationCursorsTable,
 		PatientsTable,
+		PatientVersionsTable,
 		ReferenceCountersTable,
 		SectionVersionsTable,
 		SessionsTable,

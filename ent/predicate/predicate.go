@@ -45,6 +45,9 @@ type NotificationCursor func(*sql.Selector)
 // Patient is the predicate function for patient builders.
 type Patient func(*sql.Selector)
 
+// PatientVersion is the predicate function for patientversion builders.
+type PatientVersion func(*sql.Selector)
+
 // ReferenceCounter is the predicate function for referencecounter builders.
 type ReferenceCounter func(*sql.Selector)
 

@@ -423,6 +423,30 @@ func (f PatientMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PatientMutation", m)
 }
 
+// The PatientVersionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PatientVersionQueryRuleFunc func(context.Context, *ent.PatientVersionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PatientVersionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PatientVersionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PatientVersionQuery", q)
+}
+
+// The PatientVersionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PatientVersionMutationRuleFunc func(context.Context, *ent.PatientVersionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PatientVersionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PatientVersionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PatientVersionMutation", m)
+}
+
 // The ReferenceCounterQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ReferenceCounterQueryRuleFunc func(context.Context, *ent.ReferenceCounterQuery) error
@@ -628,6 +652,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PatientQuery:
 		return q.Filter(), nil
+	case *ent.PatientVersionQuery:
+		return q.Filter(), nil
 	case *ent.ReferenceCounterQuery:
 		return q.Filter(), nil
 	case *ent.SectionVersionQuery:
@@ -672,6 +698,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.NotificationCursorMutation:
 		return m.Filter(), nil
 	case *ent.PatientMutation:
+		return m.Filter(), nil
+	case *ent.PatientVersionMutation:
 		return m.Filter(), nil
 	case *ent.ReferenceCounterMutation:
 		return m.Filter(), nil

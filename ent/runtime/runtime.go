@@ -17,6 +17,7 @@ import (
 	"passerelle/ent/notification"
 	"passerelle/ent/notificationcursor"
 	"passerelle/ent/patient"
+	"passerelle/ent/patientversion"
 	"passerelle/ent/referencecounter"
 	"passerelle/ent/schema"
 	"passerelle/ent/sectionversion"
@@ -595,6 +596,21 @@ func init() {
 	patientDescID := patientMixinFields0[0].Descriptor()
 	// patient.DefaultID holds the default value on creation for the id field.
 	patient.DefaultID = patientDescID.Default.(func() uuid.UUID)
+	patientversion.Policy = privacy.NewPolicies(schema.PatientVersion{})
+	patientversion.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := patientversion.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	patientversionFields := schema.PatientVersion{}.Fields()
+	_ = patientversionFields
+	// patientversionDescID is the schema descriptor for id field.
+	patientversionDescID := patientversionFields[0].Descriptor()
+	// patientversion.DefaultID holds the default value on creation for the id field.
+	patientversion.DefaultID = patientversionDescID.Default.(func() uuid.UUID)
 	referencecounter.Policy = privacy.NewPolicies(schema.ReferenceCounter{})
 	referencecounter.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -85,6 +85,7 @@ type ComplexityRoot struct {
 		Dispatches           func(childComplexity int) int
 		Events               func(childComplexity int) int
 		ID                   func(childComplexity int) int
+		IdentityCorrections  func(childComplexity int) int
 		Medical              func(childComplexity int) int
 		OriginStructure      func(childComplexity int) int
 		OriginUnit           func(childComplexity int) int
@@ -248,6 +249,12 @@ type ComplexityRoot struct {
 	HabilitationEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	IdentityCorrection struct {
+		Before      func(childComplexity int) int
+		CorrectedAt func(childComplexity int) int
+		CorrectedBy func(childComplexity int) int
 	}
 
 	LoginPayload struct {
@@ -543,6 +550,7 @@ type AdmissionRequestResolver interface {
 	AdminSocial(ctx context.Context, obj *ent.AdmissionRequest) (*ent.AdminSocialSection, error)
 	Dispatches(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Dispatch, error)
 	Events(ctx context.Context, obj *ent.AdmissionRequest) ([]*ent.Event, error)
+	IdentityCorrections(ctx context.Context, obj *ent.AdmissionRequest) ([]*model.IdentityCorrection, error)
 }
 type DispatchResolver interface {
 	Late(ctx context.Context, obj *ent.Dispatch) (bool, error)
@@ -825,6 +833,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AdmissionRequest.ID(childComplexity), true
+	case "AdmissionRequest.identityCorrections":
+		if e.ComplexityRoot.AdmissionRequest.IdentityCorrections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdmissionRequest.IdentityCorrections(childComplexity), true
 	case "AdmissionRequest.medical":
 		if e.ComplexityRoot.AdmissionRequest.Medical == nil {
 			break
@@ -1531,6 +1545,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.HabilitationEdge.Node(childComplexity), true
+
+	case "IdentityCorrection.before":
+		if e.ComplexityRoot.IdentityCorrection.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityCorrection.Before(childComplexity), true
+	case "IdentityCorrection.correctedAt":
+		if e.ComplexityRoot.IdentityCorrection.CorrectedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityCorrection.CorrectedAt(childComplexity), true
+	case "IdentityCorrection.correctedBy":
+		if e.ComplexityRoot.IdentityCorrection.CorrectedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityCorrection.CorrectedBy(childComplexity), true
 
 	case "LoginPayload.expiresAt":
 		if e.ComplexityRoot.LoginPayload.ExpiresAt == nil {
@@ -5239,6 +5272,16 @@ extend type Dispatch {
 extend type AdmissionRequest {
   "Every event of the request the viewer may see, oldest first."
   events: [RequestEvent!]!
+  "The patient's identity as it stood before each correction (updateAdmissionRequest), most recent first. The requesting side only: empty for anyone else."
+  identityCorrections: [IdentityCorrection!]!
+}
+
+"A correction of the patient's identity: who made it, when, and the identity it replaced."
+type IdentityCorrection {
+  correctedAt: Time!
+  correctedBy: User
+  "The identity before the correction."
+  before: Patient!
 }
 
 extend type MedicalSection {
@@ -5678,6 +5721,8 @@ func (ec *executionContext) childFields_AdmissionRequest(ctx context.Context, fi
 		return ec.fieldContext_AdmissionRequest_dispatches(ctx, field)
 	case "events":
 		return ec.fieldContext_AdmissionRequest_events(ctx, field)
+	case "identityCorrections":
+		return ec.fieldContext_AdmissionRequest_identityCorrections(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AdmissionRequest", field.Name)
 }
@@ -5974,6 +6019,18 @@ func (ec *executionContext) childFields_HabilitationEdge(ctx context.Context, fi
 		return ec.fieldContext_HabilitationEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HabilitationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IdentityCorrection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "correctedAt":
+		return ec.fieldContext_IdentityCorrection_correctedAt(ctx, field)
+	case "correctedBy":
+		return ec.fieldContext_IdentityCorrection_correctedBy(ctx, field)
+	case "before":
+		return ec.fieldContext_IdentityCorrection_before(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IdentityCorrection", field.Name)
 }
 
 func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8783,6 +8840,38 @@ func (ec *executionContext) fieldContext_AdmissionRequest_events(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _AdmissionRequest_identityCorrections(ctx context.Context, field graphql.CollectedField, obj *ent.AdmissionRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdmissionRequest_identityCorrections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AdmissionRequest().IdentityCorrections(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.IdentityCorrection) graphql.Marshaler {
+			return ec.marshalNIdentityCorrection2ᚕᚖpasserelleᚋgraphᚋmodelᚐIdentityCorrectionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdmissionRequest_identityCorrections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdmissionRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentityCorrection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AdmissionRequestConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AdmissionRequestConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11412,6 +11501,93 @@ func (ec *executionContext) _HabilitationEdge_cursor(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_HabilitationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("HabilitationEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _IdentityCorrection_correctedAt(ctx context.Context, field graphql.CollectedField, obj *model.IdentityCorrection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentityCorrection_correctedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CorrectedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentityCorrection_correctedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentityCorrection", field, false, false, "Time")
+}
+
+func (ec *executionContext) _IdentityCorrection_correctedBy(ctx context.Context, field graphql.CollectedField, obj *model.IdentityCorrection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentityCorrection_correctedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CorrectedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖpasserelleᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IdentityCorrection_correctedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IdentityCorrection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IdentityCorrection_before(ctx context.Context, field graphql.CollectedField, obj *model.IdentityCorrection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentityCorrection_before(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Before, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2ᚖpasserelleᚋentᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentityCorrection_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IdentityCorrection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _LoginPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
@@ -25759,6 +25935,12 @@ func (ec *executionContext) _AdmissionRequest(ctx context.Context, sel ast.Selec
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._AdmissionRequest_events(ctx, field, obj)
 				})
+		case "identityCorrections":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AdmissionRequest_identityCorrections(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26738,6 +26920,49 @@ func (ec *executionContext) _HabilitationEdge(ctx context.Context, sel ast.Selec
 			}
 		case "cursor":
 			out.Values[i] = ec._HabilitationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var identityCorrectionImplementors = []string{"IdentityCorrection"}
+
+func (ec *executionContext) _IdentityCorrection(ctx context.Context, sel ast.SelectionSet, obj *model.IdentityCorrection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, identityCorrectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IdentityCorrection")
+		case "correctedAt":
+			out.Values[i] = ec._IdentityCorrection_correctedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "correctedBy":
+			out.Values[i] = ec._IdentityCorrection_correctedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "before":
+			out.Values[i] = ec._IdentityCorrection_before(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -29388,6 +29613,30 @@ func (ec *executionContext) marshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNIdentityCorrection2ᚕᚖpasserelleᚋgraphᚋmodelᚐIdentityCorrectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.IdentityCorrection) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIdentityCorrection2ᚖpasserelleᚋgraphᚋmodelᚐIdentityCorrection(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIdentityCorrection2ᚖpasserelleᚋgraphᚋmodelᚐIdentityCorrection(ctx context.Context, sel ast.SelectionSet, v *model.IdentityCorrection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IdentityCorrection!")
+		return graphql.Null
+	}
+	return ec._IdentityCorrection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {

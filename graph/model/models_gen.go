@@ -175,6 +175,14 @@ type GrantHabilitationInput struct {
 	EmailNotifications graphql.Omittable[*bool]      `json:"emailNotifications,omitempty"`
 }
 
+// A correction of the patient's identity: who made it, when, and the identity it replaced.
+type IdentityCorrection struct {
+	CorrectedAt time.Time `json:"correctedAt"`
+	CorrectedBy *ent.User `json:"correctedBy,omitempty"`
+	// The identity before the correction.
+	Before *ent.Patient `json:"before"`
+}
+
 type LoginPayload struct {
 	// Opaque bearer token; send it as `Authorization: Bearer <token>`.
 	Token     string    `json:"token"`

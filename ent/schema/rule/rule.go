@@ -24,6 +24,7 @@ import (
 	"passerelle/ent/medicalsection"
 	"passerelle/ent/message"
 	"passerelle/ent/patient"
+	"passerelle/ent/patientversion"
 	"passerelle/ent/predicate"
 	"passerelle/ent/privacy"
 	"passerelle/ent/sectionversion"
@@ -378,6 +379,27 @@ func receivedSection(units []uuid.UUID) func(*sql.Selector) {
 				sql.ColumnsGTE(d.C(dispatch.FieldClosedAt), s.C(medicalsection.FieldUpdatedAt)))
 		}))
 	}
+}
+
+// PatientVersionVisible: the requesting side of a request reads its
+// patient's former identities (the trace of its corrections); no one else,
+// a receiver included (it reads the identity as it is now).
+func PatientVersionVisible(v *viewer.Viewer) predicate.PatientVersion {
+	own, ok := requestingSide(v)
+	if !ok {
+		return patientversion.IDIn() // matches nothing
+	}
+	return func(s *sql.Selector) {
+		r := sql.Table(admissionrequest.Table)
+		sub := sql.Select(r.C(admissionrequest.FieldID)).From(r)
+		own(sub)
+		s.Where(sql.Exists(sub.Where(sql.ColumnsEQ(r.C(admissionrequest.FieldID), s.C(patientversion.FieldRequestID)))))
+	}
+}
+
+// PatientVersions filters patient versions.
+func PatientVersions() privacy.QueryRule {
+	return FilterBy[*ent.PatientVersionQuery](PatientVersionVisible)
 }
 
 // SectionVersionVisible: a receiver sees the version of a section that its
