@@ -16,7 +16,6 @@ package directory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -94,14 +93,7 @@ func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Tx) error) (err erro
 // mapError turns storage errors into API errors with the API's field names;
 // API errors pass through.
 func mapError(err error) error {
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return ae
-	}
-	if err = apperr.InputField(err, "input."); errors.As(err, &ae) {
-		return ae
-	}
-	return apperr.From(err)
+	return apperr.From(apperr.InputField(err, "input."))
 }
 
 // signedIn returns the viewer, or UNAUTHENTICATED / PASSWORD_EXPIRED.

@@ -15,8 +15,11 @@ import (
 // viewer's row rule (an author it may not see is null).
 func (r *Resolver) identityCorrections(ctx context.Context, requestID uuid.UUID) ([]*model.IdentityCorrection, error) {
 	cs, err := r.Workflow.IdentityCorrections(ctx, requestID)
-	if err != nil || len(cs) == 0 {
-		return []*model.IdentityCorrection{}, err
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return []*model.IdentityCorrection{}, nil
 	}
 	ids := make([]uuid.UUID, len(cs))
 	for i, c := range cs {
