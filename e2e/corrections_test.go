@@ -35,7 +35,7 @@ func TestCorrectARequest(t *testing.T) {
 	draft := e.draftRequest(careTeam) // Durand Élise, 1948-03-12, FEMALE
 	wished := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
 	r := correct(careTeam, draft, map[string]any{"urgency": "WITHIN_48H", "desiredAdmissionDate": wished,
-		"patient": map[string]any{"birthName": "  Duran ", "birthPlace": "Lyon", "ins": "2 48 03 69 123 456 26"}})
+		"patient": map[string]any{"birthName": "  Duran ", "firstName": "Élise", "birthPlace": "Lyon", "ins": "2 48 03 69 123 456 26"}})
 	if len(r.Errors) > 0 {
 		t.Fatalf("correction refused: %+v", r.Errors)
 	}
@@ -71,10 +71,21 @@ func TestCorrectARequest(t *testing.T) {
 	e.must(prescriber, "Cancel", map[string]any{"requestId": other, "reason": "DUPLICATE_OR_ERROR"})
 	e.must(prescriber, "Cancel", map[string]any{"requestId": str(dup, "createAdmissionRequest.request.id"), "reason": "DUPLICATE_OR_ERROR"})
 	// Optional fields are removed with null (or an empty string).
-	r = correct(careTeam, draft, map[string]any{"desiredAdmissionDate": nil, "patient": map[string]any{"birthPlace": " ", "ins": nil}})
+	// A field given the value it has is not named (the urgency here).
+	r = correct(careTeam, draft, map[string]any{"urgency": "WITHIN_48H", "desiredAdmissionDate": nil,
+		"patient": map[string]any{"birthPlace": " ", "ins": nil}})
 	if got := get(r.Data, "updateAdmissionRequest.request"); len(r.Errors) > 0 || get(got, "desiredAdmissionDate") != nil ||
 		get(got, "patient.birthPlace") != nil || get(got, "patient.ins") != nil {
 		t.Fatalf("clearing optional fields: %v %+v", r.Data, r.Errors)
+	}
+	// A correction whose every value is already there changes nothing: the
+	// same version, no event, no identity kept (checked below).
+	version := get(r.Data, "updateAdmissionRequest.request.version")
+	r = correct(careTeam, draft, map[string]any{"urgency": "WITHIN_48H", "desiredAdmissionDate": nil,
+		"patient": map[string]any{"birthName": "Duran ", "firstName": "Élise", "birthDate": "1948-03-12", "sex": "FEMALE", "usedName": "", "ins": nil}})
+	if got := get(r.Data, "updateAdmissionRequest.request"); len(r.Errors) > 0 || get(got, "version") != version ||
+		str(got, "patient.birthName") != "Duran" || str(got, "urgency") != "WITHIN_48H" {
+		t.Fatalf("a correction to the same values: %v %+v", r.Data, r.Errors)
 	}
 
 	// The requesting side reads the identities each correction replaced,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -120,8 +121,10 @@ func changed(p Patch, prefix string) string {
 // and their units told, as for a section (rule 6). Every unit that holds the
 // request sees the corrected identity, a closed dispatch's included: a
 // wrong identity must not outlive its correction anywhere
-// (identity vigilance). Events name the fields changed, not their values. A
-// corrected identity is checked for duplicates as at creation.
+// (identity vigilance). Events name the fields changed, not their values;
+// a field given the value it has is no change, and a correction with
+// nothing to change writes nothing. A corrected identity is checked for
+// duplicates as at creation.
 func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestChanges, expectedVersion *int) (*Checked, error) {
 	var warning bool
 	req, err := s.onRequest(ctx, requestID, func(o *op) error {
@@ -142,12 +145,29 @@ func (s *Service) Correct(ctx context.Context, requestID uuid.UUID, c RequestCha
 			return apperr.New(apperr.Conflict, "the request changed since you loaded it (version %d, now %d)",
 				*expectedVersion, req.Version).With("currentVersion", req.Version)
 		}
+		// A field given the value it has is no change: it is neither
+		// written, nor named by an event, nor kept as a version; a
+		// correction left with nothing to change changes nothing.
+		if err := dropUnchanged(o.ctx, o.tx.AdmissionRequest.UpdateOne(req).Mutation(), c.Request); err != nil {
+			return err
+		}
 		var pat *ent.Patient
-		key := req.DuplicateKey
 		if len(c.Patient) > 0 {
 			if pat, err = o.tx.Patient.Get(o.ctx, req.PatientID); err != nil {
 				return err
 			}
+			if err := dropUnchanged(o.ctx, o.tx.Patient.UpdateOne(pat).Mutation(), c.Patient); err != nil {
+				return err
+			}
+		}
+		if len(c.Request) == 0 && len(c.Patient) == 0 {
+			if pat != nil {
+				req.Edges.Patient = pat
+			}
+			return nil
+		}
+		key := req.DuplicateKey
+		if len(c.Patient) > 0 {
 			if err := o.keepIdentity(req, pat); err != nil {
 				return err
 			}
@@ -246,6 +266,46 @@ func (s *Service) IdentityCorrections(ctx context.Context, requestID uuid.UUID) 
 		out[i] = IdentityCorrection{At: v.SupersededAt, By: v.SupersededByID, Before: p}
 	}
 	return out, nil
+}
+
+// dropUnchanged removes from p the fields that m's entity (an UpdateOne's,
+// whose old values need no query) already holds with the value p gives:
+// the same instant, the same string or enum, or no value for a field p
+// clears.
+func dropUnchanged(ctx context.Context, m entgo.Mutation, p Patch) error {
+	for name, value := range p {
+		old, err := m.OldField(ctx, name)
+		if err != nil {
+			return fmt.Errorf("field %s: %w", name, err)
+		}
+		if sameValue(old, value) {
+			delete(p, name)
+		}
+	}
+	return nil
+}
+
+// sameValue compares a field's stored value (a pointer for an optional
+// field) with a patch's (nil for none).
+func sameValue(old, value any) bool {
+	o := reflect.ValueOf(old)
+	if o.Kind() == reflect.Pointer {
+		if o.IsNil() {
+			return value == nil
+		}
+		o = o.Elem()
+	}
+	if value == nil {
+		return !o.IsValid() || o.IsZero()
+	}
+	if !o.IsValid() {
+		return false
+	}
+	if t, ok := o.Interface().(time.Time); ok {
+		v, ok := value.(time.Time)
+		return ok && t.Equal(v)
+	}
+	return reflect.DeepEqual(o.Interface(), value)
 }
 
 // apply sets (strings trimmed) or clears the patch's fields on a mutation.

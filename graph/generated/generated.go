@@ -5597,7 +5597,9 @@ extend type Mutation {
   Corrects a request after its creation: its urgency and wished admission
   date (those who may create the origin's requests), the patient's identity
   (part of the administrative and social section: those who write it). Only
-  the fields given change; null removes an optional one. While the request is
+  the fields given change; null removes an optional one; a field given the
+  value it has is no change (a correction with nothing to change changes
+  nothing: same version, no event). While the request is
   sent, its open dispatches are marked updated and their units told; every
   unit that holds the request sees the corrected identity.
   """
