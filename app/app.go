@@ -166,6 +166,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 				return s
 			})
 		}
+		if _, ok := db.WriteGate(); ok {
+			a.Metrics.WriteGate(func() store.WriteGateStats {
+				s, _ := db.WriteGate()
+				return s
+			})
+		}
 	}
 	res := &graph.Resolver{
 		Client: db.Client, Auth: a.Auth, Workflow: a.Workflow, Directory: a.Directory, Broker: a.Broker,

@@ -62,8 +62,21 @@ func TestMetrics(t *testing.T) {
 				t.Errorf("metrics lack %q", want)
 			}
 		}
-	} else if strings.Contains(got, "passerelle_sqlite_") {
+	} else if strings.Contains(got, "passerelle_sqlite_checkpoint") || strings.Contains(got, "passerelle_sqlite_wal") {
 		t.Errorf("SQLite checkpoint metrics on %s", e.app.DB.Where)
+	}
+	// On SQLite, the turns at its single writer (the test has written).
+	if _, ok := e.app.DB.WriteGate(); ok {
+		for _, want := range []string{"passerelle_sqlite_write_held_seconds_total", "passerelle_sqlite_write_waiting 0"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("metrics lack %q", want)
+			}
+		}
+		if strings.Contains(got, "passerelle_sqlite_write_turns_total 0\n") {
+			t.Errorf("no write turn counted: %s", got)
+		}
+	} else if strings.Contains(got, "passerelle_sqlite_write") {
+		t.Errorf("SQLite write metrics on %s", e.app.DB.Where)
 	}
 	for _, leak := range []string{"EvilName12345", perine, forcilles, "medecin@"} {
 		if strings.Contains(got, leak) {

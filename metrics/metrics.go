@@ -97,6 +97,35 @@ func (m *Metrics) Checkpoints(stats func() store.CheckpointStats) {
 	)
 }
 
+// WriteGate registers the turns at SQLite's single writer, read from stats
+// when scraped. rate(passerelle_sqlite_write_held_seconds_total) is the
+// share of the time someone writes: near 1, writes queue behind one
+// another (passerelle_sqlite_write_waiting, rate of
+// passerelle_sqlite_write_wait_seconds_total) and the database bounds the
+// changes a second, whatever the CPUs.
+func (m *Metrics) WriteGate(stats func() store.WriteGateStats) {
+	if m == nil {
+		return
+	}
+	counter := func(name, help string, v func(store.WriteGateStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
+	}
+	m.reg.MustRegister(
+		counter("passerelle_sqlite_write_turns_total", "Turns at SQLite's single writer (transactions, and writing statements outside one).",
+			func(s store.WriteGateStats) float64 { return float64(s.Turns) }),
+		counter("passerelle_sqlite_write_held_seconds_total", "Time the single writer's turn was held.",
+			func(s store.WriteGateStats) float64 { return s.Held.Seconds() }),
+		counter("passerelle_sqlite_write_waits_total", "Turns that waited for another writer.",
+			func(s store.WriteGateStats) float64 { return float64(s.Waits) }),
+		counter("passerelle_sqlite_write_wait_seconds_total", "Time writers spent waiting for their turn, all together.",
+			func(s store.WriteGateStats) float64 { return s.Waited.Seconds() }),
+		counter("passerelle_sqlite_write_wait_timeouts_total", "Writers that gave up waiting for their turn (answered as an internal error).",
+			func(s store.WriteGateStats) float64 { return float64(s.Timeouts) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "passerelle_sqlite_write_waiting", Help: "Writers waiting for their turn now."},
+			func() float64 { return float64(stats().Waiting) }),
+	)
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

@@ -69,6 +69,7 @@ type DB struct {
 	Where string
 
 	checkpoints *checkpointer // SQLite in WAL mode, unless turned off
+	gate        *writeGate    // SQLite
 	audit       string        // SQLite: the DSN of the access log's file (audit.go)
 }
 
@@ -180,16 +181,17 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			cfg.Trace(ctx, fmt.Sprint(args...))
 		})
 	}
+	var gate *writeGate
 	if dial == dialect.SQLite {
-		g := newWriteGate(drv, sqliteBusyTimeout)
+		gate = newWriteGate(drv, sqliteBusyTimeout)
 		if cp != nil {
-			g.written = cp.written
+			gate.written = cp.written
 		}
-		drv = g
+		drv = gate
 	}
 	// Outermost, so that the trace shows the statements as sent.
 	drv = newCountRows(drv)
-	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where, checkpoints: cp}
+	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dial, Where: where, checkpoints: cp, gate: gate}
 	if dial == dialect.SQLite {
 		d.audit = auditDSN(dsn)
 	}

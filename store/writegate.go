@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -33,6 +34,31 @@ type writeGate struct {
 	// written, when set, is called after each write (the background
 	// checkpoints, checkpoint.go).
 	written func()
+
+	// What WriteGateStats reports: since is when the current turn was
+	// taken (UnixNano; one turn at a time, so one value).
+	since                                     atomic.Int64
+	turns, waits, timeouts, heldNanos, waited atomic.Int64
+	waiting                                   atomic.Int64
+}
+
+// WriteGateStats counts the turns at SQLite's single writer since the
+// database was opened. Held over the elapsed time is how busy the writer
+// is: near 1, writes queue (Waiting, Waited) and the database, not the CPU,
+// bounds how many changes a second the server can make — the point to move
+// to PostgreSQL (README, "Running on PostgreSQL").
+type WriteGateStats struct {
+	Turns    int64         // turns taken: transactions, and writing statements outside one
+	Held     time.Duration // time the turn was held, all turns together
+	Waits    int64         // turns that had to wait for another writer
+	Waited   time.Duration // time spent waiting for a turn, all waiters together
+	Timeouts int64         // waits that gave up (errWriteWait)
+	Waiting  int64         // writers waiting now
+}
+
+func (g *writeGate) stats() WriteGateStats {
+	return WriteGateStats{Turns: g.turns.Load(), Held: time.Duration(g.heldNanos.Load()), Waits: g.waits.Load(),
+		Waited: time.Duration(g.waited.Load()), Timeouts: g.timeouts.Load(), Waiting: g.waiting.Load()}
 }
 
 // errWriteWait is returned when the turn did not come within the wait.
@@ -45,22 +71,40 @@ func newWriteGate(d dialect.Driver, wait time.Duration) *writeGate {
 func (g *writeGate) acquire(ctx context.Context) error {
 	select {
 	case g.turn <- struct{}{}:
+		g.taken(time.Now())
 		return nil
 	default:
 	}
+	start := time.Now()
+	g.waits.Add(1)
+	g.waiting.Add(1)
+	defer g.waiting.Add(-1)
 	t := time.NewTimer(g.wait)
 	defer t.Stop()
 	select {
 	case g.turn <- struct{}{}:
+		now := time.Now()
+		g.waited.Add(int64(now.Sub(start)))
+		g.taken(now)
 		return nil
 	case <-ctx.Done():
+		g.waited.Add(int64(time.Since(start)))
 		return ctx.Err()
 	case <-t.C:
+		g.waited.Add(int64(time.Since(start)))
+		g.timeouts.Add(1)
 		return errWriteWait
 	}
 }
 
+// taken records the start of a turn.
+func (g *writeGate) taken(now time.Time) {
+	g.turns.Add(1)
+	g.since.Store(now.UnixNano())
+}
+
 func (g *writeGate) release() {
+	g.heldNanos.Add(time.Now().UnixNano() - g.since.Load())
 	<-g.turn
 	if g.written != nil {
 		g.written()
@@ -144,4 +188,13 @@ func (t *gatedTx) Rollback() error {
 func (t *gatedTx) end() {
 	t.stop()
 	t.done()
+}
+
+// WriteGate returns the counts of the turns at SQLite's single writer, and
+// false on PostgreSQL.
+func (d *DB) WriteGate() (WriteGateStats, bool) {
+	if d.gate == nil {
+		return WriteGateStats{}, false
+	}
+	return d.gate.stats(), true
 }

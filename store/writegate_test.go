@@ -145,3 +145,46 @@ func TestWriteGateOrder(t *testing.T) {
 		t.Fatalf("%d rows, want 21", n)
 	}
 }
+
+// TestWriteGateStats: every turn is counted, with the writers that had to
+// wait for one (and are waiting now) and those that gave up.
+func TestWriteGateStats(t *testing.T) {
+	ctx := context.Background()
+	g := gateOn(t, 10*time.Second)
+	if st := g.stats(); st != (WriteGateStats{}) {
+		t.Fatalf("a new gate: %+v", st)
+	}
+	tx, err := g.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- g.Exec(ctx, "INSERT INTO t (a) VALUES (1)", []any{}, nil) }()
+	for g.stats().Waiting == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	impatient := newWriteGate(g.Driver, time.Millisecond)
+	impatient.turn = g.turn
+	if err := impatient.acquire(ctx); !errors.Is(err, errWriteWait) {
+		t.Fatalf("a writer that cannot wait: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Reads take no turn.
+	var rows entsql.Rows
+	if err := g.Query(ctx, "SELECT count(*) FROM t", []any{}, &rows); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	st := g.stats()
+	if st.Turns != 2 || st.Waits != 1 || st.Waiting != 0 || st.Timeouts != 0 || st.Held <= 0 || st.Waited <= 0 {
+		t.Fatalf("after a transaction and a write that waited for it: %+v", st)
+	}
+	if is := impatient.stats(); is.Turns != 0 || is.Waits != 1 || is.Timeouts != 1 || is.Waiting != 0 {
+		t.Fatalf("the writer that gave up: %+v", is)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"passerelle/store"
 )
 
 // cpuMeter reads the CPU time the processes of a measurement have used:
@@ -21,6 +23,9 @@ import (
 type cpuMeter struct {
 	db      *sql.DB // PostgreSQL: to list the database's backends; nil otherwise
 	peerPID int     // 0: no peer
+	// gate reads the turns at SQLite's single writer (store.DB.WriteGate);
+	// nil on PostgreSQL.
+	gate func() (store.WriteGateStats, bool)
 }
 
 // cpuSample is one reading; per-process times so that a process started
@@ -29,6 +34,8 @@ type cpuSample struct {
 	self    time.Duration
 	peer    map[int]time.Duration
 	backend map[int]time.Duration
+	gate    store.WriteGateStats
+	gateOK  bool
 }
 
 // cpuCost is the CPU used between two samples.
@@ -36,6 +43,10 @@ type cpuCost struct {
 	self, peer, db time.Duration
 	// peerOK, dbOK: the process times could be read.
 	peerOK, dbOK bool
+	// writeHeld and writeTurns: SQLite's single writer, held that long over
+	// that many turns (the server's writes; the raw baselines take none).
+	writeHeld  time.Duration
+	writeTurns int64
 }
 
 func (c *cpuCost) add(o cpuCost) {
@@ -44,6 +55,8 @@ func (c *cpuCost) add(o cpuCost) {
 	c.db += o.db
 	c.peerOK = c.peerOK || o.peerOK
 	c.dbOK = c.dbOK || o.dbOK
+	c.writeHeld += o.writeHeld
+	c.writeTurns += o.writeTurns
 }
 
 func (m *cpuMeter) sample(ctx context.Context) cpuSample {
@@ -54,6 +67,9 @@ func (m *cpuMeter) sample(ctx context.Context) cpuSample {
 	}
 	if m == nil {
 		return s
+	}
+	if m.gate != nil {
+		s.gate, s.gateOK = m.gate()
 	}
 	if m.peerPID > 0 {
 		s.peer = procCPU(processTree(m.peerPID))
@@ -74,6 +90,9 @@ func (s cpuSample) since(earlier cpuSample) cpuCost {
 		return d, len(now) > 0
 	}
 	c := cpuCost{self: s.self - earlier.self}
+	if s.gateOK && earlier.gateOK {
+		c.writeHeld, c.writeTurns = s.gate.Held-earlier.gate.Held, s.gate.Turns-earlier.gate.Turns
+	}
 	c.peer, c.peerOK = diff(s.peer, earlier.peer)
 	c.db, c.dbOK = diff(s.backend, earlier.backend)
 	return c

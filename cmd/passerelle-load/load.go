@@ -14,6 +14,38 @@ type limits struct {
 	warmup   time.Duration
 	duration time.Duration
 	maxOps   int64
+	// window, when set, is called when the measured window opens (true)
+	// and when it closes (false), the warm-up and the operations still in
+	// flight after it being outside: the CPU meter's readings.
+	window func(open bool)
+}
+
+// timeWindow calls l.window at measureFrom and at deadline, the opening
+// always first; stop, when the loop ends, waits for both calls, or makes
+// those still to come at once (a loop that ended early: the window closes
+// with it).
+func (l limits) timeWindow(measureFrom, deadline time.Time) (stop func()) {
+	if l.window == nil {
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	opened := make(chan struct{})
+	open := func() { l.window(true); close(opened) }
+	shut := func() { <-opened; l.window(false) }
+	wg.Add(2)
+	opening := time.AfterFunc(time.Until(measureFrom), func() { defer wg.Done(); open() })
+	closing := time.AfterFunc(time.Until(deadline), func() { defer wg.Done(); shut() })
+	return func() {
+		if opening.Stop() {
+			wg.Done()
+			open()
+		}
+		if closing.Stop() {
+			wg.Done()
+			shut()
+		}
+		wg.Wait()
+	}
 }
 
 // maxDuration caps a measurement, whatever the flags say.
@@ -26,6 +58,7 @@ type result struct {
 	rate                   float64 // open model: offered rate
 	elapsed                time.Duration
 	ops, errs, dropped     int64
+	ended                  int64 // operations that succeeded in the window (recorder.ended)
 	rows                   int64
 	lat                    []time.Duration
 	firstErr               error
@@ -56,12 +89,21 @@ func sliceRatios(a, b *result) (lo, hi float64, n int, ok bool) {
 	return lo, hi, n, n >= 2
 }
 
-// cpuPerOp is a CPU time per successful operation.
+// cpuPerOp is a CPU time read over the measured window per operation that
+// succeeded in it.
 func (r *result) cpuPerOp(d time.Duration) time.Duration {
-	if r.ops == 0 {
-		return 0
+	if n := r.windowOps(); n > 0 {
+		return d / time.Duration(n)
 	}
-	return d / time.Duration(r.ops)
+	return 0
+}
+
+// windowOps are the operations the readings over the window are divided by.
+func (r *result) windowOps() int64 {
+	if r.ended > 0 {
+		return r.ended
+	}
+	return r.ops
 }
 
 func (r *result) throughput() float64 {
@@ -94,6 +136,18 @@ type recorder struct {
 	errs     atomic.Int64
 	rows     atomic.Int64
 	firstErr error
+	// ended counts the operations that succeeded inside the measured
+	// window, whenever they started: what the CPU read over the window
+	// paid for (ops, those that both started and ended in it, is the
+	// throughput's conservative count).
+	ended atomic.Int64
+}
+
+// endedAt counts an operation that succeeded at t1 if t1 is in [from, to].
+func (c *recorder) endedAt(t1, from, to time.Time, err error) {
+	if err == nil && !t1.Before(from) && !t1.After(to) {
+		c.ended.Add(1)
+	}
 }
 
 func (c *recorder) record(d time.Duration, rows int, err error) {
@@ -119,7 +173,7 @@ func (c *recorder) result(scenario, target, mode string, elapsed time.Duration) 
 	lat := slices.Clone(c.lat)
 	slices.Sort(lat)
 	return result{scenario: scenario, target: target, mode: mode, elapsed: elapsed, ops: c.ops.Load(),
-		errs: c.errs.Load(), rows: c.rows.Load(), lat: lat, firstErr: c.firstErr}
+		errs: c.errs.Load(), rows: c.rows.Load(), lat: lat, firstErr: c.firstErr, ended: c.ended.Load()}
 }
 
 // closedLoop runs op on n workers back to back: the closed model. Only
@@ -128,6 +182,7 @@ func closedLoop(ctx context.Context, rec *recorder, op operation, n int, l limit
 	start := time.Now()
 	measureFrom := start.Add(l.warmup)
 	deadline := measureFrom.Add(l.duration)
+	defer l.timeWindow(measureFrom, deadline)()
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(5*time.Second))
 	defer cancel()
 	var wg sync.WaitGroup
@@ -143,6 +198,7 @@ func closedLoop(ctx context.Context, rec *recorder, op operation, n int, l limit
 				}
 				rows, err := op(ctx, w)
 				t1 := time.Now()
+				rec.endedAt(t1, measureFrom, deadline, err)
 				if t0.Before(measureFrom) || t1.After(deadline) {
 					continue
 				}
@@ -163,6 +219,7 @@ func openLoop(ctx context.Context, rec *recorder, op operation, rate float64, ma
 	start := time.Now()
 	measureFrom := start.Add(l.warmup)
 	deadline := measureFrom.Add(l.duration)
+	defer l.timeWindow(measureFrom, deadline)()
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(5*time.Second))
 	defer cancel()
 	sem := make(chan struct{}, maxInFlight)
@@ -194,6 +251,7 @@ func openLoop(ctx context.Context, rec *recorder, op operation, rate float64, ma
 			defer func() { <-sem }()
 			rows, err := op(ctx, w)
 			t1 := time.Now()
+			rec.endedAt(t1, measureFrom, deadline, err)
 			if measured && !t1.After(deadline.Add(2*time.Second)) {
 				rec.record(t1.Sub(intended), rows, err)
 			}
@@ -248,13 +306,21 @@ func measure(ctx context.Context, scenario, mode string, cs []contender, conc in
 			if r == 0 {
 				sl.warmup = l.warmup
 			}
-			before, ops := meter.sample(ctx), recs[i].ops.Load()
+			var opened, closed cpuSample
+			sl.window = func(open bool) {
+				if open {
+					opened = meter.sample(ctx)
+				} else {
+					closed = meter.sample(ctx)
+				}
+			}
+			ops := recs[i].ops.Load()
 			if mode == "open" {
 				dropped[i] += openLoop(ctx, recs[i], c.op, rate, maxInFlight(conc), sl)
 			} else {
 				closedLoop(ctx, recs[i], c.op, conc, sl)
 			}
-			costs[i].add(meter.sample(ctx).since(before))
+			costs[i].add(closed.since(opened))
 			sliceOps[i] = append(sliceOps[i], recs[i].ops.Load()-ops)
 		}
 	}
@@ -301,6 +367,12 @@ func cpuNote(r *result) string {
 	}
 	if r.cpu.dbOK {
 		s += " pg " + fmtDur(r.cpuPerOp(r.cpu.db))
+	}
+	if r.cpu.writeTurns > 0 && r.elapsed > 0 {
+		// What bounds the writes on SQLite: one writer at a time.
+		s += fmt.Sprintf("; SQLite writer held %.0f%% of the time, %s and %.1f turns per op",
+			100*r.cpu.writeHeld.Seconds()/r.elapsed.Seconds(), fmtDur(r.cpuPerOp(r.cpu.writeHeld)),
+			float64(r.cpu.writeTurns)/float64(r.windowOps()))
 	}
 	return s
 }

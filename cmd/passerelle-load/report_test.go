@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -93,5 +95,43 @@ func TestMeasureKeepsSlices(t *testing.T) {
 	}
 	if _, _, n, ok := sliceRatios(&res[0], &res[1]); !ok || n != 3 {
 		t.Errorf("slice ratios over %d slices", n)
+	}
+}
+
+// TestMeasureWindow: the CPU meter is read when the measured window opens
+// and when it closes, once each and in that order, also when the loop ends
+// early; the operations that succeeded in the window are counted for the
+// readings (at least those that also started in it).
+func TestMeasureWindow(t *testing.T) {
+	var failed atomic.Bool
+	op := func(context.Context, int) (int, error) {
+		time.Sleep(200 * time.Microsecond)
+		if failed.CompareAndSwap(false, true) {
+			return 0, errors.New("one failure")
+		}
+		return 1, nil
+	}
+	for _, l := range []limits{
+		{warmup: 5 * time.Millisecond, duration: 40 * time.Millisecond, maxOps: 1 << 30},
+		{warmup: time.Millisecond, duration: time.Minute, maxOps: 5}, // ends early
+	} {
+		for _, mode := range []string{"closed", "open"} {
+			var calls []bool
+			l := l
+			l.window = func(open bool) { calls = append(calls, open) }
+			rec := &recorder{}
+			if mode == "open" {
+				openLoop(context.Background(), rec, op, 2000, 4, l)
+			} else {
+				closedLoop(context.Background(), rec, op, 2, l)
+			}
+			if len(calls) != 2 || !calls[0] || calls[1] {
+				t.Errorf("%s, %+v: window calls %v", mode, l, calls)
+			}
+			if n := rec.ended.Load(); n == 0 || n < rec.ops.Load() {
+				t.Errorf("%s, %+v: %d operations ended in the window, %d measured", mode, l, n, rec.ops.Load())
+			}
+			failed.Store(false)
+		}
 	}
 }

@@ -222,7 +222,7 @@ func run(ctx context.Context, args []string) error {
 	if t.dialect == dialect.Postgres {
 		cfg.meter = &cpuMeter{db: t.app.DB.SQL}
 	} else {
-		cfg.meter = &cpuMeter{}
+		cfg.meter = &cpuMeter{gate: t.app.DB.WriteGate}
 	}
 	if cfg.instances > 1 {
 		heap, goroutines := heapInUse(), runtime.NumGoroutine()
