@@ -36,7 +36,8 @@ type writeGate struct {
 	written func()
 
 	// What WriteGateStats reports: since is when the current turn was
-	// taken (UnixNano; one turn at a time, so one value).
+	// taken (monotonic nanoseconds, gateClock; one turn at a time, so one
+	// value).
 	since                                     atomic.Int64
 	turns, waits, timeouts, heldNanos, waited atomic.Int64
 	waiting                                   atomic.Int64
@@ -97,14 +98,17 @@ func (g *writeGate) acquire(ctx context.Context) error {
 	}
 }
 
+// gateClock is the origin of the turns' monotonic times.
+var gateClock = time.Now()
+
 // taken records the start of a turn.
 func (g *writeGate) taken(now time.Time) {
 	g.turns.Add(1)
-	g.since.Store(now.UnixNano())
+	g.since.Store(int64(now.Sub(gateClock)))
 }
 
 func (g *writeGate) release() {
-	g.heldNanos.Add(time.Now().UnixNano() - g.since.Load())
+	g.heldNanos.Add(int64(time.Since(gateClock)) - g.since.Load())
 	<-g.turn
 	if g.written != nil {
 		g.written()
