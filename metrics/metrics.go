@@ -77,22 +77,17 @@ func (m *Metrics) Checkpoints(stats func() store.CheckpointStats) {
 	if m == nil {
 		return
 	}
-	counter := func(name, help string, v func(store.CheckpointStats) float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
-	}
-	gauge := func(name, help string, v func(store.CheckpointStats) float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
-	}
+	f := readFrom(stats)
 	m.reg.MustRegister(
-		counter("passerelle_sqlite_checkpoints_total", "Background checkpoints of the SQLite write-ahead log.",
+		f.counter("passerelle_sqlite_checkpoints_total", "Background checkpoints of the SQLite write-ahead log.",
 			func(s store.CheckpointStats) float64 { return float64(s.Runs) }),
-		counter("passerelle_sqlite_checkpoint_failures_total", "Background checkpoints that failed (logged).",
+		f.counter("passerelle_sqlite_checkpoint_failures_total", "Background checkpoints that failed (logged).",
 			func(s store.CheckpointStats) float64 { return float64(s.Failures) }),
-		counter("passerelle_sqlite_checkpoint_seconds_total", "Time spent in background checkpoints.",
+		f.counter("passerelle_sqlite_checkpoint_seconds_total", "Time spent in background checkpoints.",
 			func(s store.CheckpointStats) float64 { return s.Time.Seconds() }),
-		gauge("passerelle_sqlite_wal_pages", "Pages in the write-ahead log at the last background checkpoint.",
+		f.gauge("passerelle_sqlite_wal_pages", "Pages in the write-ahead log at the last background checkpoint.",
 			func(s store.CheckpointStats) float64 { return float64(s.WALPages) }),
-		gauge("passerelle_sqlite_wal_pages_behind", "Pages the last background checkpoint could not copy back (a reader still needed them).",
+		f.gauge("passerelle_sqlite_wal_pages_behind", "Pages the last background checkpoint could not copy back (a reader still needed them).",
 			func(s store.CheckpointStats) float64 { return float64(s.Behind) }),
 	)
 }
@@ -107,23 +102,35 @@ func (m *Metrics) WriteGate(stats func() store.WriteGateStats) {
 	if m == nil {
 		return
 	}
-	counter := func(name, help string, v func(store.WriteGateStats) float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
-	}
+	f := readFrom(stats)
 	m.reg.MustRegister(
-		counter("passerelle_sqlite_write_turns_total", "Turns at SQLite's single writer (transactions, and writing statements outside one).",
+		f.counter("passerelle_sqlite_write_turns_total", "Turns at SQLite's single writer (transactions, and writing statements outside one).",
 			func(s store.WriteGateStats) float64 { return float64(s.Turns) }),
-		counter("passerelle_sqlite_write_held_seconds_total", "Time the single writer's turn was held.",
+		f.counter("passerelle_sqlite_write_held_seconds_total", "Time the single writer's turn was held.",
 			func(s store.WriteGateStats) float64 { return s.Held.Seconds() }),
-		counter("passerelle_sqlite_write_waits_total", "Turns that waited for another writer.",
+		f.counter("passerelle_sqlite_write_waits_total", "Turns that waited for another writer.",
 			func(s store.WriteGateStats) float64 { return float64(s.Waits) }),
-		counter("passerelle_sqlite_write_wait_seconds_total", "Time writers spent waiting for their turn, all together.",
+		f.counter("passerelle_sqlite_write_wait_seconds_total", "Time writers spent waiting for their turn, all together.",
 			func(s store.WriteGateStats) float64 { return s.Waited.Seconds() }),
-		counter("passerelle_sqlite_write_wait_timeouts_total", "Writers that gave up waiting for their turn (answered as an internal error).",
+		f.counter("passerelle_sqlite_write_wait_timeouts_total", "Writers that gave up waiting for their turn (answered as an internal error).",
 			func(s store.WriteGateStats) float64 { return float64(s.Timeouts) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "passerelle_sqlite_write_waiting", Help: "Writers waiting for their turn now."},
-			func() float64 { return float64(stats().Waiting) }),
+		f.gauge("passerelle_sqlite_write_waiting", "Writers waiting for their turn now.",
+			func(s store.WriteGateStats) float64 { return float64(s.Waiting) }),
 	)
+}
+
+// readFrom makes counters and gauges of the figures of one statistics
+// reading, taken when scraped.
+func readFrom[S any](stats func() S) reader[S] { return reader[S]{stats} }
+
+type reader[S any] struct{ stats func() S }
+
+func (r reader[S]) counter(name, help string, v func(S) float64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(r.stats()) })
+}
+
+func (r reader[S]) gauge(name, help string, v func(S) float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return v(r.stats()) })
 }
 
 // Handler serves the registry in the Prometheus text format.
