@@ -101,7 +101,7 @@ func TestMeasureKeepsSlices(t *testing.T) {
 // TestMeasureWindow: the CPU meter is read when the measured window opens
 // and when it closes, once each and in that order, also when the loop ends
 // early; the operations that succeeded in the window are counted for the
-// readings (at least those that also started in it).
+// readings.
 func TestMeasureWindow(t *testing.T) {
 	var failed atomic.Bool
 	op := func(context.Context, int) (int, error) {
@@ -128,7 +128,14 @@ func TestMeasureWindow(t *testing.T) {
 			if len(calls) != 2 || !calls[0] || calls[1] {
 				t.Errorf("%s, %+v: window calls %v", mode, l, calls)
 			}
-			if n := rec.ended.Load(); n == 0 || n < rec.ops.Load() {
+			// The closed loop's measured operations started and ended in
+			// the window; the open loop's were due in it and may end up to
+			// its maxInFlight (4) after it.
+			slack := int64(0)
+			if mode == "open" {
+				slack = 4
+			}
+			if n := rec.ended.Load(); n == 0 || n < rec.ops.Load()-slack {
 				t.Errorf("%s, %+v: %d operations ended in the window, %d measured", mode, l, n, rec.ops.Load())
 			}
 			failed.Store(false)
