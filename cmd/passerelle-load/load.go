@@ -368,11 +368,20 @@ func cpuNote(r *result) string {
 	if r.cpu.dbOK {
 		s += " pg " + fmtDur(r.cpuPerOp(r.cpu.db))
 	}
-	if r.cpu.writeTurns > 0 && r.elapsed > 0 {
+	if share, per, turns, ok := r.writer(); ok {
 		// What bounds the writes on SQLite: one writer at a time.
-		s += fmt.Sprintf("; SQLite writer held %.0f%% of the time, %s and %.1f turns per op",
-			100*r.cpu.writeHeld.Seconds()/r.elapsed.Seconds(), fmtDur(r.cpuPerOp(r.cpu.writeHeld)),
-			float64(r.cpu.writeTurns)/float64(r.windowOps()))
+		s += fmt.Sprintf("; SQLite writer held %.0f%% of the time, %s and %.1f turns per op", 100*share, fmtDur(per), turns)
 	}
 	return s
+}
+
+// writer is SQLite's single writer during the window: the share of the
+// time it was held, and per operation how long and how many turns (ok:
+// the server wrote on SQLite).
+func (r *result) writer() (share float64, perOp time.Duration, turnsPerOp float64, ok bool) {
+	if r.cpu.writeTurns == 0 || r.elapsed <= 0 || r.windowOps() == 0 {
+		return 0, 0, 0, false
+	}
+	return r.cpu.writeHeld.Seconds() / r.elapsed.Seconds(), r.cpuPerOp(r.cpu.writeHeld),
+		float64(r.cpu.writeTurns) / float64(r.windowOps()), true
 }

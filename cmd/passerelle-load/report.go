@@ -119,6 +119,28 @@ func (r *report) markdown() string {
 			s2.rowsPerSecond(), s1.rowsPerSecond(), yes(x >= 0.5))
 	}
 	b.WriteString(r.contenders())
+	b.WriteString(r.writers())
+	return b.String()
+}
+
+// writers renders, for the measurements whose server wrote on SQLite, how
+// busy its single writer was: near 100 %, the writes queue behind one
+// another and the database, not the CPUs, bounds the throughput.
+func (r *report) writers() string {
+	var b strings.Builder
+	for i := range r.results {
+		res := &r.results[i]
+		share, per, turns, ok := res.writer()
+		if !ok || res.kind == kindBaseline {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\n| scenario | mode | contender | load | SQLite writer held | per op | turns per op |\n")
+			b.WriteString("|---|---|---|---|---:|---:|---:|\n")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f %% | %s | %.1f |\n", res.scenario, res.mode, res.target, res.load(),
+			100*share, fmtDur(per), turns)
+	}
 	return b.String()
 }
 

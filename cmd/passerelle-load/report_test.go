@@ -48,8 +48,10 @@ func TestReportTargets(t *testing.T) {
 	// measurement's, the spread the slices'.
 	s3 := measured("S3", "graphql", kindGraphQL, "closed", 8, 30, 50*time.Millisecond)
 	s3.sliceOps = []int64{10, 20}
+	s3.cpu.writeHeld, s3.cpu.writeTurns = 900*time.Millisecond, 300 // SQLite's writer: 90 % of the second
 	raw := measured("S3", "raw SQL", kindBaseline, "closed", 8, 40, 5*time.Millisecond)
 	raw.sliceOps = []int64{20, 20}
+	raw.cpu.writeTurns, raw.cpu.writeHeld = 2, time.Millisecond // the server's, during the raw path's slices
 	r.add(s3)
 	r.add(raw)
 	md := r.markdown()
@@ -71,6 +73,10 @@ func TestReportTargets(t *testing.T) {
 	}
 	if !strings.Contains(md, "| S3 | closed | 8 clients | 30.0 |") || !strings.Contains(md, "| 0.75 (0.50–1.00) |") {
 		t.Errorf("the S3 row lacks its ratio's spread over the slices:\n%s", md)
+	}
+	// The writer's table: the server's measurement, not the baseline's.
+	if !strings.Contains(md, "| S3 | closed | graphql | 8 clients | 90 % | 30.0ms | 10.0 |") || strings.Contains(md, "| raw SQL | 8 clients | 0 % |") {
+		t.Errorf("SQLite's writer table:\n%s", md)
 	}
 	if strings.Contains(md, "S2 GraphQL ≥ 0.7") {
 		t.Error("a ratio target is reported without a baseline")
