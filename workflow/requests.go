@@ -582,7 +582,9 @@ func (s *Service) Send(ctx context.Context, requestID uuid.UUID, unitIDs []uuid.
 		if err := o.checkSendable(req); err != nil {
 			return err
 		}
-		units, err := o.tx.Unit.Query().Where(unit.IDIn(unitIDs...)).All(o.ctx)
+		// What the checks and the messages need, not the units' sheets.
+		units, err := o.tx.Unit.Query().Where(unit.IDIn(unitIDs...)).
+			Select(unit.FieldKind, unit.FieldAcceptingRequests, unit.FieldName).All(o.ctx)
 		if err != nil {
 			return err
 		}
