@@ -174,6 +174,11 @@ func TestCorrectARequest(t *testing.T) {
 			t.Fatalf("%s reads the identity corrections: %v %+v", who, p.Data, p.Errors)
 		}
 	}
+	// Values already there do not make a correction anyone's to send: a
+	// unit's physician is refused as for a change.
+	if r := correct(perineDoctor, id, map[string]any{"patient": map[string]any{"usedName": "Martin"}}); r.code() != "FORBIDDEN" {
+		t.Fatalf("a unit's physician sends the identity it reads: %v %+v", r.Data, r.Errors)
+	}
 	h = e.post(e.token(prescriber), history, "", map[string]any{"id": id})
 	if hs, _ := get(h.Data, "node.identityCorrections").([]any); len(hs) != 1 || str(hs[0], "correctedBy.email") != adminSocial {
 		t.Fatalf("the requesting side's trace of the correction: %v %+v", h.Data, h.Errors)
