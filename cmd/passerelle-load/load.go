@@ -377,9 +377,10 @@ func cpuNote(r *result) string {
 
 // writer is SQLite's single writer during the window: the share of the
 // time it was held, and per operation how long and how many turns (ok:
-// the server wrote on SQLite).
+// the server wrote on SQLite). A baseline takes no turn: what turns its
+// slices show are the server's own background writes, not its figures.
 func (r *result) writer() (share float64, perOp time.Duration, turnsPerOp float64, ok bool) {
-	if r.cpu.writeTurns == 0 || r.elapsed <= 0 || r.windowOps() == 0 {
+	if r.kind == kindBaseline || r.cpu.writeTurns == 0 || r.elapsed <= 0 || r.windowOps() == 0 {
 		return 0, 0, 0, false
 	}
 	return r.cpu.writeHeld.Seconds() / r.elapsed.Seconds(), r.cpuPerOp(r.cpu.writeHeld),

@@ -131,7 +131,7 @@ func (r *report) writers() string {
 	for i := range r.results {
 		res := &r.results[i]
 		share, per, turns, ok := res.writer()
-		if !ok || res.kind == kindBaseline {
+		if !ok {
 			continue
 		}
 		if b.Len() == 0 {
